@@ -1,0 +1,1 @@
+"""The outside world behind small protocols: directories, code delivery, audit."""

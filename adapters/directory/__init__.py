@@ -1,0 +1,11 @@
+"""Where accounts live."""
+
+from adapters.directory.base import (
+    Account,
+    Directory,
+    DirectoryUnavailable,
+    PasswordRejected,
+    SecurityQuestion,
+)
+
+__all__ = ["Account", "Directory", "DirectoryUnavailable", "PasswordRejected", "SecurityQuestion"]

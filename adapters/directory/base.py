@@ -1,0 +1,72 @@
+"""The Directory port: what the reset conversation needs to know and change about an account."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class DirectoryUnavailable(Exception):
+    """The directory cannot be reached or answered nonsense; nothing was changed."""
+
+
+class PasswordRejected(Exception):
+    """The directory refused the new password; `reason` is safe to show the user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SecurityQuestion:
+    """A question the user enrolled, with the argon2 hash of the normalised answer."""
+
+    id: str
+    text: str
+    answer_hash: str
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account as the conversation sees it; never holds a password or a clear secret."""
+
+    id: str
+    username: str
+    display_name: str
+    enabled: bool
+    is_admin: bool = False
+    email: str | None = None
+    mobile_phone: str | None = None
+    office_phone: str | None = None
+    groups: frozenset[str] = field(default_factory=frozenset)
+    aliases: frozenset[str] = field(default_factory=frozenset)
+    has_totp: bool = False
+    questions: tuple[SecurityQuestion, ...] = ()
+
+
+class Directory(Protocol):
+    """Every method may raise DirectoryUnavailable."""
+
+    async def find(self, name: str) -> Account | None:
+        """The account whose username, alias, email or object id is `name` (case-insensitive)."""
+        ...
+
+    async def in_any_group(self, account: Account, groups: Sequence[str]) -> bool:
+        """Whether the account is a member (directly or nested) of one of `groups`."""
+        ...
+
+    async def totp_secret(self, account: Account) -> str | None:
+        """The decrypted base32 TOTP secret the account enrolled, if any."""
+        ...
+
+    async def set_password(self, account: Account, password: str, *, must_change: bool) -> None:
+        """Set the password; raises PasswordRejected when the directory's policy refuses it."""
+        ...
+
+    async def revoke_sessions(self, account: Account) -> None:
+        """Sign the account out everywhere, so a thief's open sessions end with the reset."""
+        ...
+
+    async def unlock(self, account: Account) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""The running service: composition root, channels, HTTP routes and the command line."""

@@ -1,0 +1,48 @@
+"""The Bot Framework face of the dialog: activities in, activities out."""
+
+from collections.abc import Callable
+from typing import Any
+
+from microsoft_agents.activity import Activity, TurnContextProtocol
+from microsoft_agents.hosting.core import ActivityHandler
+
+from bot.render import to_activity
+from bot.turns import TurnRunner
+from dialogs import Inbound
+
+Identify = Callable[[Activity], str | None]
+
+
+def development_identity(activity: Activity) -> str | None:
+    """Development mode: the channel's user id is the username (Emulator, `chat --user`)."""
+    return activity.from_property.id if activity.from_property else None
+
+
+def entra_identity(activity: Activity) -> str | None:
+    """Authenticated channels: the Entra object id Teams vouches for, else a typed name."""
+    account = activity.from_property
+    return (account.aad_object_id or None) if account else None
+
+
+def session_key(activity: Activity) -> str:
+    user = activity.from_property.id if activity.from_property else ""
+    conversation = activity.conversation.id if activity.conversation else ""
+    return f"session:{activity.channel_id}:{conversation}:{user}"
+
+
+class ResetAgent(ActivityHandler):
+    def __init__(self, runner: TurnRunner, identify: Identify) -> None:
+        self._runner = runner
+        self._identify = identify
+
+    async def on_message_activity(self, turn_context: TurnContextProtocol[Any]) -> None:
+        activity = turn_context.activity
+        inbound = Inbound(
+            text=activity.text or "",
+            channel=str(activity.channel_id or ""),
+            user=self._identify(activity),
+            locale=activity.locale or "en",
+        )
+        replies = await self._runner.run(session_key(activity), inbound)
+        if replies:
+            await turn_context.send_activities([to_activity(reply) for reply in replies])

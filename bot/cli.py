@@ -1,0 +1,193 @@
+"""The `sspr-bot` command."""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from bot import logs
+from bot.agent import development_identity, entra_identity
+from bot.bot_framework import from_environment, is_loopback
+from bot.config_file import ConfigError, load_settings
+from bot.console import chat
+from bot.http_app import create_app
+from bot.runtime import bot_framework_adapter, start_runtime
+from bot.settings import Settings
+from dialogs.machine import mermaid_diagram
+
+log = logging.getLogger("sspr-bot")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sspr-bot", description="Self-service password reset for Teams and Slack."
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the bot's HTTP endpoints")
+    _config_option(serve)
+    serve.add_argument("--host", help="listen address (default from config: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default from config: 3978)")
+    serve.set_defaults(run=_serve)
+
+    talk = commands.add_parser("chat", help="talk to the bot in this terminal")
+    _config_option(talk)
+    talk.add_argument("--user", help="act as this signed-in user (else the account is typed)")
+    talk.set_defaults(run=_chat)
+
+    config = commands.add_parser("config", help="check, describe or draw the configuration")
+    config_commands = config.add_subparsers(required=True, metavar="ACTION")
+    check = config_commands.add_parser("check", help="report every error in a config file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(run=_config_check)
+    schema = config_commands.add_parser("schema", help="print the JSON Schema of the file")
+    schema.set_defaults(run=_config_schema)
+    graph = config_commands.add_parser("graph", help="draw the conversation state machine")
+    graph.add_argument("--output", type=Path, default=Path("sspr-conversation.mmd"))
+    graph.set_defaults(run=_config_graph)
+
+    directory = commands.add_parser("directory", help="work with the embedded directory")
+    directory_commands = directory.add_subparsers(required=True, metavar="ACTION")
+    check_password = directory_commands.add_parser(
+        "check-password", help="exit 0 if the password on stdin is USER's current one"
+    )
+    check_password.add_argument("user")
+    _config_option(check_password)
+    check_password.set_defaults(run=_check_password)
+    return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=None, help="YAML config file (default: embedded defaults)"
+    )
+
+
+def _settings(args: argparse.Namespace, *, interactive: bool = False) -> Settings:
+    """The settings, with logging set up (quieter and plain for a person at a terminal)."""
+    settings = load_settings(args.config)
+    if interactive:
+        logs.configure("WARNING", "text")
+    else:
+        logs.configure(settings.logging.level, settings.logging.format)
+    return settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    auth = from_environment(os.environ)
+    if auth.development:
+        if not is_loopback(host):
+            log.error(
+                "refusing to listen on a non-loopback address without MicrosoftAppId: "
+                "development mode checks no tokens",
+                extra={"host": host},
+            )
+            return 2
+        log.warning(
+            "DEVELOPMENT MODE: MicrosoftAppId is not set, so requests are NOT authenticated "
+            "and the channel's user id is trusted as the username. Loopback only.",
+            extra={"host": host, "port": port},
+        )
+    asyncio.run(_run_server(settings, host, port))
+    return 0
+
+
+async def _run_server(settings: Settings, host: str, port: int) -> None:
+    auth = from_environment(os.environ)
+    runtime = await start_runtime(settings, console=sys.stdout)
+    identify = development_identity if auth.development else entra_identity
+    adapter, agent = bot_framework_adapter(runtime, auth, identify)
+    app = create_app(adapter=adapter, agent=agent, auth=auth, dialog=runtime.dialog)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        log.info("listening", extra={"url": f"http://{host}:{port}/api/messages"})
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await runtime.close()
+
+
+def _chat(args: argparse.Namespace) -> int:
+    settings = _settings(args, interactive=True)
+    asyncio.run(_run_chat(settings, args.user))
+    return 0
+
+
+async def _run_chat(settings: Settings, user: str | None) -> None:
+    runtime = await start_runtime(settings, console=sys.stdout)
+    try:
+        auth = from_environment({})
+        identify = development_identity if user else (lambda activity: None)
+        _, agent = bot_framework_adapter(runtime, auth, identify)
+        await chat(agent, user=user)
+    finally:
+        await runtime.close()
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    load_settings(args.file)
+    print(f"{args.file}: OK")
+    return 0
+
+
+def _config_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(Settings.model_json_schema(), indent=2))
+    return 0
+
+
+def _config_graph(args: argparse.Namespace) -> int:
+    output: Path = args.output
+    output.write_text(mermaid_diagram() + "\n", encoding="utf-8")
+    print(f"wrote {output}")
+    if shutil.which("dot") is None:
+        print("Graphviz is not installed: no SVG/PNG (apt-get install graphviz)")
+        return 0
+    from transitions.extensions import GraphMachine
+
+    from dialogs.machine import MACHINE_OPTIONS
+
+    graph = GraphMachine(graph_engine="graphviz", show_conditions=True, **MACHINE_OPTIONS)
+    for suffix in ("svg", "png"):
+        target = output.with_suffix(f".{suffix}")
+        graph.get_graph().draw(str(target), format=suffix, prog="dot")
+        print(f"wrote {target}")
+    return 0
+
+
+def _check_password(args: argparse.Namespace) -> int:
+    settings = _settings(args, interactive=True)
+    password = sys.stdin.readline().rstrip("\n")
+    return 0 if asyncio.run(_password_matches(settings, args.user, password)) else 1
+
+
+async def _password_matches(settings: Settings, user: str, password: str) -> bool:
+    runtime = await start_runtime(settings)
+    try:
+        return await runtime.directory.check_password(user, password)
+    finally:
+        await runtime.close()

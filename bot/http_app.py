@@ -1,0 +1,47 @@
+"""The HTTP surface: `/api/messages` for Bot Framework channels and `/healthz`."""
+
+import logging
+
+from aiohttp import web
+from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
+from microsoft_agents.hosting.core import TurnContext
+
+from bot.agent import ResetAgent
+from bot.bot_framework import BotFrameworkAuth
+from bot.render import to_activity
+from dialogs import ResetDialog
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 * 1024
+
+ADAPTER_KEY = web.AppKey("adapter", CloudAdapter)
+AGENT_KEY = web.AppKey("agent", ResetAgent)
+
+
+def create_app(
+    *, adapter: CloudAdapter, agent: ResetAgent, auth: BotFrameworkAuth, dialog: ResetDialog
+) -> web.Application:
+    async def on_turn_error(context: TurnContext, error: Exception) -> None:
+        log.error("turn failed", extra={"error": type(error).__name__})
+        locale = context.activity.locale or "en"
+        await context.send_activity(to_activity(dialog.message("unavailable", locale)))
+
+    adapter.on_turn_error = on_turn_error
+    app = web.Application(client_max_size=MAX_BODY)
+    app["agent_configuration"] = auth.configuration
+    app[ADAPTER_KEY] = adapter
+    app[AGENT_KEY] = agent
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+@jwt_authorization_decorator  # type: ignore[untyped-decorator]
+async def messages(request: web.Request) -> web.StreamResponse:
+    response = await request.app[ADAPTER_KEY].process(request, request.app[AGENT_KEY])
+    return response or web.Response(status=202)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})

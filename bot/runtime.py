@@ -1,0 +1,111 @@
+"""The composition root: the one place that decides which implementation serves each port.
+
+Everything is built from the settings and the environment, handed down explicitly and closed
+in reverse order; no module keeps a global.
+"""
+
+import logging
+import os
+import shutil
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import TextIO
+
+from aiohttp import TCPConnector
+from microsoft_agents.hosting.aiohttp import CloudAdapter
+
+from adapters.audit.jsonl import JsonlAudit
+from adapters.delivery.outbox import OutboxSender
+from adapters.directory.at_rest import EncryptionKey
+from adapters.directory.embedded import EmbeddedDirectory
+from bot.agent import Identify, ResetAgent
+from bot.bot_framework import BotFrameworkAuth
+from bot.connector_pool import PooledClientFactory
+from bot.keys import code_key
+from bot.settings import Settings
+from bot.turns import TurnRunner
+from dialogs import ResetDialog
+from state import Clock, Store, SystemClock, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    directory: EmbeddedDirectory
+    dialog: ResetDialog
+    runner: TurnRunner
+    exits: AsyncExitStack
+
+    async def close(self) -> None:
+        await self.dialog.drain()
+        await self.exits.aclose()
+
+
+async def start_runtime(
+    settings: Settings,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    clock: Clock | None = None,
+    console: TextIO | None = None,
+) -> Runtime:
+    clock = clock or SystemClock()
+    data_dir = Path(settings.data_dir)
+    exits = AsyncExitStack()
+    try:
+        store = await open_store(settings.state, data_dir=data_dir, clock=clock)
+        exits.push_async_callback(store.close)
+        directory = await _open_directory(settings, environ)
+        exits.push_async_callback(directory.close)
+        outbox = settings.delivery.outbox
+        sender = OutboxSender(
+            settings.local_path(outbox.path), console=console if outbox.console else None
+        )
+        exits.push_async_callback(sender.close)
+        audit = JsonlAudit(settings.local_path(settings.audit.path))
+        exits.push_async_callback(audit.close)
+        dialog = ResetDialog(
+            settings.dialog(),
+            directory=directory,
+            sender=sender,
+            store=store,
+            audit=audit,
+            clock=clock,
+            code_key=code_key(environ, data_dir),
+        )
+    except BaseException:
+        await exits.aclose()
+        raise
+    return Runtime(settings, store, directory, dialog, TurnRunner(dialog, store), exits)
+
+
+async def _open_directory(settings: Settings, environ: Mapping[str, str]) -> EmbeddedDirectory:
+    path = settings.local_path(settings.directory.embedded.path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with as_file(files("config").joinpath("demo-directory.yaml")) as demo:
+            shutil.copyfile(demo, path)
+        path.chmod(0o600)
+        log.warning("created the demo directory", extra={"path": str(path)})
+    key = EncryptionKey.from_env(environ)
+    if key.is_demo:
+        log.warning(
+            "SSPR_ENCRYPTION_KEY is not set: TOTP secrets use the PUBLISHED demo key. "
+            "Set your own key before enrolling real people."
+        )
+    return await EmbeddedDirectory.open(path, key=key)
+
+
+def bot_framework_adapter(
+    runtime: Runtime, auth: BotFrameworkAuth, identify: Identify
+) -> tuple[CloudAdapter, ResetAgent]:
+    connector = TCPConnector(limit=100, keepalive_timeout=60)
+    runtime.exits.push_async_callback(connector.close)
+    factory = PooledClientFactory(auth.connections, connector)
+    adapter = CloudAdapter(channel_service_client_factory=factory)
+    return adapter, ResetAgent(runtime.runner, identify)

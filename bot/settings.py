@@ -1,0 +1,69 @@
+"""The one YAML file, composed from each part's own section.
+
+The dialog's policy sections (access, verification, codes, ...) sit at the top level beside
+the wiring of the service (server, state, directory, delivery, audit, logging). Every field
+has a default, so the bot runs with no file at all on the embedded demo set-up. Secrets are
+never read from here: they come from environment variables.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.audit.jsonl import AuditSettings
+from adapters.delivery.outbox import OutboxSettings
+from adapters.directory.embedded import EmbeddedDirectorySettings
+from dialogs.settings import DialogSettings
+from state.settings import StateSettings
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address `sspr-bot serve` listens on.")
+    port: int = Field(3978, ge=1, le=65535, description="Port (3978 is the Bot Framework habit).")
+
+
+class DirectorySection(_Section):
+    kind: Literal["embedded"] = Field("embedded", description="Which directory holds accounts.")
+    embedded: EmbeddedDirectorySettings = Field(default_factory=EmbeddedDirectorySettings)
+
+
+class DeliverySection(_Section):
+    kind: Literal["outbox"] = Field(
+        "outbox", description="How codes reach people; outbox writes them to a local file."
+    )
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per line (for log shippers); text: for humans."
+    )
+
+
+class Settings(DialogSettings):
+    data_dir: str = Field(
+        "sspr-data",
+        description="Folder for local files (state, embedded directory, outbox, audit); "
+        "relative paths elsewhere in this file are resolved against it.",
+    )
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
+    directory: DirectorySection = Field(default_factory=DirectorySection)
+    delivery: DeliverySection = Field(default_factory=DeliverySection)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    def dialog(self) -> DialogSettings:
+        fields = set(DialogSettings.model_fields)
+        return DialogSettings.model_validate(self.model_dump(include=fields))
+
+    def local_path(self, path: str, *, base: Path | None = None) -> Path:
+        """A configured path, relative ones taken from the data folder."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else (base or Path(self.data_dir)) / candidate

@@ -1,0 +1,465 @@
+"""The reset conversation: one message in, replies and the next session state out.
+
+The dialog holds no per-conversation state itself; the caller loads the session, passes it
+in and stores what comes back (with optimistic concurrency). It talks to the world only
+through the ports it was given, and never to a channel.
+"""
+
+import asyncio
+import logging
+import re
+import secrets
+import unicodedata
+from collections.abc import Coroutine
+from typing import Any
+
+from adapters.audit import Audit
+from adapters.delivery import CodeSender, Message
+from adapters.directory import Account, Directory, PasswordRejected
+from dialogs.catalog import Catalog
+from dialogs.limits import Limits
+from dialogs.machine import ENDS, ResetMachine
+from dialogs.methods import (
+    AuthenticatorMethod,
+    CodeMethod,
+    FlowLocked,
+    MethodKit,
+    PhoneBudgetSpent,
+    QuestionsMethod,
+    Result,
+    VerificationMethod,
+)
+from dialogs.password_policy import PasswordPolicy
+from dialogs.replies import Choice, Inbound, Outcome, Reply
+from dialogs.session import ResetSession
+from dialogs.settings import DialogSettings, MethodName
+from state import Clock, Store
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 1000
+MAX_ACCOUNT_NAME = 256
+_COMMANDS = {
+    "cancel": "cancel",
+    "stop": "cancel",
+    "quit": "cancel",
+    "exit": "cancel",
+    "help": "help",
+    "?": "help",
+    "agent": "agent",
+    "human": "agent",
+    "helpdesk": "agent",
+    "person": "agent",
+    "other": "other",
+    "resend": "resend",
+}
+_OWN = {"my", "me", "mine", "password", "pw", "pwd"}
+_RESET_TARGET = re.compile(
+    r"^(?:please\s+)?reset\s+(?:the\s+)?(?:password\s+(?:for|of)\s+)?"
+    r"(?P<name>[^\s']+?)(?:'s)?(?:\s+password)?[.!]?$"
+)
+
+
+def _clean(text: str) -> str:
+    """Drop control characters (a pasted NUL or escape must not reach a directory query)."""
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\n\t").strip()
+
+
+def requested_account(text: str) -> str | None:
+    """The account named in "reset bob" / "reset password for bob", if any other than 'my'."""
+    match = _RESET_TARGET.match(text.casefold())
+    if not match or match.group("name") in _OWN:
+        return None
+    return match.group("name")
+
+
+class ResetDialog:
+    def __init__(
+        self,
+        settings: DialogSettings,
+        *,
+        directory: Directory,
+        sender: CodeSender,
+        store: Store,
+        audit: Audit,
+        clock: Clock,
+        code_key: bytes,
+    ) -> None:
+        self._settings = settings
+        self._directory = directory
+        self._sender = sender
+        self._audit = audit
+        self._clock = clock
+        self._catalog = Catalog(settings.messages)
+        self._limits = Limits(store, settings.limits, clock)
+        self._policy = PasswordPolicy(settings.password)
+        self._machine = ResetMachine()
+        self._background: set[asyncio.Task[None]] = set()
+        self._kit = MethodKit(
+            settings=settings,
+            catalog=self._catalog,
+            directory=directory,
+            sender=sender,
+            store=store,
+            limits=self._limits,
+            clock=clock,
+            code_key=code_key,
+            in_background=self._in_background,
+        )
+        self._methods: dict[str, VerificationMethod] = {
+            "email": CodeMethod("email"),
+            "sms": CodeMethod("sms"),
+            "voice": CodeMethod("voice"),
+            "authenticator": AuthenticatorMethod(),
+            "questions": QuestionsMethod(settings.questions.asked),
+        }
+
+    @property
+    def session_ttl(self) -> float:
+        """How long a stored session is worth keeping (a little past its own timeout)."""
+        return self._settings.session.timeout + 60
+
+    def message(self, key: str, locale: str) -> Reply:
+        """A standalone message from the catalog (for answers the caller gives itself)."""
+        return Reply(self._catalog.text(key, locale))
+
+    async def turn(self, stored: dict[str, Any] | None, inbound: Inbound) -> Outcome:
+        text = _clean(inbound.text)
+        previous = ResetSession.from_dict(stored) if stored else None
+        if len(inbound.text) > MAX_MESSAGE:
+            locale = previous.locale if previous else inbound.locale
+            return Outcome([Reply(self._catalog.text("too_long", locale))], stored, changed=False)
+        if previous is None or previous.state in ENDS:
+            session = ResetSession(locale=inbound.locale or "en")
+        else:
+            session = previous
+        with self._machine.attached(session):
+            replies = await self._step(session, inbound, text)
+        return Outcome(replies, session.to_dict())
+
+    async def drain(self) -> None:
+        """Wait for deliveries still under way (at shutdown and in tests)."""
+        while self._background:
+            await asyncio.gather(*self._background)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(self._quietly(work))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    async def _quietly(work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception as error:
+            log.warning("background delivery failed", extra={"error": type(error).__name__})
+
+    def _say(self, session: ResetSession, key: str, **values: Any) -> Reply:
+        return Reply(self._catalog.text(key, session.locale, **values))
+
+    async def _step(self, session: ResetSession, inbound: Inbound, text: str) -> list[Reply]:
+        now = self._clock.now()
+        command = _COMMANDS.get(text.casefold())
+        if session.state != "idle" and now >= session.expires_at:
+            session.expire()
+            await self._record(session, "reset.expired")
+            return [self._say(session, "expired")]
+        if command == "help":
+            return [self._say(session, "help")]
+        if command == "cancel":
+            session.cancel()
+            await self._record(session, "reset.cancelled")
+            return [self._say(session, "cancelled")]
+        if command == "agent":
+            return await self._escalate(session, "escalated", reason="asked")
+        try:
+            if session.state == "idle":
+                return await self._begin(session, inbound, text)
+            if session.state == "identifying":
+                return await self._identify_typed(session, text)
+            if session.state == "choosing_method":
+                return await self._choose(session, text)
+            if session.state == "challenged":
+                return await self._answer(session, text, command)
+            return await self._take_password(session, text)
+        except FlowLocked:
+            return await self._lock(session)
+
+    async def _begin(self, session: ResetSession, inbound: Inbound, text: str) -> list[Reply]:
+        now = self._clock.now()
+        session.started_at = now
+        session.expires_at = now + self._settings.session.timeout
+        session.nonce = secrets.token_hex(16)
+        if inbound.user is None:
+            session.typed = True
+            session.ask_account()
+            await self._record(session, "reset.started", channel=inbound.channel)
+            return [self._say(session, "ask_account")]
+        account = await self._directory.find(inbound.user)
+        requested = requested_account(text)
+        if requested and not self._names_account(requested, account, inbound.user):
+            await self._record(session, "reset.refused_other_account", channel=inbound.channel)
+            return [self._say(session, "own_account_only", username=inbound.user)]
+        session.subject = account.id if account else f"user:{inbound.user.casefold()}"
+        await self._record(session, "reset.started", channel=inbound.channel)
+        if account is None or not await self._eligible(account):
+            return await self._escalate(session, "not_eligible", reason="not_eligible")
+        if await self._limits.is_locked(session.subject):
+            return await self._lock(session, already=True)
+        session.account_id = account.id
+        session.required = self._required(account)
+        if not self._can_complete(account, session.required):
+            return await self._escalate(session, "too_few_methods", reason="too_few_methods")
+        greeting = self._say(session, "greeting", name=account.display_name)
+        session.offer_methods()
+        return [greeting, self._menu(session, account, "choose_method")]
+
+    async def _identify_typed(self, session: ResetSession, text: str) -> list[Reply]:
+        name = text if 0 < len(text) <= MAX_ACCOUNT_NAME else ""
+        account = await self._directory.find(name) if name else None
+        session.subject = account.id if account else f"name:{name.casefold()}"
+        if await self._limits.is_locked(session.subject):
+            return await self._lock(session, already=True)
+        if account is not None and await self._eligible(account):
+            session.account_id = account.id
+            session.required = self._required(account)
+        first = self._blind_order()[0]
+        reply = await self._methods[first].start(
+            session, await self._account(session), self._kit, blind=True
+        )
+        session.issue_challenge()
+        await self._record(session, "challenge.issued", method=first, blind=True)
+        return [reply]
+
+    async def _choose(self, session: ResetSession, text: str) -> list[Reply]:
+        account = await self._account(session)
+        assert account is not None
+        picked = self._pick(session, text)
+        if picked is None:
+            return [self._say(session, "pick_one"), self._menu(session, account, None)]
+        try:
+            reply = await self._methods[picked].start(session, account, self._kit, blind=False)
+        except PhoneBudgetSpent:
+            session.offered = [m for m in session.offered if m not in ("sms", "voice")]
+            return [self._say(session, "phone_busy"), self._menu(session, account, None)]
+        session.issue_challenge()
+        await self._record(session, "challenge.issued", method=picked, blind=False)
+        return [reply]
+
+    async def _answer(self, session: ResetSession, text: str, command: str | None) -> list[Reply]:
+        challenge = session.challenge
+        assert challenge is not None
+        account = await self._account(session)
+        blind = session.typed and not session.passed
+        if command == "resend":
+            if challenge.method not in ("email", "sms", "voice"):
+                return [self._say(session, "no_resend")]
+            reply = await self._methods[challenge.method].start(
+                session, account, self._kit, blind=blind
+            )
+            session.issue_challenge()
+            return [reply]
+        if command == "other":
+            return await self._other(session, account, blind)
+        verdict = await self._methods[challenge.method].check(session, account, text, self._kit)
+        if verdict.result is Result.PASSED:
+            assert account is not None
+            return await self._passed(session, account, challenge.method)
+        if verdict.result is Result.FAILED:
+            await self._record(session, "challenge.failed", method=challenge.method)
+            if await self._limits.failures_exhausted(session.subject):
+                return await self._lock(session)
+            if challenge.method == "questions" and account is not None:
+                again = await self._methods["questions"].start(
+                    session, account, self._kit, blind=False
+                )
+                return [*self._replies(verdict.reply), again]
+        return self._replies(verdict.reply)
+
+    async def _other(
+        self, session: ResetSession, account: Account | None, blind: bool
+    ) -> list[Reply]:
+        challenge = session.challenge
+        assert challenge is not None
+        if blind:
+            order = self._blind_order()
+            following = order[(order.index(challenge.method) + 1) % len(order)]
+            reply = await self._methods[following].start(session, account, self._kit, blind=True)
+            session.issue_challenge()
+            return [reply]
+        assert account is not None
+        session.offer_methods()
+        return [self._menu(session, account, "choose_method")]
+
+    async def _passed(self, session: ResetSession, account: Account, method: str) -> list[Reply]:
+        if method not in session.passed:
+            session.passed.append(method)
+        session.challenge = None
+        await self._record(session, "challenge.passed", method=method)
+        if session.verified():
+            return await self._password_step(session, account)
+        if not self._choices(session, account):
+            return await self._escalate(session, "too_few_methods", reason="too_few_methods")
+        session.offer_methods()
+        return [self._menu(session, account, "choose_second")]
+
+    async def _password_step(self, session: ResetSession, account: Account) -> list[Reply]:
+        if self._settings.password.entry == "chat":
+            settings = self._settings.password
+            return [
+                self._say(
+                    session, "ask_new_password", min=settings.min_length, max=settings.max_length
+                )
+            ]
+        password = self._policy.temporary()
+        session.start_reset()
+        try:
+            await self._directory.set_password(account, password, must_change=True)
+        except PasswordRejected:
+            session.password_refused()
+            return await self._escalate(session, "escalated", reason="temporary_refused")
+        await self._after_reset(session, account, must_change=True)
+        text = self._catalog.text("temporary_password", session.locale, password=password)
+        return [Reply(text, sensitive=True)]
+
+    async def _take_password(self, session: ResetSession, password: str) -> list[Reply]:
+        account = await self._account(session)
+        assert account is not None
+        context = [account.username, *account.display_name.split()]
+        if account.email:
+            context.append(account.email.partition("@")[0])
+        refusal = self._policy.refusal(password, context)
+        if refusal is not None:
+            return [self._say(session, refusal.message, **refusal.values)]
+        session.start_reset()
+        try:
+            await self._directory.set_password(account, password, must_change=False)
+        except PasswordRejected as rejected:
+            session.password_refused()
+            await self._record(session, "password.refused_by_directory")
+            return [self._say(session, "password_refused", reason=rejected.reason)]
+        await self._after_reset(session, account, must_change=False)
+        return [self._say(session, "reset_done")]
+
+    async def _after_reset(
+        self, session: ResetSession, account: Account, *, must_change: bool
+    ) -> None:
+        session.finish()
+        await self._directory.revoke_sessions(account)
+        await self._limits.clear(session.subject)
+        await self._record(
+            session,
+            "password.reset",
+            methods=",".join(session.passed),
+            must_change=must_change,
+            admin=account.is_admin,
+        )
+        if account.email:
+            notice = Message(
+                medium="email",
+                to=account.email,
+                subject=self._catalog.text("notify_subject", session.locale),
+                body=self._catalog.text(
+                    "notify_body",
+                    session.locale,
+                    username=account.username,
+                    helpdesk=self._settings.helpdesk.contact,
+                ),
+            )
+            self._in_background(self._sender.send(notice))
+
+    async def _lock(self, session: ResetSession, *, already: bool = False) -> list[Reply]:
+        if not already:
+            await self._limits.lock(session.subject)
+        session.lock()
+        await self._record(session, "reset.locked", already=already)
+        return [self._say(session, "locked", helpdesk=self._settings.helpdesk.contact)]
+
+    async def _escalate(self, session: ResetSession, message: str, *, reason: str) -> list[Reply]:
+        session.escalate()
+        await self._record(session, "reset.escalated", reason=reason)
+        return [self._say(session, message, helpdesk=self._settings.helpdesk.contact)]
+
+    async def _eligible(self, account: Account) -> bool:
+        access = self._settings.access
+        excluded = {name.casefold() for name in access.excluded_users}
+        if not account.enabled or account.username.casefold() in excluded:
+            return False
+        if access.mode == "none":
+            return False
+        if access.mode == "all":
+            return True
+        return await self._directory.in_any_group(account, access.groups)
+
+    def _required(self, account: Account) -> int:
+        two_gate = account.is_admin and self._settings.verification.admin_two_gate
+        return 2 if two_gate else self._settings.verification.required
+
+    def _usable(self, account: Account) -> list[MethodName]:
+        two_gate = account.is_admin and self._settings.verification.admin_two_gate
+        return [
+            name
+            for name in self._settings.verification.methods
+            if self._methods[name].available(account) and not (two_gate and name == "questions")
+        ]
+
+    def _can_complete(self, account: Account, required: int) -> bool:
+        usable = self._usable(account)
+        return len(usable) >= required and any(name != "questions" for name in usable)
+
+    def _choices(self, session: ResetSession, account: Account) -> list[MethodName]:
+        """Methods left to offer: unused ones, and questions only as a second factor."""
+        return [
+            name
+            for name in self._usable(account)
+            if name not in session.passed and (session.passed or name != "questions")
+        ]
+
+    def _blind_order(self) -> list[str]:
+        return [name for name in self._settings.verification.methods if name != "questions"]
+
+    def _menu(self, session: ResetSession, account: Account, intro: str | None) -> Reply:
+        if intro is not None:
+            session.offered = list(self._choices(session, account))
+        choices = tuple(
+            Choice(name, self._methods[name].label(account, self._kit, session))
+            for name in session.offered
+        )
+        text = self._catalog.text(intro or "choose_method", session.locale)
+        return Reply(text, choices)
+
+    def _pick(self, session: ResetSession, text: str) -> str | None:
+        answer = text.strip().casefold()
+        if answer.isdigit() and 1 <= int(answer) <= len(session.offered):
+            return session.offered[int(answer) - 1]
+        aliases = {"text": "sms", "call": "voice", "phone": "voice", "app": "authenticator"}
+        answer = aliases.get(answer, answer)
+        return answer if answer in session.offered else None
+
+    async def _account(self, session: ResetSession) -> Account | None:
+        if session.account_id is None:
+            return None
+        return await self._directory.find(session.account_id)
+
+    @staticmethod
+    def _names_account(name: str, account: Account | None, user: str) -> bool:
+        names = {user.casefold()}
+        if account is not None:
+            names |= {account.id.casefold(), account.username.casefold()}
+            names |= {alias.casefold() for alias in account.aliases}
+            if account.email:
+                names.add(account.email.casefold())
+        return name.casefold() in names
+
+    @staticmethod
+    def _replies(reply: Reply | None) -> list[Reply]:
+        return [reply] if reply is not None else []
+
+    async def _record(self, session: ResetSession, event: str, **fields: Any) -> None:
+        await self._audit.record(
+            event,
+            session=session.nonce[:12],
+            account=session.account_id,
+            state=session.state,
+            **fields,
+        )

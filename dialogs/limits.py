@@ -1,0 +1,55 @@
+"""Per-account budgets and the reset-flow lock, kept in the shared store.
+
+Keys name the target account (its directory id, or the typed name when no account matches,
+so unknown names behave exactly like real ones). The lock is on the reset flow only; the
+directory account is never locked by the bot.
+"""
+
+from dialogs.settings import CODE_METHODS, LimitSettings, Window
+from state import Clock, Store
+
+PHONE_BUDGET_KEY = "budget:phone"
+
+
+class Limits:
+    def __init__(self, store: Store, settings: LimitSettings, clock: Clock) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+
+    async def is_locked(self, subject: str) -> bool:
+        return await self._store.get(f"lock:{subject}") is not None
+
+    async def lock(self, subject: str) -> None:
+        until = self._clock.now() + self._settings.lockout
+        await self._store.put(f"lock:{subject}", {"until": until}, ttl=self._settings.lockout)
+
+    async def reserve_attempt(self, subject: str) -> bool:
+        """Take one slot of the failure budget before a check is evaluated.
+
+        Reserving first means parallel guesses can never evaluate more often than the
+        budget allows; a check that passes hands its slot back.
+        """
+        return await self._take(f"fail:{subject}", self._settings.failures)
+
+    async def attempt_passed(self, subject: str) -> None:
+        await self._store.give_back(f"fail:{subject}")
+
+    async def failures_exhausted(self, subject: str) -> bool:
+        window = self._settings.failures
+        return await self._store.count(f"fail:{subject}", window=window.window) >= window.count
+
+    async def reserve_send(self, subject: str, medium: str) -> bool:
+        window: Window = getattr(self._settings, medium)
+        return await self._take(f"send:{medium}:{subject}", window)
+
+    async def reserve_phone_budget(self) -> bool:
+        return await self._take(PHONE_BUDGET_KEY, self._settings.phone_budget)
+
+    async def clear(self, subject: str) -> None:
+        """After a successful reset the account starts afresh (as in Entra SSPR)."""
+        for key in (f"fail:{subject}", *(f"send:{m}:{subject}" for m in CODE_METHODS)):
+            await self._store.clear(key)
+
+    async def _take(self, key: str, window: Window) -> bool:
+        return await self._store.take(key, limit=window.count, window=window.window)

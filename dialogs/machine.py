@@ -1,0 +1,90 @@
+"""The reset conversation as one state machine definition shared by every session.
+
+Sessions are models: a turn attaches the session, fires triggers and detaches it again, so
+one `transitions.Machine` serves any number of conversations. The guards live here, not in
+the turn logic: the password step and the directory write are unreachable until the
+session holds enough distinct passed methods, whatever the caller does.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from transitions import Machine
+
+STATES = [
+    "idle",
+    "identifying",
+    "choosing_method",
+    "challenged",
+    "choosing_password",
+    "resetting",
+    "done",
+    "locked",
+    "cancelled",
+    "expired",
+    "escalated",
+]
+ENDS = frozenset({"done", "locked", "cancelled", "expired", "escalated"})
+_LIVE = [state for state in STATES if state not in ENDS]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "ask_account", "source": "idle", "dest": "identifying"},
+    {
+        "trigger": "issue_challenge",
+        "source": ["idle", "identifying", "choosing_method", "challenged"],
+        "dest": "challenged",
+    },
+    {"trigger": "offer_methods", "source": ["idle", "challenged"], "dest": "choosing_method"},
+    {
+        "trigger": "verified",
+        "source": "challenged",
+        "dest": "choosing_password",
+        "conditions": "has_enough_verifications",
+    },
+    {
+        "trigger": "start_reset",
+        "source": "choosing_password",
+        "dest": "resetting",
+        "conditions": "has_enough_verifications",
+    },
+    {"trigger": "password_refused", "source": "resetting", "dest": "choosing_password"},
+    {"trigger": "finish", "source": "resetting", "dest": "done"},
+    {"trigger": "lock", "source": _LIVE, "dest": "locked"},
+    {"trigger": "cancel", "source": _LIVE, "dest": "cancelled"},
+    {"trigger": "escalate", "source": _LIVE, "dest": "escalated"},
+    {"trigger": "expire", "source": _LIVE, "dest": "expired"},
+]
+
+MACHINE_OPTIONS: dict[str, Any] = {
+    "states": STATES,
+    "transitions": TRANSITIONS,
+    "initial": "idle",
+    "auto_transitions": False,
+    "ignore_invalid_triggers": False,
+}
+
+
+class ResetMachine:
+    """The one machine; `attached` lends it to a session for the length of a turn."""
+
+    def __init__(self) -> None:
+        self._machine = Machine(model=None, **MACHINE_OPTIONS)
+
+    @contextmanager
+    def attached(self, session: Any) -> Iterator[Any]:
+        self._machine.add_model(session, initial=session.state)
+        try:
+            yield session
+        finally:
+            self._machine.remove_model(session)
+
+
+def mermaid_diagram(title: str = "sspr-bot reset conversation") -> str:
+    """The machine as a Mermaid state diagram, for admins and reviewers."""
+    from transitions.extensions import GraphMachine
+
+    graph = GraphMachine(
+        graph_engine="mermaid", title=title, show_conditions=True, **MACHINE_OPTIONS
+    )
+    return str(graph.get_graph().source)

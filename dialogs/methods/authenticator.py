@@ -1,0 +1,73 @@
+"""Codes from an authenticator app (TOTP, RFC 6238), never accepted twice.
+
+`pyotp` verifies a code but keeps no memory, so the last accepted time step per account is
+kept in the store and claimed with a conditional write: a code seen once (in this session,
+another session or another bot instance) is refused (NIST SP 800-63B 5.1.4.2).
+"""
+
+import secrets
+from datetime import UTC, datetime
+
+import pyotp
+
+from adapters.directory import Account
+from dialogs.methods.base import MethodKit, Result, Verdict, digits_of
+from dialogs.replies import Reply
+from dialogs.session import Challenge, ResetSession
+from state import EtagMismatch
+
+_DRIFT_STEPS = (-1, 0, 1)
+
+
+class AuthenticatorMethod:
+    name = "authenticator"
+
+    def available(self, account: Account) -> bool:
+        return account.has_totp
+
+    def label(self, account: Account, kit: MethodKit, session: ResetSession) -> str:
+        return kit.catalog.text("label_authenticator", session.locale)
+
+    async def start(
+        self, session: ResetSession, account: Account | None, kit: MethodKit, *, blind: bool
+    ) -> Reply:
+        session.challenge = Challenge(method=self.name)
+        return kit.say(session, "blind_authenticator" if blind else "ask_authenticator")
+
+    async def check(
+        self, session: ResetSession, account: Account | None, text: str, kit: MethodKit
+    ) -> Verdict:
+        await kit.spend_attempt(session)
+        secret = await kit.directory.totp_secret(account) if account else None
+        step = self._matching_step(secret, digits_of(text), kit) if secret else None
+        if account and step is not None and await self._claim(account, step, kit):
+            await kit.refund_attempt(session)
+            return Verdict(Result.PASSED)
+        return Verdict(Result.FAILED, kit.say(session, "code_wrong"))
+
+    @staticmethod
+    def _matching_step(secret: str, typed: str, kit: MethodKit) -> int | None:
+        totp = pyotp.TOTP(secret)
+        now = totp.timecode(datetime.fromtimestamp(kit.clock.now(), UTC))
+        for offset in _DRIFT_STEPS:
+            if secrets.compare_digest(totp.generate_otp(now + offset), typed):
+                return int(now + offset)
+        return None
+
+    @staticmethod
+    async def _claim(account: Account, step: int, kit: MethodKit) -> bool:
+        key = f"totp:{account.id}"
+        record = await kit.store.get(key)
+        if record is not None and int(record.value["step"]) >= step:
+            return False
+        try:
+            await kit.store.put(
+                key,
+                {"step": step},
+                ttl=3600,
+                if_match=record.etag if record else None,
+                if_none_match=record is None,
+            )
+        except EtagMismatch:
+            return False
+        return True

@@ -1,0 +1,45 @@
+"""What goes into and comes out of the dialog, free of any channel's format."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Choice:
+    """An option the user can pick; `value` is what a button sends back."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to the user. `sensitive` marks the one reply that carries a password."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One user message.
+
+    `user` is the account the channel vouches for (Teams object id, Slack email, the
+    development user); None means the channel does not identify people and the account
+    name is typed.
+    """
+
+    text: str
+    channel: str
+    user: str | None = None
+    locale: str = "en"
+
+
+@dataclass
+class Outcome:
+    """The dialog's answer to one message: replies, and the session to store if `changed`."""
+
+    replies: list[Reply] = field(default_factory=list)
+    session: dict[str, Any] | None = None
+    changed: bool = True

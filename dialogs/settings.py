@@ -1,0 +1,179 @@
+"""The reset policy admins tune: who may reset, how they prove it, and the limits.
+
+Defaults follow Microsoft Entra SSPR where it states a number (codes live 5 minutes inside a
+15-minute session; 5 failed checks in 24 hours lock the reset flow for 24 hours; admins need
+two methods and never security questions) and NIST SP 800-63B sets the floor.
+"""
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dialogs.catalog import override_problems
+from dialogs.durations import Duration
+
+MethodName = Literal["email", "sms", "voice", "authenticator", "questions"]
+CODE_METHODS: tuple[MethodName, ...] = ("email", "sms", "voice")
+DEFAULT_ORDER: tuple[MethodName, ...] = ("authenticator", "sms", "voice", "email", "questions")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AccessSettings(_Section):
+    mode: Literal["none", "all", "groups"] = Field(
+        "groups",
+        description="Who may reset: nobody, every enabled account, or members of `groups`.",
+    )
+    groups: list[str] = Field(
+        default_factory=lambda: ["sspr-users"],
+        description="Directory groups whose members (nested membership counts) may reset.",
+    )
+    excluded_users: list[str] = Field(
+        default_factory=list,
+        description="Usernames that may never reset here (break-glass and service accounts).",
+    )
+
+
+class VerificationSettings(_Section):
+    methods: list[MethodName] = Field(
+        default_factory=lambda: list(DEFAULT_ORDER),
+        description=(
+            "Enabled methods in the order they are offered. On a channel where the user "
+            "types an account name, the first code method here is the first challenge."
+        ),
+    )
+    required: int = Field(1, description="Distinct methods a user must pass: 1 or 2.")
+    admin_two_gate: bool = Field(
+        True,
+        description="Admins always need two distinct methods and are never offered questions.",
+    )
+
+    @field_validator("required")
+    @classmethod
+    def _one_or_two(cls, value: int) -> int:
+        if value not in (1, 2):
+            raise ValueError("must be 1 or 2")
+        return value
+
+    @field_validator("methods")
+    @classmethod
+    def _distinct_and_usable(cls, value: list[MethodName]) -> list[MethodName]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a method twice")
+        if not any(method != "questions" for method in value):
+            raise ValueError("needs at least one method besides questions")
+        return value
+
+
+class CodeSettings(_Section):
+    length: int = Field(6, ge=6, le=10, description="Digits in a one-time code (at least 6).")
+    lifetime: Duration = Field(300, description="How long a code is valid (at most 10 minutes).")
+    attempts: int = Field(3, ge=1, le=10, description="Wrong entries before a code is void.")
+
+    @field_validator("lifetime")
+    @classmethod
+    def _nist_ceiling(cls, value: float) -> float:
+        if value > 600:
+            raise ValueError("must be at most 10m (NIST SP 800-63B)")
+        return value
+
+
+class QuestionSettings(_Section):
+    asked: int = Field(3, ge=1, le=5, description="Questions asked per check, picked at random.")
+
+
+class Window(_Section):
+    count: int = Field(ge=1, description="Events allowed in the window.")
+    window: Duration = Field(description="Length of the sliding window.")
+
+
+class LimitSettings(_Section):
+    failures: Window = Field(
+        default_factory=lambda: Window(count=5, window=86400),
+        description="Failed checks per account before the reset flow locks.",
+    )
+    email: Window = Field(
+        default_factory=lambda: Window(count=10, window=600),
+        description="Emailed codes per account before the reset flow locks.",
+    )
+    sms: Window = Field(
+        default_factory=lambda: Window(count=5, window=3600),
+        description="Texted codes per account before the reset flow locks.",
+    )
+    voice: Window = Field(
+        default_factory=lambda: Window(count=5, window=3600),
+        description="Voice calls per account before the reset flow locks.",
+    )
+    phone_budget: Window = Field(
+        default_factory=lambda: Window(count=200, window=3600),
+        description="Texts and calls for all accounts together (toll-fraud guard).",
+    )
+    lockout: Duration = Field(86400, description="How long the reset flow stays locked.")
+
+
+class SessionSettings(_Section):
+    timeout: Duration = Field(900, description="A reset conversation ends after this long.")
+
+
+class PasswordSettings(_Section):
+    min_length: int = Field(8, ge=8, le=256, description="Shortest new password (NIST: 8).")
+    max_length: int = Field(256, ge=64, le=1024, description="Longest new password.")
+    banned_words: list[str] = Field(
+        default_factory=list,
+        description="Words a new password may not contain (company, product, city names).",
+    )
+    entry: Literal["temporary", "chat"] = Field(
+        "temporary",
+        description=(
+            "temporary: the bot sets a generated password that must be changed at next "
+            "sign-in and shows it once. chat: the user types the new password into the chat "
+            "(the chat history keeps it)."
+        ),
+    )
+    temporary_length: int = Field(16, ge=12, le=64, description="Length of generated passwords.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.min_length > self.max_length:
+            raise ValueError("min_length must not exceed max_length")
+        return self
+
+
+class HelpdeskSettings(_Section):
+    contact: str = Field(
+        "the IT helpdesk",
+        description="How to reach a person, shown when the bot hands over (phone, URL).",
+    )
+
+
+class DialogSettings(_Section):
+    """The dialog's part of the YAML file."""
+
+    access: AccessSettings = Field(default_factory=AccessSettings)
+    verification: VerificationSettings = Field(default_factory=VerificationSettings)
+    codes: CodeSettings = Field(default_factory=CodeSettings)
+    questions: QuestionSettings = Field(default_factory=QuestionSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    session: SessionSettings = Field(default_factory=SessionSettings)
+    password: PasswordSettings = Field(default_factory=PasswordSettings)
+    helpdesk: HelpdeskSettings = Field(default_factory=HelpdeskSettings)
+    messages: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per-locale overrides of the bot's messages, e.g. {de: {welcome: ...}}.",
+    )
+
+    @field_validator("messages")
+    @classmethod
+    def _known_messages(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        problems = override_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @model_validator(mode="after")
+    def _session_outlives_codes(self) -> Self:
+        if self.codes.lifetime > self.session.timeout:
+            raise ValueError("codes.lifetime must not exceed session.timeout")
+        return self

@@ -1,0 +1,21 @@
+"""Storage behind one small contract: memory (tests), SQLite (embedded default)."""
+
+from state.base import EtagMismatch, Record, Store, StoreUnavailable
+from state.clock import Clock, FrozenClock, SystemClock
+from state.memory import MemoryStore
+from state.settings import StateSettings, open_store
+from state.sqlite import SqliteStore
+
+__all__ = [
+    "Clock",
+    "EtagMismatch",
+    "FrozenClock",
+    "MemoryStore",
+    "Record",
+    "SqliteStore",
+    "StateSettings",
+    "Store",
+    "StoreUnavailable",
+    "SystemClock",
+    "open_store",
+]
