@@ -14,5 +14,6 @@ def mask_phone(number: str) -> str:
     digits = re.sub(r"\D", "", number)
     if len(digits) < 4:
         return "***"
-    prefix = "+" + digits[: len(digits) - 10] + " " if len(digits) > 10 else ""
+    international = number.lstrip().startswith("+") and len(digits) > 10
+    prefix = f"+{digits[:-10]} " if international else ""
     return f"{prefix}*** *** {digits[-4:]}"

@@ -1,0 +1,84 @@
+"""Small policy pieces: masking, durations, the password check, the message catalog."""
+
+import pytest
+
+from dialogs.catalog import Catalog, override_problems
+from dialogs.durations import parse_duration
+from dialogs.masking import mask_email, mask_phone
+from dialogs.password_policy import PasswordPolicy
+from dialogs.settings import PasswordSettings
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [("+1 425 555 4321", "+1 *** *** 4321"), ("0170 1234567", "*** *** 4567"), ("12", "***")],
+)
+def test_phones_show_only_the_last_four_digits(number: str, masked: str) -> None:
+    assert mask_phone(number) == masked
+
+
+def test_emails_show_the_first_letter_and_domain() -> None:
+    assert mask_email("alice.wilber@contoso.com") == "a***@contoso.com"
+    assert mask_email("not-an-address") == "***"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("5m", 300), ("24h", 86400), (30, 30)])
+def test_durations(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["5 minutes", "-1m", 0, True, "m"])
+def test_bad_durations_are_refused(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"duration|longer than zero"):
+        parse_duration(bad)
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("short", "password_too_short"),
+        ("x" * 300, "password_too_long"),
+        ("Password1!", "password_common"),
+        ("!!qwerty123", "password_common"),
+        ("I love Contoso so much", "password_banned"),
+        ("alice-in-wonderland", "password_personal"),
+    ],
+)
+def test_passwords_are_refused_with_a_reason(password: str, reason: str) -> None:
+    policy = PasswordPolicy(PasswordSettings(banned_words=["contoso"]))
+    refusal = policy.refusal(password, ["alice", "Alice", "Wilber"])
+    assert refusal is not None
+    assert refusal.message == reason
+
+
+def test_a_long_passphrase_passes_without_composition_rules() -> None:
+    policy = PasswordPolicy(PasswordSettings())
+    assert policy.refusal("correct horse battery staple", ["alice"]) is None
+
+
+def test_temporary_passwords_are_long_and_mixed() -> None:
+    policy = PasswordPolicy(PasswordSettings(temporary_length=20))
+    generated = {policy.temporary() for _ in range(50)}
+    assert len(generated) == 50
+    for password in generated:
+        assert len(password) == 20
+        assert any(c.isupper() for c in password)
+        assert any(c.isdigit() for c in password)
+        assert policy.refusal(password, ["alice"]) is None
+
+
+def test_messages_fall_back_from_region_to_language_to_english() -> None:
+    catalog = Catalog({"de": {"cancelled": "Abgebrochen."}, "de-at": {"help": "Hilfe!"}})
+    assert catalog.text("cancelled", "de-AT") == "Abgebrochen."
+    assert catalog.text("help", "de-AT") == "Hilfe!"
+    assert catalog.text("help", "de-DE").startswith("I reset forgotten passwords")
+    assert catalog.text("cancelled", "fr").startswith("Cancelled.")
+
+
+def test_overrides_must_name_real_messages_and_placeholders() -> None:
+    problems = override_problems(
+        {"de": {"nope": "x", "greeting": "Hallo {name} {secret}", "cancelled": "ok {"}}
+    )
+    assert problems[0] == "de.nope: no such message"
+    assert problems[1] == "de.greeting: unknown placeholder secret"
+    assert problems[2].startswith("de.cancelled:")
