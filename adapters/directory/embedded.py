@@ -12,10 +12,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 from adapters.directory.at_rest import (
     ENCRYPTION_KEY_VARIABLE,
@@ -32,7 +39,7 @@ from adapters.directory.base import (
     SecurityQuestion,
 )
 
-SAME_PASSWORD = "The new password must be different from the current one."
+UNCHANGED_REASON = "The new password must be different from the current one."
 
 
 class EmbeddedDirectorySettings(BaseModel):
@@ -51,10 +58,13 @@ class EmbeddedDirectorySettings(BaseModel):
     )
 
 
-def _argon2id(value: str | None) -> str | None:
-    if value is not None and not is_argon2id_hash(value):
+def _argon2id(value: str) -> str:
+    if not is_argon2id_hash(value):
         raise ValueError("not an argon2id hash")
     return value
+
+
+_Argon2idHash = Annotated[str, AfterValidator(_argon2id)]
 
 
 class _Question(BaseModel):
@@ -62,12 +72,7 @@ class _Question(BaseModel):
 
     id: str = Field(min_length=1)
     text: str = Field(min_length=1)
-    answer_hash: str
-
-    @field_validator("answer_hash")
-    @classmethod
-    def answer_hash_is_argon2id(cls, value: str) -> str | None:
-        return _argon2id(value)
+    answer_hash: _Argon2idHash
 
 
 class _User(BaseModel):
@@ -86,14 +91,9 @@ class _User(BaseModel):
     must_change: bool = False
     locked: bool = False
     sessions_revoked_at: AwareDatetime | None = None
-    password_hash: str | None = None
+    password_hash: _Argon2idHash | None = None
     totp_secret: str | None = None
     questions: list[_Question] = []
-
-    @field_validator("password_hash")
-    @classmethod
-    def password_hash_is_argon2id(cls, value: str | None) -> str | None:
-        return _argon2id(value)
 
     def names(self) -> set[str]:
         named = [self.username, self.email, self.object_id, *self.aliases]
@@ -195,7 +195,7 @@ class EmbeddedDirectory:
 
         def change(user: _User) -> _User:
             if user.password_hash and password_matches(user.password_hash, password):
-                raise PasswordRejected(SAME_PASSWORD)
+                raise PasswordRejected(UNCHANGED_REASON)
             return user.model_copy(
                 update={"password_hash": hash_password(password), "must_change": must_change}
             )
@@ -259,12 +259,12 @@ class EmbeddedDirectory:
 def _effective_groups(direct: Iterable[str], parents: Mapping[str, frozenset[str]]) -> set[str]:
     """The direct groups and every group they are nested in; a cycle ends the walk."""
     seen: set[str] = set()
-    todo = [_key(group) for group in direct]
-    while todo:
-        group = todo.pop()
+    pending = [_key(group) for group in direct]
+    while pending:
+        group = pending.pop()
         if group not in seen:
             seen.add(group)
-            todo.extend(parents.get(group, ()))
+            pending.extend(parents.get(group, ()))
     return seen
 
 

@@ -10,7 +10,10 @@ from adapters.directory.answers import answer_matches, hash_answer, normalise_an
     [
         ("New York", "new york"),
         ("  NEW   york \t\n", "new york"),
-        ("ＮＥＷ\u3000ＹＯＲＫ", "new york"),  # full-width letters, ideographic space
+        (
+            "\uff2e\uff25\uff37\u3000\uff39\uff2f\uff32\uff2b",
+            "new york",
+        ),  # full-width letters, ideographic space
         ("new\u00a0york", "new york"),  # no-break space
         ("\ufb01sh", "fish"),  # the "fi" ligature
         ("Straße", "strasse"),
