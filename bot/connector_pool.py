@@ -60,10 +60,11 @@ class PooledClientFactory(RestChannelServiceClientFactory):
     async def create_user_token_client(
         self, context: TurnContext, claims_identity: ClaimsIdentity, use_anonymous: bool = False
     ) -> UserTokenClient:
-        """The reset bot signs nobody in through OAuth, so this client never gets a token."""
+        """The reset bot signs nobody in through OAuth: this client is never used to call out,
+        so it gets no token (and, in development mode, a placeholder app id)."""
         return UserTokenClient(
             endpoint=self._token_service_endpoint,
             token="",
-            app_id=claims_identity.get_app_id(),
+            app_id=claims_identity.get_app_id() or "anonymous",
             session=self._session(self._token_service_endpoint),
         )

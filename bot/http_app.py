@@ -1,6 +1,7 @@
 """The HTTP surface: `/api/messages` for Bot Framework channels and `/healthz`."""
 
 import logging
+import warnings
 
 from aiohttp import web
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
@@ -29,7 +30,9 @@ def create_app(
 
     adapter.on_turn_error = on_turn_error
     app = web.Application(client_max_size=MAX_BODY)
-    app["agent_configuration"] = auth.configuration
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", web.NotAppKeyWarning)
+        app["agent_configuration"] = auth.configuration  # the key the SDK's JWT check reads
     app[ADAPTER_KEY] = adapter
     app[AGENT_KEY] = agent
     app.router.add_post("/api/messages", messages)

@@ -63,7 +63,7 @@ class Settings(DialogSettings):
         fields = set(DialogSettings.model_fields)
         return DialogSettings.model_validate(self.model_dump(include=fields))
 
-    def local_path(self, path: str, *, base: Path | None = None) -> Path:
+    def local_path(self, path: str) -> Path:
         """A configured path, relative ones taken from the data folder."""
         candidate = Path(path).expanduser()
-        return candidate if candidate.is_absolute() else (base or Path(self.data_dir)) / candidate
+        return candidate if candidate.is_absolute() else Path(self.data_dir) / candidate

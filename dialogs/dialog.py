@@ -354,18 +354,16 @@ class ResetDialog:
             must_change=must_change,
             admin=account.is_admin,
         )
-        if account.email:
-            notice = Message(
-                medium="email",
-                to=account.email,
-                subject=self._catalog.text("notify_subject", session.locale),
-                body=self._catalog.text(
-                    "notify_body",
-                    session.locale,
-                    username=account.username,
-                    helpdesk=self._settings.helpdesk.contact,
-                ),
-            )
+        helpdesk = self._settings.helpdesk
+        recipients = [account.email] if account.email else []
+        if account.is_admin:
+            recipients += helpdesk.admin_reset_recipients
+        subject = self._catalog.text("notify_subject", session.locale)
+        body = self._catalog.text(
+            "notify_body", session.locale, username=account.username, helpdesk=helpdesk.contact
+        )
+        for recipient in recipients:
+            notice = Message(medium="email", to=recipient, subject=subject, body=body)
             self._in_background(self._sender.send(notice))
 
     async def _lock(self, session: ResetSession, *, already: bool = False) -> list[Reply]:

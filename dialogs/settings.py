@@ -146,6 +146,10 @@ class HelpdeskSettings(_Section):
         "the IT helpdesk",
         description="How to reach a person, shown when the bot hands over (phone, URL).",
     )
+    admin_reset_recipients: list[str] = Field(
+        default_factory=list,
+        description="Email addresses told whenever an admin account's password is reset.",
+    )
 
 
 class DialogSettings(_Section):

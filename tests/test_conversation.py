@@ -249,3 +249,25 @@ async def test_a_message_too_long_changes_nothing(bot: Bot) -> None:
     await chat.text("reset")
     assert "too long" in await chat.text("x" * 5000)
     assert "I've emailed" in await chat.text("email")
+
+
+async def test_a_word_typed_instead_of_a_code_costs_no_attempt(bot: Bot) -> None:
+    chat = bot.chat("bob")
+    await chat.text("reset")
+    await chat.text("email")
+    for _ in range(6):
+        assert "type the code in digits" in await chat.text("reset")
+    assert "temporary password" in await chat.text(bot.outbox.last_code())
+
+
+async def test_admins_resets_are_reported_to_the_configured_people(make_bot: MakeBot) -> None:
+    async with make_bot(helpdesk={"admin_reset_recipients": ["secops@contoso.com"]}) as bot:
+        chat = bot.chat("adele")
+        await chat.text("reset")
+        await chat.text("app")
+        await chat.text(bot.totp("adele"))
+        await chat.text("email")
+        assert "temporary password" in await chat.text(bot.outbox.last_code())
+        await bot.runtime.dialog.drain()
+        told = {m["to"] for m in bot.outbox.messages() if m["subject"] == "Your password was reset"}
+        assert told == {"adele@contoso.com", "secops@contoso.com"}

@@ -37,9 +37,12 @@ class AuthenticatorMethod:
     async def check(
         self, session: ResetSession, account: Account | None, text: str, kit: MethodKit
     ) -> Verdict:
+        typed = digits_of(text)
+        if typed is None:
+            return Verdict(Result.PENDING, kit.say(session, "code_format"))
         await kit.spend_attempt(session)
         secret = await kit.directory.totp_secret(account) if account else None
-        step = self._matching_step(secret, digits_of(text), kit) if secret else None
+        step = self._matching_step(secret, typed, kit) if secret else None
         if account and step is not None and await self._claim(account, step, kit):
             await kit.refund_attempt(session)
             return Verdict(Result.PASSED)

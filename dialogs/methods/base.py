@@ -78,9 +78,11 @@ class MethodKit:
         await self.limits.attempt_passed(session.subject)
 
 
-def digits_of(text: str) -> str:
-    """What a person means by a code typed on a phone: digits, spaces and dashes ignored."""
-    return "".join(ch for ch in text if not ch.isspace() and ch != "-")
+def digits_of(text: str) -> str | None:
+    """The code a person typed on a phone (spaces and dashes ignored), or None if the text
+    is not a code at all: a stray word is answered, not counted as a failed attempt."""
+    typed = "".join(ch for ch in text if not ch.isspace() and ch != "-")
+    return typed if typed.isascii() and typed.isdigit() and len(typed) <= 10 else None
 
 
 async def off_loop(function: Callable[..., Any], *args: Any) -> Any:

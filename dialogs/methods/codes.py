@@ -91,9 +91,11 @@ class CodeMethod:
             return Verdict(Result.VOID, kit.say(session, "code_expired"))
         if challenge.attempts_left <= 0:
             return Verdict(Result.VOID, kit.say(session, "code_void"))
+        typed = digits_of(text)
+        if typed is None:
+            return Verdict(Result.PENDING, kit.say(session, "code_format"))
         await kit.spend_attempt(session)
         challenge.attempts_left -= 1
-        typed = digits_of(text)
         if secrets.compare_digest(kit.code_hash(session, typed), challenge.code_hash):
             challenge.code_hash = None
             challenge.attempts_left = 0
