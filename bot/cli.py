@@ -12,17 +12,23 @@ from pathlib import Path
 
 from aiohttp import web
 
+from adapters.directory import DirectoryUnavailable
+from adapters.directory.at_rest import InvalidEncryptionKey
 from bot import logs
 from bot.agent import development_identity, entra_identity
 from bot.bot_framework import from_environment, is_loopback
 from bot.config_file import ConfigError, load_settings
 from bot.console import chat
 from bot.http_app import create_app
+from bot.keys import SecretKeyInvalid
 from bot.runtime import bot_framework_adapter, start_runtime
 from bot.settings import Settings
 from dialogs.machine import mermaid_diagram
+from state import StoreUnavailable
 
 log = logging.getLogger("sspr-bot")
+
+STARTUP_FAILURES = (SecretKeyInvalid, InvalidEncryptionKey, DirectoryUnavailable, StoreUnavailable)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
+        return 2
+    except (
+        SecretKeyInvalid,
+        InvalidEncryptionKey,
+        DirectoryUnavailable,
+        StoreUnavailable,
+    ) as error:
+        print(f"sspr-bot cannot start: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
