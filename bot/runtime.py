@@ -86,7 +86,7 @@ async def start_runtime(
 
 async def _open_directory(settings: Settings, environ: Mapping[str, str]) -> EmbeddedDirectory:
     path = settings.local_path(settings.directory.embedded.path)
-    if not path.exists():
+    if not path.exists() and settings.directory.embedded.seed_demo:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with as_file(files("config").joinpath("demo-directory.yaml")) as demo:
             shutil.copyfile(demo, path)

@@ -56,6 +56,14 @@ class EmbeddedDirectorySettings(BaseModel):
             "to the folder; keep the file readable by the bot's account only."
         ),
     )
+    seed_demo: bool = Field(
+        default=True,
+        description=(
+            "When the file does not exist, create it from the published demo accounts "
+            "(for trying the bot out). Set to false in production, so that a wrong path "
+            "fails at start-up instead of serving demo accounts."
+        ),
+    )
 
 
 def _argon2id(value: str) -> str:
