@@ -15,13 +15,12 @@ from aiohttp import web
 from adapters.directory import DirectoryUnavailable
 from adapters.directory.at_rest import InvalidEncryptionKey
 from bot import logs
-from bot.agent import development_identity, entra_identity
+from bot.agent import development_identity
 from bot.bot_framework import from_environment, is_loopback
 from bot.config_file import ConfigError, load_settings
 from bot.console import chat
-from bot.http_app import create_app
 from bot.keys import SecretKeyInvalid
-from bot.runtime import bot_framework_adapter, start_runtime
+from bot.runtime import bot_framework_adapter, http_application, start_runtime
 from bot.settings import Settings
 from dialogs.machine import mermaid_diagram
 from state import StoreUnavailable
@@ -132,10 +131,7 @@ def _serve(args: argparse.Namespace) -> int:
 async def _run_server(settings: Settings, host: str, port: int) -> None:
     auth = from_environment(os.environ)
     runtime = await start_runtime(settings, console=sys.stdout)
-    identify = development_identity if auth.development else entra_identity
-    adapter, agent = bot_framework_adapter(runtime, auth, identify)
-    app = create_app(adapter=adapter, agent=agent, auth=auth, dialog=runtime.dialog)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(http_application(runtime, auth), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

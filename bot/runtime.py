@@ -14,16 +14,17 @@ from importlib.resources import as_file, files
 from pathlib import Path
 from typing import TextIO
 
-from aiohttp import TCPConnector
+from aiohttp import TCPConnector, web
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 
 from adapters.audit.jsonl import JsonlAudit
 from adapters.delivery.outbox import OutboxSender
 from adapters.directory.at_rest import EncryptionKey
 from adapters.directory.embedded import EmbeddedDirectory
-from bot.agent import Identify, ResetAgent
+from bot.agent import Identify, ResetAgent, development_identity, entra_identity
 from bot.bot_framework import BotFrameworkAuth
 from bot.connector_pool import PooledClientFactory
+from bot.http_app import create_app
 from bot.keys import code_key
 from bot.settings import Settings
 from bot.turns import TurnRunner
@@ -99,6 +100,13 @@ async def _open_directory(settings: Settings, environ: Mapping[str, str]) -> Emb
             "Set your own key before enrolling real people."
         )
     return await EmbeddedDirectory.open(path, key=key)
+
+
+def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Application:
+    """The served app: development mode trusts the channel's user id, otherwise Entra's."""
+    identify = development_identity if auth.development else entra_identity
+    adapter, agent = bot_framework_adapter(runtime, auth, identify)
+    return create_app(adapter=adapter, agent=agent, auth=auth, dialog=runtime.dialog)
 
 
 def bot_framework_adapter(
