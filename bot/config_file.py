@@ -7,6 +7,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.settings import Settings
+from dialogs.settings import OverrideProblems
 
 
 class ConfigError(Exception):
@@ -41,10 +42,14 @@ def load_settings(path: Path | None) -> Settings:
 
 
 def describe(error: ValidationError) -> list[str]:
-    lines = []
+    lines: list[str] = []
     for detail in error.errors():
         where = ".".join(str(part) for part in detail["loc"]) or "(top level)"
-        lines.append(f"{where}: {_reason(detail)}")
+        cause = detail.get("ctx", {}).get("error")
+        if isinstance(cause, OverrideProblems):
+            lines.extend(f"{where}.{problem}" for problem in cause.problems)
+        else:
+            lines.append(f"{where}: {_reason(detail)}")
     return lines
 
 

@@ -42,6 +42,7 @@ def create_app(
 
 @jwt_authorization_decorator  # type: ignore[untyped-decorator]
 async def messages(request: web.Request) -> web.StreamResponse:
+    await request.read()  # an oversized body fails here as 413, before the SDK calls it bad JSON
     response = await request.app[ADAPTER_KEY].process(request, request.app[AGENT_KEY])
     return response or web.Response(status=202)
 

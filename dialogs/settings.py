@@ -17,6 +17,14 @@ CODE_METHODS: tuple[MethodName, ...] = ("email", "sms", "voice")
 DEFAULT_ORDER: tuple[MethodName, ...] = ("authenticator", "sms", "voice", "email", "questions")
 
 
+class OverrideProblems(ValueError):
+    """Several message overrides are wrong at once; each is reported on its own."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -173,7 +181,7 @@ class DialogSettings(_Section):
     def _known_messages(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
         problems = override_problems(value)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise OverrideProblems(problems)
         return value
 
     @model_validator(mode="after")

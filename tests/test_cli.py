@@ -1,0 +1,333 @@
+"""The installed `sspr-bot` command, run as a subprocess the way an admin runs it.
+
+Each test runs in its own temporary working directory, so the default data folder
+(`sspr-data`) and every file the command writes stay inside it, and with an environment
+free of Bot Framework credentials and `SSPR_*` keys unless the test sets them.
+"""
+
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from dialogs.machine import STATES
+from tests.harness import PASSWORDS, Outbox
+
+SSPR_BOT = Path(sys.executable).parent / "sspr-bot"
+EXAMPLE_CONFIG = Path(__file__).parent.parent / "config" / "sspr.example.yaml"
+PROMPT = b"you> "
+WAIT = 15.0  # seconds: an upper bound for a step that normally takes well under one
+
+
+def cli_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without credentials or bot settings, plus `extra`."""
+    dropped = ("MicrosoftApp", "CONNECTIONS__", "CONNECTIONSMAP__", "SSPR_")
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith(dropped)
+    }
+    environment.update(extra or {})
+    return environment
+
+
+def sspr_bot(
+    cwd: Path, *args: str, stdin: str = "", env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SSPR_BOT), *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=cli_environment(env),
+        timeout=WAIT,
+        check=False,
+    )
+
+
+# --- config check -----------------------------------------------------------------------
+
+BROKEN = """\
+acess:
+  mode: all
+verification:
+  required: 3
+codes:
+  length: 2
+limits:
+  lockout: soon
+"""
+
+
+def test_config_check_lists_every_error_with_its_path(tmp_path: Path) -> None:
+    (tmp_path / "sspr.yaml").write_text(BROKEN)
+    result = sspr_bot(tmp_path, "config", "check", "sspr.yaml")
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert "verification.required: must be 1 or 2" in lines
+    assert "acess: unknown setting" in lines
+    assert any(re.fullmatch(r"codes\.length: .*6.*", line) for line in lines), lines
+    assert any(re.fullmatch(r"limits\.lockout: must be a duration .*", line) for line in lines)
+    assert len(lines) == 4, lines
+
+
+def test_config_check_reports_each_message_override_on_its_own_line(tmp_path: Path) -> None:
+    (tmp_path / "sspr.yaml").write_text(
+        "messages:\n"
+        "  de:\n"
+        "    nonexistent: Hallo\n"
+        "    cancelled: Abgebrochen, {nobody}.\n"
+        "verification:\n"
+        "  required: 0\n"
+    )
+    result = sspr_bot(tmp_path, "config", "check", "sspr.yaml")
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    assert "messages.de.nonexistent: no such message" in lines, lines
+    assert "messages.de.cancelled: unknown placeholder nobody" in lines, lines
+    assert "verification.required: must be 1 or 2" in lines
+    assert len(lines) == 3, lines
+
+
+def test_config_check_reports_where_the_yaml_is_broken(tmp_path: Path) -> None:
+    (tmp_path / "sspr.yaml").write_text("verification:\n  required: 2\ncodes: [6\nlength: 8\n")
+    result = sspr_bot(tmp_path, "config", "check", "sspr.yaml")
+    assert result.returncode != 0
+    [line] = result.stderr.splitlines()
+    assert line.startswith("sspr.yaml: ")
+    assert line.endswith("at line 4, column 7"), line
+
+
+def test_config_check_accepts_the_example_file(tmp_path: Path) -> None:
+    result = sspr_bot(tmp_path, "config", "check", str(EXAMPLE_CONFIG))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{EXAMPLE_CONFIG}: OK"
+
+
+def test_config_check_accepts_an_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "empty.yaml").write_text("")
+    result = sspr_bot(tmp_path, "config", "check", "empty.yaml")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "empty.yaml: OK"
+
+
+def test_config_check_of_a_missing_file_says_so(tmp_path: Path) -> None:
+    result = sspr_bot(tmp_path, "config", "check", "nowhere.yaml")
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("nowhere.yaml: cannot read")
+
+
+# --- config schema and graph ------------------------------------------------------------
+
+
+def test_config_schema_is_a_json_schema_with_descriptions(tmp_path: Path) -> None:
+    result = sspr_bot(tmp_path, "config", "schema")
+    assert result.returncode == 0, result.stderr
+    schema = json.loads(result.stdout)
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
+    assert "verification" in schema["properties"]
+    verification = _resolve(schema, schema["properties"]["verification"])
+    assert verification["properties"]["required"]["description"]
+    undescribed = [
+        f"{where}.{name}"
+        for where, properties in _property_sets(schema)
+        for name, definition in properties.items()
+        if "$ref" not in definition and not definition.get("description")
+    ]
+    assert undescribed == []
+
+
+def _resolve(schema: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
+    reference = definition.get("$ref") or definition.get("allOf", [{}])[0].get("$ref")
+    assert reference, definition
+    resolved: dict[str, Any] = schema["$defs"][reference.removeprefix("#/$defs/")]
+    return resolved
+
+
+def _property_sets(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    sets = [("(top level)", schema["properties"])]
+    sets += [(name, d["properties"]) for name, d in schema["$defs"].items() if "properties" in d]
+    return sets
+
+
+def test_config_graph_draws_every_state(tmp_path: Path) -> None:
+    result = sspr_bot(tmp_path, "config", "graph", "--output", "machine.mmd")
+    assert result.returncode == 0, result.stderr
+    assert "wrote machine.mmd" in result.stdout
+    diagram = (tmp_path / "machine.mmd").read_text()
+    assert "stateDiagram-v2" in diagram
+    declared = set(re.findall(r'^\s*state "(\w+)" as \w+$', diagram, flags=re.MULTILINE))
+    assert declared == set(STATES)
+
+
+# --- chat and directory -----------------------------------------------------------------
+
+
+class ChatProcess:
+    """`sspr-bot chat` on pipes: `say` types one line and returns what the bot printed."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    async def until_prompt(self) -> str:
+        assert self.process.stdout is not None
+        printed = b""
+        while not printed.endswith(PROMPT):
+            chunk = await asyncio.wait_for(self.process.stdout.read(4096), WAIT)
+            assert chunk, f"the chat ended early: {printed!r}"
+            printed += chunk
+        return printed.removesuffix(PROMPT).decode()
+
+    async def say(self, line: str) -> str:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{line}\n".encode())
+        await self.process.stdin.drain()
+        return await self.until_prompt()
+
+    async def end(self) -> tuple[int, str]:
+        """An empty line ends the chat; returns the exit code and stderr."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"\n")
+        _, stderr = await asyncio.wait_for(self.process.communicate(), WAIT)
+        return self.process.returncode or 0, stderr.decode()
+
+
+async def start_chat(cwd: Path, *args: str) -> ChatProcess:
+    process = await asyncio.create_subprocess_exec(
+        str(SSPR_BOT),
+        "chat",
+        *args,
+        cwd=cwd,
+        env=cli_environment(),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    chat = ChatProcess(process)
+    try:
+        greeting = await chat.until_prompt()
+    except BaseException:
+        process.kill()
+        await process.communicate()
+        raise
+    assert "Type 'reset' to begin" in greeting
+    return chat
+
+
+async def test_chat_resets_alice_and_the_directory_agrees(tmp_path: Path) -> None:
+    chat = await start_chat(tmp_path, "--user", "alice")
+    try:
+        assert "Hi Alice Wilber" in await chat.say("reset")
+        assert "I've emailed a 6-digit code" in await chat.say("email")
+        code = Outbox(tmp_path / "sspr-data" / "outbox.jsonl").last_code()
+        done = await chat.say(code)
+    finally:
+        returncode, _ = await chat.end()
+    assert returncode == 0
+    assert "I've set a temporary password" in done
+    temporary = done.split("\n\n")[1]
+    assert re.fullmatch(r"\S{16}", temporary), done
+
+    new = sspr_bot(tmp_path, "directory", "check-password", "alice", stdin=f"{temporary}\n")
+    assert new.returncode == 0, new.stderr
+    old = sspr_bot(tmp_path, "directory", "check-password", "alice", stdin=PASSWORDS["alice"])
+    assert old.returncode == 1, old.stderr
+
+
+async def _anonymous_answer(cwd: Path, account: str) -> str:
+    chat = await start_chat(cwd)
+    try:
+        asked = await chat.say("reset")
+        assert "Which account is it?" in asked
+        answer = await chat.say(account)
+    finally:
+        returncode, _ = await chat.end()
+    assert returncode == 0
+    return answer
+
+
+async def test_chat_without_a_user_answers_an_unknown_account_like_a_real_one(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "unknown").mkdir()
+    real = await _anonymous_answer(tmp_path / "real", "alice")
+    unknown = await _anonymous_answer(tmp_path / "unknown", "nobody-by-this-name")
+    assert real.startswith("bot> If that account")
+    assert unknown == real
+
+
+# --- serve ------------------------------------------------------------------------------
+
+
+def test_serve_refuses_a_public_address_without_an_app_id(tmp_path: Path) -> None:
+    public = "0.0.0.0"  # noqa: S104 (the address being refused)
+    result = sspr_bot(tmp_path, "serve", "--host", public, "--port", str(free_port()))
+    assert result.returncode != 0
+    assert "MicrosoftAppId" in result.stderr
+    assert not (tmp_path / "sspr-data").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_serve_in_development_mode_answers_healthz_and_says_so(tmp_path: Path) -> None:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        str(SSPR_BOT),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        cwd=tmp_path,
+        env=cli_environment(),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    log: list[dict[str, Any]] = []
+    try:
+        await asyncio.wait_for(_until_listening(process, log), WAIT)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/healthz") as response,
+        ):
+            assert response.status == 200
+            assert await response.json() == {"status": "ok"}
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.communicate(), WAIT)
+    warnings = [entry for entry in log if entry["level"] == "WARNING"]
+    development = [entry for entry in warnings if "DEVELOPMENT MODE" in entry["message"]]
+    assert len(development) == 1, log
+    assert development[0]["host"] == "127.0.0.1"
+    assert development[0]["port"] == port
+    assert any(entry.get("url") == f"http://127.0.0.1:{port}/api/messages" for entry in log)
+
+
+async def _until_listening(process: asyncio.subprocess.Process, log: list[dict[str, Any]]) -> None:
+    """Collect the JSON log lines on stderr until the server says it is listening."""
+    assert process.stderr is not None
+    while True:
+        line = await process.stderr.readline()
+        assert line, f"serve exited before listening: {log}"
+        if not line.startswith(b"{"):
+            continue  # a Python warning printed by a library, not a log line
+        entry = json.loads(line)
+        log.append(entry)
+        if entry["message"] == "listening":
+            return
