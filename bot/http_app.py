@@ -6,6 +6,7 @@ import warnings
 from aiohttp import web
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
 from microsoft_agents.hosting.core import TurnContext
+from pydantic import ValidationError
 
 from bot.agent import ResetAgent
 from bot.bot_framework import BotFrameworkAuth
@@ -43,7 +44,10 @@ def create_app(
 @jwt_authorization_decorator  # type: ignore[untyped-decorator]
 async def messages(request: web.Request) -> web.StreamResponse:
     await request.read()  # an oversized body fails here as 413, before the SDK calls it bad JSON
-    response = await request.app[ADAPTER_KEY].process(request, request.app[AGENT_KEY])
+    try:
+        response = await request.app[ADAPTER_KEY].process(request, request.app[AGENT_KEY])
+    except ValidationError:
+        return web.json_response({"error": "not a Bot Framework activity"}, status=400)
     return response or web.Response(status=202)
 
 

@@ -210,9 +210,10 @@ class ResetDialog:
         session.required = self._required(account)
         if not self._can_complete(account, session.required):
             return await self._escalate(session, "too_few_methods", reason="too_few_methods")
-        greeting = self._say(session, "greeting", name=account.display_name)
+        greeting = self._catalog.text("greeting", session.locale, name=account.display_name)
         session.offer_methods()
-        return [greeting, self._menu(session, account, "choose_method")]
+        menu = self._menu(session, account, "choose_method")
+        return [Reply(f"{greeting}\n\n{menu.text}", menu.choices)]
 
     async def _identify_typed(self, session: ResetSession, text: str) -> list[Reply]:
         name = text if 0 < len(text) <= MAX_ACCOUNT_NAME else ""

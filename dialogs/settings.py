@@ -49,7 +49,8 @@ class VerificationSettings(_Section):
         default_factory=lambda: list(DEFAULT_ORDER),
         description=(
             "Enabled methods in the order they are offered. On a channel where the user "
-            "types an account name, the first code method here is the first challenge."
+            "types an account name, the first method here other than questions is the first "
+            "challenge (questions are never a first factor)."
         ),
     )
     required: int = Field(1, description="Distinct methods a user must pass: 1 or 2.")

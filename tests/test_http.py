@@ -49,10 +49,8 @@ async def test_replies_answer_the_activity_in_its_conversation(http_bot: HttpBot
     inbound = http_bot.activity("reset", conversation="conv-replies")
     answer = await http_bot.post(inbound)
     assert answer.status == 202
-    assert len(answer.replies) == 2
-    for reply in answer.replies:
-        assert reply.authorization is None  # development mode: no token to present
-    reply = answer.replies[-1]
+    [reply] = answer.replies  # the greeting and the menu travel as one message
+    assert reply.authorization is None  # development mode: no token to present
     assert reply.conversation_id == "conv-replies"
     assert reply.reply_to_id == inbound["id"]
     assert reply.activity["type"] == "message"
@@ -78,8 +76,8 @@ async def test_a_reset_with_two_methods_over_http(make_http_bot: MakeHttpBot) ->
 
 async def test_the_method_menu_has_buttons_and_a_numbered_fallback(http_bot: HttpBot) -> None:
     answer = await http_bot.post(http_bot.activity("reset"))
-    greeting, menu = answer.replies
-    assert greeting.buttons == []
+    [menu] = answer.replies
+    assert menu.text.startswith("Hi Alice Wilber.")
     buttons = menu.buttons
     assert len(buttons) >= 2
     assert {button["type"] for button in buttons} == {"imBack"}
@@ -121,6 +119,13 @@ async def test_a_body_that_is_not_json_is_refused(http_bot: HttpBot) -> None:
     assert answer.status == 400
     assert answer.replies == []
     assert await http_bot.runtime.store.get("session:emulator:conv-1:alice") is None
+
+
+async def test_json_that_is_no_activity_is_refused(http_bot: HttpBot) -> None:
+    for body in (b"{}", b"[]", b'{"type": 7, "conversation": {"id": 1}}'):
+        answer = await http_bot.post(body)
+        assert answer.status == 400, body
+    assert answer.replies == []
 
 
 async def test_an_activity_without_a_conversation_is_refused(http_bot: HttpBot) -> None:

@@ -20,7 +20,7 @@ _SECRET_WORDS: Final = frozenset({"code", "password", "passwd", "pwd", "answer",
 class AuditSettings(BaseModel):
     """The `audit` section of the bot's configuration."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str = Field(
         default="audit.jsonl",

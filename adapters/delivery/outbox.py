@@ -21,7 +21,7 @@ from adapters.delivery.base import DeliveryFailed, Message
 class OutboxSettings(BaseModel):
     """The `outbox` delivery section: for development and demos only."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str = Field(
         default="outbox.jsonl",

@@ -45,7 +45,7 @@ UNCHANGED_REASON = "The new password must be different from the current one."
 class EmbeddedDirectorySettings(BaseModel):
     """The `embedded` directory section of the bot's configuration."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str = Field(
         default="directory.yaml",
@@ -76,7 +76,7 @@ _Argon2idHash = Annotated[str, AfterValidator(_argon2id)]
 
 
 class _Question(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(min_length=1)
     text: str = Field(min_length=1)
@@ -84,7 +84,7 @@ class _Question(BaseModel):
 
 
 class _User(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     username: str = Field(min_length=1)
     display_name: str
@@ -128,7 +128,7 @@ class _User(BaseModel):
 
 
 class _DirectoryFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     groups: dict[str, list[str]] = {}
     """Group name -> the groups that are members of it (nesting)."""

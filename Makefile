@@ -1,0 +1,96 @@
+# sspr-bot: `make run` and `make test` are the README's quick start; the rest are helpers.
+# Needs python3 (3.11 or newer), make, and access to PyPI.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Stamps: the install is redone only when pyproject.toml changes.
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+# The account `make chat` signs in as (a demo account, see config/DEMO-ACCOUNTS.md).
+CHAT_USER ?= alice
+
+# Debian packages the test suite needs (real servers the fixtures start). Installed with
+# apt-get when missing and running as root; otherwise `make test` names them and stops.
+APT_PACKAGES :=
+
+.PHONY: help run test chat clean system-packages
+
+help:
+	@echo "make run     start the bot on the embedded defaults (http://127.0.0.1:3978/api/messages)"
+	echo "make test    install what the tests need, then ruff, mypy and pytest"
+	echo "make chat    talk to the bot in this terminal as $(CHAT_USER) (CHAT_USER=bob make chat)"
+	echo "make clean   remove .venv, sspr-data and caches"
+
+run: $(STAMP)
+	exec $(BIN)/sspr-bot serve
+
+test: system-packages $(TEST_STAMP)
+	@set -x
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+chat: $(STAMP)
+	exec $(BIN)/sspr-bot chat --user $(CHAT_USER)
+
+clean:
+	rm -rf $(VENV) sspr-data .pytest_cache .mypy_cache .ruff_cache build test-artifacts \
+		*.egg-info sspr-conversation.mmd
+	find . -path ./.git -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+system-packages:
+	@packages="$(strip $(APT_PACKAGES))"
+	[ -n "$$packages" ] || exit 0
+	missing=""
+	for package in $$packages; do
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q 'install ok installed' \
+			|| missing="$$missing $$package"
+	done
+	[ -n "$$missing" ] || exit 0
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+		echo "The tests need these Debian packages:$$missing" >&2
+		echo "Install them (sudo apt-get install$$missing) or run make test as root." >&2
+		exit 1
+	fi
+	echo "Installing Debian packages:$$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing sspr-bot into $(VENV) (takes a minute the first time)"
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# `.[test]` includes everything `make run` needs, so it satisfies both stamps.
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing sspr-bot and its test tools into $(VENV) (takes a minute the first time)"
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(STAMP)
+
+# Debian's python3 has no venv module (ensurepip) until the python3-venv package is
+# installed; as root it is installed here, otherwise the message says what to do.
+$(BIN)/python:
+	@if ! $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+		echo "sspr-bot needs Python 3.11 or newer; '$(PYTHON)' is: $$($(PYTHON) -V 2>&1 || true)" >&2
+		exit 1
+	fi
+	rm -rf $(VENV)
+	if $(PYTHON) -m venv $(VENV); then exit 0; fi
+	rm -rf $(VENV)
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "'$(PYTHON) -m venv' failed: installing Debian's python3-venv"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+		$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+	else
+		echo "'$(PYTHON) -m venv' failed. On Debian or Ubuntu install the venv module first:" >&2
+		echo "    sudo apt-get install python3-venv" >&2
+		exit 1
+	fi

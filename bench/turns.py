@@ -1,0 +1,437 @@
+"""Turn benchmark: sspr-bot against an echo-bot baseline measured in the same run.
+
+Numbers from another day or another machine cannot tell whether the bot is fast, so every
+run measures, one after the other on this machine:
+
+  aiohttp bare echo   one HTTP exchange and a JSON answer: the floor
+  Agents SDK echo     the stock CloudAdapter echo bot replying to the connector: baseline
+  sspr-bot (sqlite)   `sspr-bot serve` with the embedded SQLite state
+  sspr-bot (memory)   the same with the in-memory state
+
+Every system runs in its own process, the replies go to a stand-in Bot Connector (another
+process, `connector.py`) that counts them, and the load comes from this process: a closed
+loop of C concurrent conversations sending N activities in total. Everything listens on
+127.0.0.1 on free ports; every subprocess is killed at the end, also on error or Ctrl-C.
+
+Usage: python bench/turns.py [--turns N] [--concurrency C] [--warmup W]
+"""
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+
+HERE = Path(__file__).resolve().parent
+HOST = "127.0.0.1"
+# The demo directory's people, cycled over the conversations: eligible users (alice, bob),
+# an admin on the two-gate policy (adele), one outside the reset scope (olivia) and a
+# disabled account (dave). The last two end in a hand-off, the others in a method menu.
+USERS = ("alice", "bob", "adele", "olivia", "dave")
+STARTUP_TIMEOUT = 30.0  # seconds for a subprocess to answer its readiness probe
+SETTLE_TIMEOUT = 3.0  # seconds for late replies to reach the connector after the load
+STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
+# Any environment variable that would switch sspr-bot out of development mode.
+AUTH_VARIABLES = ("MicrosoftAppId", "MicrosoftAppPassword", "MicrosoftAppTenantId")
+
+
+@dataclass
+class Load:
+    """What the load generator saw for one system."""
+
+    sent: int
+    errors: int
+    elapsed: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, fraction: float) -> float:
+        """Nearest-rank percentile in milliseconds (latencies are kept sorted)."""
+        if not self.latencies:
+            return float("nan")
+        index = min(len(self.latencies) - 1, int(len(self.latencies) * fraction))
+        return self.latencies[index] * 1000
+
+
+@dataclass
+class Row:
+    system: str
+    load: Load
+    replies: int | None  # None: the system sends nothing to the connector
+    kinds: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def reply_rate(self) -> float | None:
+        if self.replies is None or not self.load.elapsed:
+            return None
+        return self.replies / self.load.elapsed
+
+
+@dataclass
+class Target:
+    """One system under test: how to start it and where to send activities."""
+
+    name: str
+    command: Callable[[int, Path], list[str]]  # (port, scratch dir) -> argv
+    sends_replies: bool = True
+
+
+class Processes:
+    """The subprocesses of one run, so that every one of them is stopped, whatever happens."""
+
+    def __init__(self, scratch: Path) -> None:
+        self._scratch = scratch
+        self._running: dict[str, tuple[asyncio.subprocess.Process, Path]] = {}
+
+    async def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> None:
+        log = self._scratch / f"{_slug(name)}.log"
+        with log.open("wb") as output:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=output,
+                stderr=asyncio.subprocess.STDOUT,
+                env=env,
+                cwd=self._scratch,
+            )
+        self._running[name] = (process, log)
+
+    def check_alive(self, name: str) -> None:
+        """Fail fast with the process's own output when it died instead of coming up."""
+        process, log = self._running[name]
+        if process.returncode is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
+
+    async def stop(self, name: str) -> None:
+        process, _ = self._running.pop(name)
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+
+    async def stop_all(self) -> None:
+        for name in list(self._running):
+            await self.stop(name)
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the tiny race with other programs is accepted)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+
+
+def sspr_bot_command() -> list[str]:
+    """The `sspr-bot` console script of the interpreter running this benchmark."""
+    beside = Path(sys.executable).parent / "sspr-bot"
+    found = str(beside) if beside.exists() else shutil.which("sspr-bot")
+    if found is None:
+        raise SystemExit("sspr-bot is not installed: pip install -e . in this repository first")
+    return [found]
+
+
+def sspr_bot_target(backend: str) -> Target:
+    def command(port: int, scratch: Path) -> list[str]:
+        # A fresh data folder per system: its own demo directory copy, state file and audit.
+        data_dir = scratch / f"data-{backend}"
+        config = scratch / f"sspr-{backend}.yaml"
+        config.write_text(
+            f"data_dir: {data_dir}\n"
+            f"state:\n  backend: {backend}\n"
+            "delivery:\n  outbox:\n    console: false\n"
+            "logging:\n  level: WARNING\n",
+            encoding="utf-8",
+        )
+        return [*sspr_bot_command(), "serve", "--config", str(config), "--port", str(port)]
+
+    return Target(f"sspr-bot ({backend})", command)
+
+
+def script_target(name: str, script: str, *, sends_replies: bool) -> Target:
+    def command(port: int, scratch: Path) -> list[str]:
+        return [sys.executable, str(HERE / script), str(port)]
+
+    return Target(name, command, sends_replies=sends_replies)
+
+
+TARGETS = (
+    script_target("aiohttp bare echo", "echo_bare.py", sends_replies=False),
+    script_target("Agents SDK echo", "echo_sdk.py", sends_replies=True),
+    sspr_bot_target("sqlite"),
+    sspr_bot_target("memory"),
+)
+BASELINE = "Agents SDK echo"
+
+
+def child_environment() -> dict[str, str]:
+    """Our environment minus anything that would make sspr-bot expect real tokens."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in AUTH_VARIABLES and not name.startswith("CONNECTIONS__")
+    }
+
+
+async def wait_ready(
+    http: aiohttp.ClientSession, processes: Processes, name: str, url: str
+) -> None:
+    """Poll the readiness URL until it answers 200: bounded, and failing fast on a crash."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        processes.check_alive(name)
+        try:
+            async with http.get(url) as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
+            pass
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{name} did not answer {url} within {STARTUP_TIMEOUT:.0f} s")
+
+
+def activity(
+    *, ident: str, text: str, user: str, conversation: str, service_url: str
+) -> dict[str, Any]:
+    """A Bot Framework message activity as the Emulator channel would deliver it."""
+    return {
+        "type": "message",
+        "id": ident,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "channelId": "emulator",
+        "serviceUrl": service_url,
+        "from": {"id": user, "name": user},
+        "recipient": {"id": "sspr-bot", "name": "sspr-bot"},
+        "conversation": {"id": conversation},
+        "text": text,
+        "locale": "en-US",
+    }
+
+
+async def drive(
+    http: aiohttp.ClientSession,
+    url: str,
+    service_url: str,
+    *,
+    turns: int,
+    concurrency: int,
+    run: str,
+) -> Load:
+    """A closed loop: C workers, each one conversation at a time, N activities in total.
+
+    Worker w plays USERS[w % 5] and sends "reset", then "help", then starts a new
+    conversation. The new conversation keeps every "reset" a real start of the reset flow
+    (directory lookup, eligibility, lock check, a new session written with if-none-match)
+    instead of a stray word in a flow already under way; "help" reads and rewrites that
+    session. No method is ever picked, so no code is sent and no failure is counted: the
+    load stays the same from the first turn to the last.
+    """
+    tickets = iter(range(turns))  # shared: the loop ends when N activities have been taken
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker(number: int) -> None:
+        nonlocal errors
+        user = USERS[number % len(USERS)]
+        for step, ticket in zip(itertools.count(), tickets, strict=False):
+            payload = activity(
+                ident=f"{run}-{ticket}",
+                text="help" if step % 2 else "reset",
+                user=user,
+                conversation=f"{run}-w{number}-c{step // 2}",
+                service_url=service_url,
+            )
+            started = time.perf_counter()
+            try:
+                async with http.post(url, json=payload) as response:
+                    await response.read()
+                    ok = 200 <= response.status < 300
+            except aiohttp.ClientError:
+                ok = False
+            latencies.append(time.perf_counter() - started)
+            errors += not ok
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(number) for number in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return Load(sent=len(latencies), errors=errors, elapsed=elapsed, latencies=latencies)
+
+
+async def settled_count(http: aiohttp.ClientSession, connector: str) -> dict[str, Any]:
+    """The connector's count once it stops growing (a reply sent after the 202 still counts)."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    previous: dict[str, Any] | None = None
+    while True:
+        async with http.get(f"{connector}/count") as response:
+            current: dict[str, Any] = await response.json()
+        if previous is not None and current["replies"] == previous["replies"]:
+            return current
+        if time.monotonic() > deadline:
+            return current
+        previous = current
+        await asyncio.sleep(0.1)
+
+
+async def measure(
+    target: Target,
+    *,
+    http: aiohttp.ClientSession,
+    processes: Processes,
+    scratch: Path,
+    connector: str,
+    turns: int,
+    concurrency: int,
+    warmup: int,
+) -> Row:
+    port = free_port()
+    await processes.start(target.name, target.command(port, scratch), child_environment())
+    try:
+        base = f"http://{HOST}:{port}"
+        await wait_ready(http, processes, target.name, f"{base}/healthz")
+        url = f"{base}/api/messages"
+        # Warm-up: imports, first connections, SQLite pages and the pooled reply client.
+        await drive(http, url, connector, turns=warmup, concurrency=concurrency, run=f"warm{port}")
+        async with http.post(f"{connector}/reset") as response:
+            response.raise_for_status()
+        load = await drive(
+            http, url, connector, turns=turns, concurrency=concurrency, run=f"run{port}"
+        )
+        counted = await settled_count(http, connector)
+        processes.check_alive(target.name)
+    finally:
+        await processes.stop(target.name)
+    replies = int(counted["replies"]) if target.sends_replies else None
+    return Row(target.name, load, replies, counted["kinds"])
+
+
+def render(rows: Sequence[Row], out: TextIO) -> None:
+    baseline = next((row.load.rate for row in rows if row.system == BASELINE), 0.0)
+    header = (
+        f"{'system':<20} {'turns':>6} {'err':>4} {'req/s':>8} {'replies/s':>10} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'x SDK echo':>10}"
+    )
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for row in rows:
+        reply_rate = row.reply_rate
+        replies = "-" if reply_rate is None else f"{reply_rate:.0f}"
+        ratio = f"{row.load.rate / baseline:.2f}" if baseline else "-"
+        print(
+            f"{row.system:<20} {row.load.sent:>6} {row.load.errors:>4} {row.load.rate:>8.0f} "
+            f"{replies:>10} {row.load.percentile(0.50):>8.1f} {row.load.percentile(0.99):>8.1f} "
+            f"{ratio:>10}",
+            file=out,
+        )
+
+
+def render_mix(rows: Sequence[Row], out: TextIO) -> None:
+    """What the bots answered, so a run where every turn failed cannot pass for a fast one."""
+    for row in rows:
+        if not row.replies:
+            continue
+        mix = sorted(row.kinds.items(), key=lambda item: -item[1])
+        shown = ", ".join(f"{count} x {kind!r}" for kind, count in mix)
+        print(f"  {row.system}: {row.replies} replies: {shown}", file=out)
+
+
+@contextlib.asynccontextmanager
+async def client(concurrency: int) -> AsyncIterator[aiohttp.ClientSession]:
+    # One keep-alive connection per worker, as a channel's front door would hold them.
+    connector = aiohttp.TCPConnector(limit=concurrency + 4)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        yield session
+
+
+async def run(turns: int, concurrency: int, warmup: int) -> list[Row]:
+    # SIGTERM (a CI timeout, `kill`) cancels the run like Ctrl-C does, so the `finally`
+    # below still stops the subprocesses instead of leaving them listening.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="sspr-bench-") as folder:
+        scratch = Path(folder)
+        processes = Processes(scratch)
+        try:
+            async with client(concurrency) as http:
+                port = free_port()
+                argv = [sys.executable, str(HERE / "connector.py"), str(port)]
+                await processes.start("connector", argv, child_environment())
+                connector = f"http://{HOST}:{port}"
+                await wait_ready(http, processes, "connector", f"{connector}/healthz")
+                for target in TARGETS:
+                    print(f"measuring {target.name} ...", file=sys.stderr, flush=True)
+                    rows.append(
+                        await measure(
+                            target,
+                            http=http,
+                            processes=processes,
+                            scratch=scratch,
+                            connector=connector,
+                            turns=turns,
+                            concurrency=concurrency,
+                            warmup=warmup,
+                        )
+                    )
+        finally:
+            await processes.stop_all()
+    return rows
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=positive, default=3000, help="activities per system")
+    parser.add_argument("--concurrency", type=positive, default=50, help="conversations at once")
+    parser.add_argument("--warmup", type=int, default=300, help="unmeasured activities first")
+    args = parser.parse_args(argv)
+    try:
+        rows = asyncio.run(run(args.turns, args.concurrency, max(0, args.warmup)))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted; subprocesses stopped", file=sys.stderr)
+        return 130
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    print(
+        f"{stamp}  nproc={len(os.sched_getaffinity(0))}  python {sys.version.split()[0]}  "
+        f"turns={args.turns} concurrency={args.concurrency} warmup={args.warmup}"
+    )
+    render(rows, sys.stdout)
+    render_mix(rows, sys.stdout)
+    return 1 if any(row.load.errors for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
