@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from importlib.util import find_spec
 from pathlib import Path
 
 from aiohttp import web
@@ -174,14 +175,16 @@ def _config_graph(args: argparse.Namespace) -> int:
     output: Path = args.output
     output.write_text(mermaid_diagram() + "\n", encoding="utf-8")
     print(f"wrote {output}")
-    if shutil.which("dot") is None:
-        print("Graphviz is not installed: no SVG/PNG (apt-get install graphviz)")
+    if shutil.which("dot") is None or find_spec("graphviz") is None:
+        print("No SVG/PNG: that needs Graphviz (apt-get install graphviz; pip install graphviz)")
         return 0
     from transitions.extensions import GraphMachine
 
-    from dialogs.machine import MACHINE_OPTIONS
+    from dialogs.machine import DIAGRAM_TITLE, MACHINE_OPTIONS
 
-    graph = GraphMachine(graph_engine="graphviz", show_conditions=True, **MACHINE_OPTIONS)
+    graph = GraphMachine(
+        graph_engine="graphviz", title=DIAGRAM_TITLE, show_conditions=True, **MACHINE_OPTIONS
+    )
     for suffix in ("svg", "png"):
         target = output.with_suffix(f".{suffix}")
         graph.get_graph().draw(str(target), format=suffix, prog="dot")

@@ -32,7 +32,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "ask_account", "source": "idle", "dest": "identifying"},
     {
         "trigger": "issue_challenge",
-        "source": ["idle", "identifying", "choosing_method", "challenged"],
+        "source": ["identifying", "choosing_method", "challenged"],
         "dest": "challenged",
     },
     {"trigger": "offer_methods", "source": ["idle", "challenged"], "dest": "choosing_method"},
@@ -80,7 +80,10 @@ class ResetMachine:
             self._machine.remove_model(session)
 
 
-def mermaid_diagram(title: str = "sspr-bot reset conversation") -> str:
+DIAGRAM_TITLE = "sspr-bot reset conversation"
+
+
+def mermaid_diagram(title: str = DIAGRAM_TITLE) -> str:
     """The machine as a Mermaid state diagram, for admins and reviewers."""
     from transitions.extensions import GraphMachine
 
