@@ -30,9 +30,10 @@ from dialogs.methods import (
     VerificationMethod,
 )
 from dialogs.password_policy import PasswordPolicy
+from dialogs.policy import ResetPolicy
 from dialogs.replies import Choice, Inbound, Outcome, Reply
 from dialogs.session import ResetSession
-from dialogs.settings import DialogSettings, MethodName
+from dialogs.settings import DialogSettings
 from state import Clock, Store
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class ResetDialog:
         self._clock = clock
         self._catalog = Catalog(settings.messages)
         self._limits = Limits(store, settings.limits, clock)
-        self._policy = PasswordPolicy(settings.password)
+        self._passwords = PasswordPolicy(settings.password)
         self._machine = ResetMachine()
         self._background: set[asyncio.Task[None]] = set()
         self._kit = MethodKit(
@@ -113,6 +114,7 @@ class ResetDialog:
             "authenticator": AuthenticatorMethod(),
             "questions": QuestionsMethod(settings.questions.asked),
         }
+        self._policy = ResetPolicy(settings, directory, self._methods)
 
     @property
     def session_ttl(self) -> float:
@@ -202,13 +204,13 @@ class ResetDialog:
             return [self._say(session, "own_account_only", username=inbound.user)]
         session.subject = account.id if account else f"user:{inbound.user.casefold()}"
         await self._record(session, "reset.started", channel=inbound.channel)
-        if account is None or not await self._eligible(account):
+        if account is None or not await self._policy.eligible(account):
             return await self._escalate(session, "not_eligible", reason="not_eligible")
         if await self._limits.is_locked(session.subject):
             return await self._lock(session, already=True)
         session.account_id = account.id
-        session.required = self._required(account)
-        if not self._can_complete(account, session.required):
+        session.required = self._policy.required(account)
+        if not self._policy.can_complete(account):
             return await self._escalate(session, "too_few_methods", reason="too_few_methods")
         greeting = self._catalog.text("greeting", session.locale, name=account.display_name)
         session.offer_methods()
@@ -221,10 +223,10 @@ class ResetDialog:
         session.subject = account.id if account else f"name:{name.casefold()}"
         if await self._limits.is_locked(session.subject):
             return await self._lock(session, already=True)
-        if account is not None and await self._eligible(account):
+        if account is not None and await self._policy.eligible(account):
             session.account_id = account.id
-            session.required = self._required(account)
-        first = self._blind_order()[0]
+            session.required = self._policy.required(account)
+        first = self._policy.blind_order()[0]
         reply = await self._methods[first].start(
             session, await self._account(session), self._kit, blind=True
         )
@@ -283,7 +285,7 @@ class ResetDialog:
         challenge = session.challenge
         assert challenge is not None
         if blind:
-            order = self._blind_order()
+            order = self._policy.blind_order()
             following = order[(order.index(challenge.method) + 1) % len(order)]
             reply = await self._methods[following].start(session, account, self._kit, blind=True)
             session.issue_challenge()
@@ -299,7 +301,7 @@ class ResetDialog:
         await self._record(session, "challenge.passed", method=method)
         if session.verified():
             return await self._password_step(session, account)
-        if not self._choices(session, account):
+        if not self._policy.choices(session, account):
             return await self._escalate(session, "too_few_methods", reason="too_few_methods")
         session.offer_methods()
         return [self._menu(session, account, "choose_second")]
@@ -312,7 +314,7 @@ class ResetDialog:
                     session, "ask_new_password", min=settings.min_length, max=settings.max_length
                 )
             ]
-        password = self._policy.temporary()
+        password = self._passwords.temporary()
         session.start_reset()
         try:
             await self._directory.set_password(account, password, must_change=True)
@@ -329,7 +331,7 @@ class ResetDialog:
         context = [account.username, *account.display_name.split()]
         if account.email:
             context.append(account.email.partition("@")[0])
-        refusal = self._policy.refusal(password, context)
+        refusal = self._passwords.refusal(password, context)
         if refusal is not None:
             return [self._say(session, refusal.message, **refusal.values)]
         session.start_reset()
@@ -379,47 +381,9 @@ class ResetDialog:
         await self._record(session, "reset.escalated", reason=reason)
         return [self._say(session, message, helpdesk=self._settings.helpdesk.contact)]
 
-    async def _eligible(self, account: Account) -> bool:
-        access = self._settings.access
-        excluded = {name.casefold() for name in access.excluded_users}
-        if not account.enabled or account.username.casefold() in excluded:
-            return False
-        if access.mode == "none":
-            return False
-        if access.mode == "all":
-            return True
-        return await self._directory.in_any_group(account, access.groups)
-
-    def _required(self, account: Account) -> int:
-        two_gate = account.is_admin and self._settings.verification.admin_two_gate
-        return 2 if two_gate else self._settings.verification.required
-
-    def _usable(self, account: Account) -> list[MethodName]:
-        two_gate = account.is_admin and self._settings.verification.admin_two_gate
-        return [
-            name
-            for name in self._settings.verification.methods
-            if self._methods[name].available(account) and not (two_gate and name == "questions")
-        ]
-
-    def _can_complete(self, account: Account, required: int) -> bool:
-        usable = self._usable(account)
-        return len(usable) >= required and any(name != "questions" for name in usable)
-
-    def _choices(self, session: ResetSession, account: Account) -> list[MethodName]:
-        """Methods left to offer: unused ones, and questions only as a second factor."""
-        return [
-            name
-            for name in self._usable(account)
-            if name not in session.passed and (session.passed or name != "questions")
-        ]
-
-    def _blind_order(self) -> list[str]:
-        return [name for name in self._settings.verification.methods if name != "questions"]
-
     def _menu(self, session: ResetSession, account: Account, intro: str | None) -> Reply:
         if intro is not None:
-            session.offered = list(self._choices(session, account))
+            session.offered = list(self._policy.choices(session, account))
         choices = tuple(
             Choice(name, self._methods[name].label(account, self._kit, session))
             for name in session.offered

@@ -1,0 +1,65 @@
+"""Who may reset, and with which methods: the admins' rules applied to one account.
+
+Kept apart from the conversation so that each rule reads as the policy it is: Entra's
+two-gate rule for admins, questions never a first factor, distinct methods only.
+"""
+
+from adapters.directory import Account, Directory
+from dialogs.methods import VerificationMethod
+from dialogs.session import ResetSession
+from dialogs.settings import DialogSettings, MethodName
+
+
+class ResetPolicy:
+    def __init__(
+        self,
+        settings: DialogSettings,
+        directory: Directory,
+        methods: dict[str, VerificationMethod],
+    ) -> None:
+        self._settings = settings
+        self._directory = directory
+        self._methods = methods
+
+    async def eligible(self, account: Account) -> bool:
+        """Enabled, not excluded, and inside the configured scope (nested groups count)."""
+        access = self._settings.access
+        excluded = {name.casefold() for name in access.excluded_users}
+        if not account.enabled or account.username.casefold() in excluded:
+            return False
+        if access.mode == "none":
+            return False
+        if access.mode == "all":
+            return True
+        return await self._directory.in_any_group(account, access.groups)
+
+    def required(self, account: Account) -> int:
+        return 2 if self._two_gate(account) else self._settings.verification.required
+
+    def can_complete(self, account: Account) -> bool:
+        """Whether the account has enough methods to ever reach the password step."""
+        usable = self._usable(account)
+        return len(usable) >= self.required(account) and any(m != "questions" for m in usable)
+
+    def choices(self, session: ResetSession, account: Account) -> list[MethodName]:
+        """Methods left to offer: unused ones, and questions only as a second factor."""
+        return [
+            name
+            for name in self._usable(account)
+            if name not in session.passed and (session.passed or name != "questions")
+        ]
+
+    def blind_order(self) -> list[str]:
+        """Methods for a typed account name before anything is verified, in admin order."""
+        return [name for name in self._settings.verification.methods if name != "questions"]
+
+    def _usable(self, account: Account) -> list[MethodName]:
+        return [
+            name
+            for name in self._settings.verification.methods
+            if self._methods[name].available(account)
+            and not (self._two_gate(account) and name == "questions")
+        ]
+
+    def _two_gate(self, account: Account) -> bool:
+        return account.is_admin and self._settings.verification.admin_two_gate
