@@ -41,14 +41,14 @@ class Limits:
 
     async def reserve_send(self, subject: str, medium: str) -> bool:
         window: Window = getattr(self._settings, medium)
-        return await self._take(f"send:{medium}:{subject}", window)
+        return await self._take(f"send-{medium}:{subject}", window)
 
     async def reserve_phone_budget(self) -> bool:
         return await self._take(PHONE_BUDGET_KEY, self._settings.phone_budget)
 
     async def clear(self, subject: str) -> None:
         """After a successful reset the account starts afresh (as in Entra SSPR)."""
-        for key in (f"fail:{subject}", *(f"send:{m}:{subject}" for m in CODE_METHODS)):
+        for key in (f"fail:{subject}", *(f"send-{m}:{subject}" for m in CODE_METHODS)):
             await self._store.clear(key)
 
     async def _take(self, key: str, window: Window) -> bool:

@@ -1,6 +1,8 @@
-"""The Store contract every backend keeps (memory, SQLite, later Redis).
+"""The Store contract every backend keeps (memory, SQLite, Redis).
 
-Values are JSON-compatible dicts. Every write is conditional where it matters: a session is
+Keys read `kind:subject` (`session:<conversation>`, `fail:<account>`, `lock:<account>`):
+a sharded backend keeps every key of one subject together (Redis Cluster: one hash slot),
+so a script may touch several keys of one account. Values are JSON-compatible dicts. Every write is conditional where it matters: a session is
 written back with the etag it was read with, so two bot instances (or two turns racing in
 one) can never silently overwrite each other. Counters are sliding windows of events, and
 taking a slot from a budget is one atomic step, so parallel guesses cannot exceed it.
@@ -68,6 +70,10 @@ class Store(Protocol):
 
     async def clear(self, key: str) -> None:
         """Forget every event of a counter."""
+        ...
+
+    async def ping(self) -> None:
+        """Return when the backend answers; raise StoreUnavailable when it does not."""
         ...
 
     async def close(self) -> None: ...
