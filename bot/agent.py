@@ -24,10 +24,11 @@ def entra_identity(activity: Activity) -> str | None:
     return (account.aad_object_id or None) if account else None
 
 
-def session_key(activity: Activity) -> str:
+def conversation_of(activity: Activity) -> str:
+    """One user's conversation on one channel: the scope of a reset session."""
     user = activity.from_property.id if activity.from_property else ""
     conversation = activity.conversation.id if activity.conversation else ""
-    return f"session:{activity.channel_id}:{conversation}:{user}"
+    return f"{activity.channel_id}:{conversation}:{user}"
 
 
 class ResetAgent(ActivityHandler):
@@ -43,6 +44,6 @@ class ResetAgent(ActivityHandler):
             user=self._identify(activity),
             locale=activity.locale or "en",
         )
-        replies = await self._runner.run(session_key(activity), inbound)
+        replies = await self._runner.run(conversation_of(activity), inbound, activity.id)
         if replies:
             await turn_context.send_activities([to_activity(reply) for reply in replies])

@@ -1,4 +1,5 @@
-"""The HTTP surface: `/api/messages` for Bot Framework channels and `/healthz`."""
+"""The HTTP surface: `/api/messages` for Bot Framework channels, `/healthz` (the process
+lives) and `/readyz` (it can serve a turn: the state store answers)."""
 
 import logging
 import warnings
@@ -12,6 +13,7 @@ from bot.agent import ResetAgent
 from bot.bot_framework import BotFrameworkAuth
 from bot.render import to_activity
 from dialogs import ResetDialog
+from state import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +21,16 @@ MAX_BODY = 256 * 1024
 
 ADAPTER_KEY = web.AppKey("adapter", CloudAdapter)
 AGENT_KEY = web.AppKey("agent", ResetAgent)
+STORE_KEY = web.AppKey("store", Store)
 
 
 def create_app(
-    *, adapter: CloudAdapter, agent: ResetAgent, auth: BotFrameworkAuth, dialog: ResetDialog
+    *,
+    adapter: CloudAdapter,
+    agent: ResetAgent,
+    auth: BotFrameworkAuth,
+    dialog: ResetDialog,
+    store: Store,
 ) -> web.Application:
     async def on_turn_error(context: TurnContext, error: Exception) -> None:
         log.error("turn failed", extra={"error": type(error).__name__})
@@ -36,8 +44,10 @@ def create_app(
         app["agent_configuration"] = auth.configuration  # the key the SDK's JWT check reads
     app[ADAPTER_KEY] = adapter
     app[AGENT_KEY] = agent
+    app[STORE_KEY] = store
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     return app
 
 
@@ -53,3 +63,11 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await request.app[STORE_KEY].ping()
+    except StoreUnavailable:
+        return web.json_response({"status": "not ready", "reason": "state store"}, status=503)
+    return web.json_response({"status": "ready"})

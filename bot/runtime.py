@@ -106,7 +106,13 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
     """The served app: development mode trusts the channel's user id, otherwise Entra's."""
     identify = development_identity if auth.development else entra_identity
     adapter, agent = bot_framework_adapter(runtime, auth, identify)
-    return create_app(adapter=adapter, agent=agent, auth=auth, dialog=runtime.dialog)
+    return create_app(
+        adapter=adapter,
+        agent=agent,
+        auth=auth,
+        dialog=runtime.dialog,
+        store=runtime.store,
+    )
 
 
 def bot_framework_adapter(

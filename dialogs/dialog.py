@@ -1,8 +1,11 @@
 """The reset conversation: one message in, replies and the next session state out.
 
 The dialog holds no per-conversation state itself; the caller loads the session, passes it
-in and stores what comes back (with optimistic concurrency). It talks to the world only
-through the ports it was given, and never to a channel.
+in and stores what comes back (with optimistic concurrency). What the turn does to the
+outside world waits until that write has succeeded: the caller then calls `settle`, which
+delivers codes and changes the password. Two turns racing on one session can therefore
+both compute a pass, but only the one whose write wins ever resets the password.
+It talks to the world only through the ports it was given, and never to a channel.
 """
 
 import asyncio
@@ -15,7 +18,7 @@ from typing import Any
 
 from adapters.audit import Audit
 from adapters.delivery import CodeSender, Message
-from adapters.directory import Account, Directory, PasswordRejected
+from adapters.directory import Account, Directory, DirectoryUnavailable, PasswordRejected
 from dialogs.catalog import Catalog
 from dialogs.limits import Limits
 from dialogs.machine import ENDS, ResetMachine
@@ -32,7 +35,7 @@ from dialogs.methods import (
 from dialogs.password_policy import PasswordPolicy
 from dialogs.policy import ResetPolicy
 from dialogs.replies import Choice, Inbound, Outcome, Reply
-from dialogs.session import ResetSession
+from dialogs.session import AuditEvent, PasswordChange, ResetSession
 from dialogs.settings import DialogSettings
 from state import Clock, Store
 
@@ -100,12 +103,10 @@ class ResetDialog:
             settings=settings,
             catalog=self._catalog,
             directory=directory,
-            sender=sender,
             store=store,
             limits=self._limits,
             clock=clock,
             code_key=code_key,
-            in_background=self._in_background,
         )
         self._methods: dict[str, VerificationMethod] = {
             "email": CodeMethod("email"),
@@ -137,7 +138,38 @@ class ResetDialog:
             session = previous
         with self._machine.attached(session):
             replies = await self._step(session, inbound, text)
+        return Outcome(
+            replies,
+            session.to_dict(),
+            deliveries=session.deliveries,
+            password_change=session.password_change,
+            events=session.events,
+        )
+
+    async def settle(self, outcome: Outcome) -> Outcome:
+        """Do what a stored turn decided: deliver its codes, change the password.
+
+        Call only after `outcome.session` was written. Returns the further replies and, when
+        the password step ran, the session to write next.
+        """
+        await self._write_audit(outcome.events)
+        for delivery in outcome.deliveries:
+            if delivery.background:
+                self._in_background(self._sender.send(delivery.message))
+            else:
+                await self._sender.send(delivery.message)
+        change = outcome.password_change
+        if change is None or outcome.session is None:
+            return Outcome(changed=False)
+        session = ResetSession.from_dict(outcome.session)
+        with self._machine.attached(session):
+            replies = await self._change_password(session, change)
+        await self._write_audit(session.events)
         return Outcome(replies, session.to_dict())
+
+    async def _write_audit(self, events: list[AuditEvent]) -> None:
+        for event in events:
+            await self._audit.record(event.name, **event.fields)
 
     async def drain(self) -> None:
         """Wait for deliveries still under way (at shutdown and in tests)."""
@@ -183,7 +215,9 @@ class ResetDialog:
                 return await self._choose(session, text)
             if session.state == "challenged":
                 return await self._answer(session, text, command)
-            return await self._take_password(session, text)
+            if session.state == "choosing_password":
+                return await self._take_password(session, text)
+            return [self._say(session, "try_again")]
         except FlowLocked:
             return await self._lock(session)
 
@@ -314,18 +348,15 @@ class ResetDialog:
                     session, "ask_new_password", min=settings.min_length, max=settings.max_length
                 )
             ]
-        password = self._passwords.temporary()
         session.start_reset()
-        try:
-            await self._directory.set_password(account, password, must_change=True)
-        except PasswordRejected:
-            session.password_refused()
-            return await self._escalate(session, "escalated", reason="temporary_refused")
-        await self._after_reset(session, account, must_change=True)
-        text = self._catalog.text("temporary_password", session.locale, password=password)
-        return [Reply(text, sensitive=True)]
+        session.password_change = PasswordChange(None)
+        return []
 
     async def _take_password(self, session: ResetSession, password: str) -> list[Reply]:
+        if self._settings.password.entry == "temporary":
+            account = await self._account(session)
+            assert account is not None
+            return await self._password_step(session, account)
         account = await self._account(session)
         assert account is not None
         context = [account.username, *account.display_name.split()]
@@ -335,13 +366,30 @@ class ResetDialog:
         if refusal is not None:
             return [self._say(session, refusal.message, **refusal.values)]
         session.start_reset()
+        session.password_change = PasswordChange(password)
+        return []
+
+    async def _change_password(self, session: ResetSession, change: PasswordChange) -> list[Reply]:
+        account = await self._account(session)
+        assert account is not None
+        temporary = change.password is None
+        password = change.password or self._passwords.temporary()
         try:
-            await self._directory.set_password(account, password, must_change=False)
+            await self._directory.set_password(account, password, must_change=temporary)
         except PasswordRejected as rejected:
             session.password_refused()
             await self._record(session, "password.refused_by_directory")
+            if temporary:
+                return await self._escalate(session, "escalated", reason="temporary_refused")
             return [self._say(session, "password_refused", reason=rejected.reason)]
-        await self._after_reset(session, account, must_change=False)
+        except DirectoryUnavailable:
+            session.password_refused()
+            log.error("directory unavailable during a password change")
+            return [self._say(session, "unavailable")]
+        await self._after_reset(session, account, must_change=temporary)
+        if temporary:
+            text = self._catalog.text("temporary_password", session.locale, password=password)
+            return [Reply(text, sensitive=True)]
         return [self._say(session, "reset_done")]
 
     async def _after_reset(
@@ -419,10 +467,6 @@ class ResetDialog:
         return [reply] if reply is not None else []
 
     async def _record(self, session: ResetSession, event: str, **fields: Any) -> None:
-        await self._audit.record(
-            event,
-            session=session.nonce[:12],
-            account=session.account_id,
-            state=session.state,
-            **fields,
-        )
+        """Note an audit event; it is written when the turn is stored (see `settle`)."""
+        context = {"session": session.nonce[:12], "account": session.account_id}
+        session.events.append(AuditEvent(event, {**context, "state": session.state, **fields}))

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from dialogs.session import AuditEvent, Delivery, PasswordChange
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -38,8 +40,12 @@ class Inbound:
 
 @dataclass
 class Outcome:
-    """The dialog's answer to one message: replies, and the session to store if `changed`."""
+    """The dialog's answer to one message: replies, the session to store if `changed`, and
+    the work to do once it is stored (see `ResetDialog.settle`)."""
 
     replies: list[Reply] = field(default_factory=list)
     session: dict[str, Any] | None = None
     changed: bool = True
+    deliveries: list[Delivery] = field(default_factory=list)
+    events: list[AuditEvent] = field(default_factory=list)
+    password_change: PasswordChange | None = field(default=None, repr=False)

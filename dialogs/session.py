@@ -1,10 +1,16 @@
 """One reset conversation's state, as stored between turns.
 
-Nothing secret is kept here: codes only as keyed hashes, answers only as pass/fail marks.
+Nothing secret is stored: codes only as keyed hashes, answers only as pass/fail marks. What
+a turn decided to do to the outside world (deliver a code, change the password, write the
+audit trail) rides on
+the session object for that turn only and is never stored: it happens after the session has
+been written, so a turn that loses a race to another one has changed nothing.
 """
 
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
+
+from adapters.delivery import Message
 
 
 @dataclass
@@ -20,8 +26,38 @@ class Challenge:
     answers_ok: list[bool] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
+class Delivery:
+    """A message to send once the turn is stored; `background` ones never delay the reply
+    (a blind challenge must take as long whether or not anything is sent)."""
+
+    message: Message
+    background: bool
+
+
+@dataclass(frozen=True)
+class PasswordChange:
+    """The password to set once the verified state is stored; None: generate a temporary one."""
+
+    password: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """An event for the audit trail, recorded once the turn that saw it is stored."""
+
+    name: str
+    fields: dict[str, Any]
+
+
+TRANSIENT = frozenset({"deliveries", "password_change", "events"})
+
+
+@dataclass(eq=False)
 class ResetSession:
+    """Compared by identity: the shared machine tells attached sessions apart by it, and two
+    parallel turns may hold sessions with equal fields."""
+
     state: str = "idle"
     nonce: str = ""
     started_at: float = 0.0
@@ -34,6 +70,9 @@ class ResetSession:
     passed: list[str] = field(default_factory=list)
     offered: list[str] = field(default_factory=list)
     challenge: Challenge | None = None
+    deliveries: list[Delivery] = field(default_factory=list, repr=False)
+    password_change: PasswordChange | None = field(default=None, repr=False)
+    events: list[AuditEvent] = field(default_factory=list, repr=False)
 
     if TYPE_CHECKING:  # triggers that dialogs.machine binds while a session is attached
 
@@ -54,11 +93,14 @@ class ResetSession:
         return len(set(self.passed)) >= self.required
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What is stored: everything but this turn's pending work."""
+        stored = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in TRANSIENT}
+        stored["challenge"] = asdict(self.challenge) if self.challenge else None
+        return stored
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ResetSession":
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - TRANSIENT
         values = {key: value for key, value in data.items() if key in known}
         challenge = values.pop("challenge", None)
         session = cls(**values)

@@ -10,12 +10,11 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
-from adapters.delivery import CodeSender
 from adapters.directory import Account, Directory
 from dialogs.catalog import Catalog
 from dialogs.limits import Limits
@@ -53,12 +52,10 @@ class MethodKit:
     settings: DialogSettings
     catalog: Catalog
     directory: Directory
-    sender: CodeSender
     store: Store
     limits: Limits
     clock: Clock
     code_key: bytes
-    in_background: Callable[[Coroutine[Any, Any, None]], None]
 
     def say(self, session: ResetSession, key: str, **values: Any) -> Reply:
         return Reply(self.catalog.text(key, session.locale, **values))

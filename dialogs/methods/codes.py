@@ -15,7 +15,7 @@ from dialogs.methods.base import (
     digits_of,
 )
 from dialogs.replies import Reply
-from dialogs.session import Challenge, ResetSession
+from dialogs.session import Challenge, Delivery, ResetSession
 
 
 class CodeMethod:
@@ -66,10 +66,7 @@ class CodeMethod:
                     minutes=minutes,
                 ),
             )
-            if blind:
-                kit.in_background(kit.sender.send(message))
-            else:
-                await kit.sender.send(message)
+            session.deliveries.append(Delivery(message, background=blind))
         if blind:
             return kit.say(session, f"blind_{self.name}", length=codes.length, minutes=minutes)
         assert account is not None
