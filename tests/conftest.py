@@ -11,6 +11,8 @@ import pytest
 from state import FrozenClock
 from tests.harness import Bot, running_bot
 
+pytest_plugins = ["tests.http_fixtures"]
+
 
 @pytest.fixture
 def clock() -> FrozenClock:

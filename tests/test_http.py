@@ -7,13 +7,7 @@ from aiohttp import ClientSession
 
 from tests.connector_stand_in import ConnectorStandIn
 from tests.harness import PASSWORDS
-from tests.http_fixtures import (  # noqa: F401 (fixtures)
-    HttpBot,
-    MakeHttpBot,
-    connector_fixture,
-    http_bot_fixture,
-    make_http_bot_fixture,
-)
+from tests.http_fixtures import HttpBot, MakeHttpBot
 
 AUTHENTICATED = {
     "MicrosoftAppId": "00000000-0000-0000-0000-000000000001",
