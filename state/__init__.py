@@ -1,8 +1,10 @@
-"""Storage behind one small contract: memory (tests), SQLite (embedded default)."""
+"""Storage behind one small contract: memory (tests), SQLite (embedded default), Redis
+(several bot instances)."""
 
 from state.base import EtagMismatch, Record, Store, StoreUnavailable
 from state.clock import Clock, FrozenClock, SystemClock
 from state.memory import MemoryStore
+from state.redis_store import RedisStore
 from state.settings import StateSettings, open_store
 from state.sqlite import SqliteStore
 
@@ -12,6 +14,7 @@ __all__ = [
     "FrozenClock",
     "MemoryStore",
     "Record",
+    "RedisStore",
     "SqliteStore",
     "StateSettings",
     "Store",

@@ -2,9 +2,11 @@
 
 Keys read `kind:subject` (`session:<conversation>`, `fail:<account>`, `lock:<account>`):
 a sharded backend keeps every key of one subject together (Redis Cluster: one hash slot),
-so a script may touch several keys of one account. Values are JSON-compatible dicts. Every write is conditional where it matters: a session is
-written back with the etag it was read with, so two bot instances (or two turns racing in
-one) can never silently overwrite each other. Counters are sliding windows of events, and
+so a script may touch several keys of one account. Values are JSON-compatible dicts.
+
+Every write is conditional where it matters: a session is written back with the etag it was
+read with, so two bot instances (or two turns racing in one) can never silently overwrite
+each other. Counters are sliding windows of events, and
 taking a slot from a budget is one atomic step, so parallel guesses cannot exceed it.
 Expiry is measured on the store's clock; an expired record reads as absent.
 """

@@ -89,6 +89,9 @@ class MemoryStore:
     async def clear(self, key: str) -> None:
         self._events.pop(key, None)
 
+    async def ping(self) -> None:
+        """A dict is always there."""
+
     async def close(self) -> None:
         self._records.clear()
         self._events.clear()

@@ -1,5 +1,7 @@
 """The `state` section of the bot's config: where sessions, codes and lockout counters live."""
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -8,7 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from state.base import Store
 from state.clock import Clock
 from state.memory import MemoryStore
+from state.redis_store import RedisStore
 from state.sqlite import SqliteStore
+
+# Environment variables that keep Redis credentials out of the config file.
+REDIS_URL_VARIABLE = "SSPR_REDIS_URL"
+REDIS_USERNAME_VARIABLE = "SSPR_REDIS_USERNAME"
+REDIS_PASSWORD_VARIABLE = "SSPR_REDIS_PASSWORD"  # noqa: S105 - the variable's name
 
 
 class StateSettings(BaseModel):
@@ -16,12 +24,13 @@ class StateSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    backend: Literal["memory", "sqlite"] = Field(
+    backend: Literal["memory", "sqlite", "redis"] = Field(
         default="sqlite",
         description=(
             "`sqlite` keeps state in one local file, so a restart does not forget "
-            "conversations or lockouts. `memory` forgets everything on restart; use it "
-            "only for trying the bot out."
+            "conversations or lockouts (one bot instance). `redis` keeps it in a Redis "
+            "server that several bot instances share. `memory` forgets everything on "
+            "restart; use it only for trying the bot out."
         ),
     )
     path: str = Field(
@@ -29,13 +38,72 @@ class StateSettings(BaseModel):
         min_length=1,
         description=(
             "The SQLite file (created if missing, readable by the bot's user only). A "
-            "relative path is taken from the bot's data directory. Ignored by `memory`."
+            "relative path is taken from the bot's data directory. Used by `sqlite` only."
+        ),
+    )
+    url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        pattern=r"^(redis|rediss|unix)://",
+        description=(
+            "The Redis server: `redis://host:port/db`, `rediss://host:port/db` for TLS, or "
+            "`unix:///path/to/redis.sock`. The SSPR_REDIS_URL environment variable "
+            "overrides it, so a URL with a password stays out of this file; "
+            "SSPR_REDIS_USERNAME and SSPR_REDIS_PASSWORD set the ACL user and password "
+            "apart from the URL. Used by `redis` only."
+        ),
+    )
+    key_prefix: str = Field(
+        default="sspr:",
+        pattern=r"^[^{}]*$",
+        description=(
+            "Put in front of every Redis key, so several bots (or other applications) can "
+            "share one Redis. Must not contain `{` or `}`. Used by `redis` only."
+        ),
+    )
+    tls_ca_file: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "A PEM file of the certificate authorities that sign the Redis server's TLS "
+            "certificate, for a `rediss://` URL; unset, the system's authorities are "
+            "trusted. A relative path is taken from the bot's data directory. Used by "
+            "`redis` only."
+        ),
+    )
+    timeout: float = Field(
+        default=2.0,
+        gt=0,
+        description=(
+            "Seconds to wait for Redis to connect or answer before the turn is answered "
+            "with 'briefly unavailable' and `/readyz` reports not ready. Used by `redis` only."
         ),
     )
 
 
-async def open_store(settings: StateSettings, *, data_dir: Path, clock: Clock) -> Store:
-    """The configured backend, opened; StoreUnavailable if its file cannot be used."""
+async def open_store(
+    settings: StateSettings,
+    *,
+    data_dir: Path,
+    clock: Clock,
+    environ: Mapping[str, str] | None = None,
+) -> Store:
+    """The configured backend, opened; StoreUnavailable if its file or server cannot be used.
+
+    `environ` (default: the process environment) supplies the Redis URL and credentials
+    that override the file's.
+    """
     if settings.backend == "memory":
         return MemoryStore(clock)
+    if settings.backend == "redis":
+        env = os.environ if environ is None else environ
+        ca_file = settings.tls_ca_file
+        return await RedisStore.open(
+            env.get(REDIS_URL_VARIABLE) or settings.url,
+            clock,
+            key_prefix=settings.key_prefix,
+            username=env.get(REDIS_USERNAME_VARIABLE) or None,
+            password=env.get(REDIS_PASSWORD_VARIABLE) or None,
+            tls_ca_file=None if ca_file is None else str(data_dir / ca_file),
+            timeout=settings.timeout,
+        )
     return await SqliteStore.open(data_dir / settings.path, clock)

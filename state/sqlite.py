@@ -168,6 +168,10 @@ class SqliteStore:
 
         await self._write(forget)
 
+    async def ping(self) -> None:
+        """One `SELECT 1` on the worker thread: the file is open and the thread is not stuck."""
+        await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+
     async def close(self) -> None:
         """Close the connection after every queued call, then stop the worker thread."""
         if self._closed:

@@ -2,10 +2,11 @@
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from state import FrozenClock, SqliteStore, StateSettings, Store, open_store
+from state import FrozenClock, RedisStore, SqliteStore, StateSettings, Store, open_store
 
 
 @pytest.fixture
@@ -13,12 +14,16 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def store(
     request: pytest.FixtureRequest, clock: FrozenClock, tmp_path: Path
 ) -> AsyncIterator[Store]:
+    """Each backend as the bot opens it; redis on the session's server, emptied first."""
     settings = StateSettings(backend=request.param)
-    opened = await open_store(settings, data_dir=tmp_path, clock=clock)
+    environ = {}
+    if request.param == "redis":
+        environ["SSPR_REDIS_URL"] = request.getfixturevalue("redis_url")
+    opened = await open_store(settings, data_dir=tmp_path, clock=clock, environ=environ)
     yield opened
     await opened.close()
 
@@ -39,3 +44,22 @@ async def open_sqlite(
     yield open_
     for sqlite_store in opened:
         await sqlite_store.close()
+
+
+@pytest.fixture
+async def open_redis(
+    clock: FrozenClock, redis_url: str
+) -> AsyncIterator[Callable[..., Awaitable[RedisStore]]]:
+    """Opens RedisStores (by default on the session's server, emptied for this test) and
+    closes whatever is still open at the end."""
+    opened: list[RedisStore] = []
+
+    async def open_(url: str = redis_url, **options: Any) -> RedisStore:
+        redis_store = RedisStore(url, clock, **options)
+        opened.append(redis_store)
+        await redis_store.ping()
+        return redis_store
+
+    yield open_
+    for redis_store in opened:
+        await redis_store.close()

@@ -286,6 +286,10 @@ async def test_parallel_conditional_puts_have_one_winner(store: Store) -> None:
     assert record.etag == winners[0]
 
 
+async def test_ping_answers(store: Store) -> None:
+    await store.ping()
+
+
 # SQLite only: what a file on disk adds to the contract.
 
 
@@ -384,6 +388,8 @@ async def test_a_closed_store_is_unavailable(open_sqlite: OpenSqlite) -> None:
 
     with pytest.raises(StoreUnavailable):
         await store.get("session:1")
+    with pytest.raises(StoreUnavailable):
+        await store.ping()
 
 
 async def test_the_file_and_its_new_directory_are_private(

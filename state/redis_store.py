@@ -1,0 +1,400 @@
+"""The shared Store: Redis, so several bot instances keep one truth.
+
+Every guarantee of the embedded store holds across instances because every
+check-then-write is one Lua script, and Redis runs a script as one step: a conditional
+`put` or `delete` compares the etag and writes in the same script, and `take` prunes,
+counts and records an event in the same script. Plain reads (`get`, `count`) are one
+command each. A turn therefore costs one round trip to read its session and one to write
+it back.
+
+Layout. A record is one hash (`v` the JSON value, `e` its etag, `x` its expiry on the
+store's clock); a counter is one sorted set of events (score: the time of the event,
+member: a random token, so events at the same instant stay distinct). The contract key
+`kind:subject` becomes `<prefix><kind>:{<subject>}` for a record and
+`<prefix><kind>:{<subject>}:events` for a counter, where `{...}` is a Redis Cluster hash
+tag: every key of one subject (`fail:acct-1`, `lock:acct-1`, `totp:acct-1`) lands in one
+hash slot. `{`, `}` and `%` are percent-encoded in kind and subject, so the mapping is
+injective and the tag is always the whole subject; an empty subject is written `{%}`, which
+escaping never produces, so it still has a tag. A key without a colon is all subject:
+`<prefix>{<key>}`. Every script touches exactly one key, so the same code runs unchanged
+on Redis Cluster (with a cluster client), and a future script that touches several keys
+of one subject stays in one slot.
+
+Expiry. A record expires on the store's clock (the contract's tests freeze it): its
+`expires_at` is stored with it, passed-in `now` is compared with it (expired when
+`now >= expires_at`, like the other backends), and an expired record reads as absent. Redis
+is also given a real TTL (the record's ttl plus a margin) so it frees the memory itself;
+counters get a TTL of their window plus the margin on every event taken.
+
+Failures. Redis-py's own retries are off: a write whose reply was lost (a timeout, a
+dropped connection) must not run twice, since a second `take` would count twice and a
+second conditional `put` would fail on its own etag. Every error from Redis or the
+network becomes StoreUnavailable, whose message names the server (host, port, database)
+but never a password. A connection broken by a Redis restart is noticed when it is taken
+from the pool and replaced, so the first command after a restart succeeds.
+"""
+
+import json
+import math
+import secrets
+from collections.abc import Awaitable, Mapping
+from typing import Any, Self, TypeVar
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection, parse_url
+from redis.exceptions import RedisError, ResponseError
+from redis.maint_notifications import MaintNotificationsConfig
+
+from state.base import EtagMismatch, Record, StoreUnavailable
+from state.clock import Clock
+
+T = TypeVar("T")
+
+DEFAULT_PREFIX = "sspr:"
+
+# Redis drops a key this long after its logical expiry, never before: the logical expiry
+# (on the store's clock) decides what is live, the real TTL only frees the memory.
+_TTL_MARGIN_MS = 1000
+
+_ESCAPES = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D"})
+
+_PUT = """
+-- KEYS[1] record hash. ARGV: condition ('any' | 'match' | 'absent'), expected etag, now,
+-- value, new etag, expires_at ('' = never), real TTL in ms.
+if ARGV[1] ~= 'any' then
+    local current = redis.call('HMGET', KEYS[1], 'e', 'x')
+    local etag = current[1]
+    if etag and current[2] and tonumber(current[2]) <= tonumber(ARGV[3]) then
+        etag = false
+    end
+    if ARGV[1] == 'match' then
+        if etag ~= ARGV[2] then return 0 end
+    elseif etag then
+        return 0
+    end
+end
+if ARGV[6] == '' then
+    redis.call('HSET', KEYS[1], 'v', ARGV[4], 'e', ARGV[5])
+    redis.call('HDEL', KEYS[1], 'x')
+    redis.call('PERSIST', KEYS[1])
+else
+    redis.call('HSET', KEYS[1], 'v', ARGV[4], 'e', ARGV[5], 'x', ARGV[6])
+    redis.call('PEXPIRE', KEYS[1], ARGV[7])
+end
+return 1
+"""
+
+_DELETE = """
+-- KEYS[1] record hash. ARGV: conditional ('1' | '0'), expected etag, now.
+-- Returns 1 (a live record removed), 0 (none was live), -1 (etag mismatch).
+local current = redis.call('HMGET', KEYS[1], 'e', 'x')
+local etag = current[1]
+if etag and current[2] and tonumber(current[2]) <= tonumber(ARGV[3]) then
+    etag = false
+end
+if ARGV[1] == '1' and etag ~= ARGV[2] then return -1 end
+redis.call('DEL', KEYS[1])
+if etag then return 1 end
+return 0
+"""
+
+_TAKE = """
+-- KEYS[1] events sorted set. ARGV: horizon (events at or before it have left the window),
+-- limit, now, a unique member, real TTL in ms.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+def record_key(key: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """The Redis key of the record stored under the contract key `key`."""
+    kind, colon, subject = key.partition(":")
+    if not colon:
+        return f"{prefix}{_tag(key)}"
+    return f"{prefix}{kind.translate(_ESCAPES)}:{_tag(subject)}"
+
+
+def counter_key(key: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """The Redis key of the counter kept under the contract key `key` (same slot as the record)."""
+    return record_key(key, prefix) + ":events"
+
+
+def _tag(subject: str) -> str:
+    return "{" + (subject.translate(_ESCAPES) or "%") + "}"
+
+
+class RedisStore:
+    def __init__(
+        self,
+        url: str,
+        clock: Clock,
+        *,
+        key_prefix: str = DEFAULT_PREFIX,
+        username: str | None = None,
+        password: str | None = None,
+        tls_ca_file: str | None = None,
+        timeout: float = 2.0,
+        max_connections: int = 64,
+    ) -> None:
+        """One connection pool, connected lazily; use `open` to fail fast at start-up.
+
+        `url` is `redis://[[user]:[password]@]host[:port][/db]`, `rediss://...` for TLS
+        (verified against `tls_ca_file` when given, else the system's CAs) or
+        `unix:///path/to/socket`. `username` and `password`, when given, win over the URL's.
+        `timeout` (seconds) bounds connecting, each command, and the wait for a free
+        connection when all `max_connections` are busy.
+        """
+        if "{" in key_prefix or "}" in key_prefix:
+            raise ValueError("the Redis key prefix must not contain { or }")
+        if not timeout > 0:
+            raise ValueError("the Redis timeout must be positive")
+        options: dict[str, Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+        }
+        options.update(parse_url(url))
+        if username is not None:
+            options["username"] = username
+        if password is not None:
+            options["password"] = password
+        if tls_ca_file is not None:
+            if options.get("connection_class") is not SSLConnection:
+                raise ValueError("a TLS CA file needs a rediss:// Redis URL")
+            options["ssl_ca_certs"] = tls_ca_file
+        self._clock = clock
+        self._prefix = key_prefix
+        self._secret: str | None = options.get("password") or None
+        self._where = _describe(options)
+        self._pool = BlockingConnectionPool(
+            max_connections=max_connections,
+            timeout=timeout,
+            # Maintenance notifications (a Redis Enterprise feature) would cost a command on
+            # every new connection and switch off the pool's check for connections the
+            # server has closed, which is what makes the first command after a restart work.
+            maint_notifications_config=MaintNotificationsConfig(enabled=False),
+            **options,
+        )
+        self._redis = Redis.from_pool(self._pool)
+        self._put_script = self._redis.register_script(_PUT)
+        self._delete_script = self._redis.register_script(_DELETE)
+        self._take_script = self._redis.register_script(_TAKE)
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        clock: Clock,
+        *,
+        key_prefix: str = DEFAULT_PREFIX,
+        username: str | None = None,
+        password: str | None = None,
+        tls_ca_file: str | None = None,
+        timeout: float = 2.0,  # noqa: ASYNC109 - configures the pool, not this call alone
+        max_connections: int = 64,
+    ) -> Self:
+        """A store whose server has answered a PING, or StoreUnavailable."""
+        store = cls(
+            url,
+            clock,
+            key_prefix=key_prefix,
+            username=username,
+            password=password,
+            tls_ca_file=tls_ca_file,
+            timeout=timeout,
+            max_connections=max_connections,
+        )
+        try:
+            await store.ping()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    @property
+    def key_prefix(self) -> str:
+        return self._prefix
+
+    async def get(self, key: str) -> Record | None:
+        now = self._clock.now()
+        value, etag, expires_at = await self._call(
+            self._redis.hmget(record_key(key, self._prefix), ["v", "e", "x"])
+        )
+        if value is None or etag is None:
+            return None
+        if expires_at is not None and float(expires_at) <= now:
+            return None
+        return Record(value=json.loads(value), etag=_text(etag))
+
+    async def put(
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        ttl: float | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        if if_match is not None and if_none_match:
+            raise ValueError("if_match and if_none_match exclude each other")
+        if ttl is not None and not math.isfinite(ttl):
+            raise ValueError("ttl must be a finite number of seconds")
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        now = self._clock.now()
+        etag = secrets.token_hex(16)
+        condition = "match" if if_match is not None else "absent" if if_none_match else "any"
+        expires_at = "" if ttl is None else repr(now + ttl)
+        real_ttl = 0 if ttl is None else _milliseconds(ttl)
+        written = await self._call(
+            self._put_script(
+                keys=[record_key(key, self._prefix)],
+                args=[condition, if_match or "", repr(now), text, etag, expires_at, real_ttl],
+            )
+        )
+        if not written:
+            raise EtagMismatch(key)
+        return etag
+
+    async def delete(self, key: str, *, if_match: str | None = None) -> bool:
+        outcome = await self._call(
+            self._delete_script(
+                keys=[record_key(key, self._prefix)],
+                args=[
+                    "0" if if_match is None else "1",
+                    if_match or "",
+                    repr(self._clock.now()),
+                ],
+            )
+        )
+        if outcome < 0:
+            raise EtagMismatch(key)
+        return bool(outcome)
+
+    async def take(self, key: str, *, limit: int, window: float) -> bool:
+        now = self._clock.now()
+        taken = await self._call(
+            self._take_script(
+                keys=[counter_key(key, self._prefix)],
+                args=[
+                    repr(now - window),
+                    limit,
+                    repr(now),
+                    secrets.token_hex(8),
+                    _milliseconds(window),
+                ],
+            )
+        )
+        return bool(taken)
+
+    async def count(self, key: str, *, window: float) -> int:
+        horizon = self._clock.now() - window
+        events = await self._call(
+            self._redis.zcount(counter_key(key, self._prefix), f"({horizon!r}", "+inf")
+        )
+        return int(events)
+
+    async def give_back(self, key: str) -> None:
+        await self._call(self._redis.zpopmax(counter_key(key, self._prefix)))
+
+    async def clear(self, key: str) -> None:
+        await self._call(self._redis.delete(counter_key(key, self._prefix)))
+
+    async def ping(self) -> None:
+        await self._call(self._redis.ping())
+
+    async def persistence_warning(self) -> str | None:
+        """A sentence for the start-up log when this Redis forgets everything on restart.
+
+        Decided by `CONFIG GET appendonly` and `CONFIG GET save`: neither an append-only file
+        nor snapshots means a restart loses every session, code, lockout and enrolment.
+        None when either is on, and None when CONFIG is refused (managed services disable
+        it): `INFO persistence` would tell whether the append-only file is on, but not
+        whether snapshots are scheduled, so without CONFIG persistence can be confirmed but
+        never ruled out, and a warning would be a guess. StoreUnavailable when Redis does
+        not answer at all.
+        """
+        settings = await self._call(self._persistence_settings())
+        if settings is None:
+            return None
+        appendonly, save = settings
+        if appendonly.strip().lower() == "yes" or save.strip():
+            return None
+        return (
+            f"Redis at {self._where} has neither an append-only file nor snapshots, so a "
+            "Redis restart loses every conversation, code, lockout and enrolment: turn on "
+            "`appendonly yes` on that server."
+        )
+
+    async def _persistence_settings(self) -> tuple[str, str] | None:
+        """`appendonly` and `save` from CONFIG GET, or None when CONFIG is refused."""
+        try:
+            appendonly = await self._redis.config_get("appendonly")
+            save = await self._redis.config_get("save")
+        except ResponseError:
+            return None
+        aof = _config_value(appendonly, "appendonly")
+        snapshots = _config_value(save, "save")
+        if aof is None or snapshots is None:
+            return None
+        return aof, snapshots
+
+    async def close(self) -> None:
+        """Disconnect every connection of the pool; later calls raise StoreUnavailable."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._redis.aclose()
+
+    async def _call(self, command: Awaitable[T]) -> T:
+        if self._closed:
+            _discard(command)
+            raise StoreUnavailable(f"the Redis store for {self._where} is closed")
+        try:
+            return await command
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(self._unavailable(exc)) from exc
+
+    def _unavailable(self, exc: BaseException) -> str:
+        detail = str(exc)
+        if self._secret:
+            detail = detail.replace(self._secret, "***")
+        return f"Redis at {self._where} unavailable: {type(exc).__name__}: {detail}"
+
+
+def _milliseconds(seconds: float) -> int:
+    """The real TTL Redis is given for something that lives `seconds` on the store's clock."""
+    return math.ceil(seconds * 1000) + _TTL_MARGIN_MS
+
+
+def _describe(options: Mapping[str, Any]) -> str:
+    """Where the server is, for messages: never the credentials."""
+    if options.get("connection_class") is UnixDomainSocketConnection:
+        where = str(options.get("path", "?"))
+    else:
+        scheme = "rediss" if options.get("connection_class") is SSLConnection else "redis"
+        where = f"{scheme}://{options.get('host', 'localhost')}:{options.get('port', 6379)}"
+    return f"{where}/{options.get('db', 0)}"
+
+
+def _config_value(reply: Any, name: str) -> str | None:
+    """The value of one `CONFIG GET name` reply, or None when the server did not report it."""
+    if not isinstance(reply, Mapping):
+        return None
+    for key, value in reply.items():
+        if _text(key) == name:
+            return _text(value)
+    return None
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _discard(command: Awaitable[Any]) -> None:
+    """Close a coroutine that will never be awaited, so it leaves no warning behind."""
+    close = getattr(command, "close", None)
+    if close is not None:
+        close()
