@@ -21,7 +21,7 @@ from bot.bot_framework import from_environment, is_loopback
 from bot.config_file import ConfigError, load_settings
 from bot.console import chat
 from bot.keys import SecretKeyInvalid
-from bot.runtime import bot_framework_adapter, http_application, start_runtime
+from bot.runtime import bot_framework_adapter, http_application, open_directory, start_runtime
 from bot.settings import Settings
 from dialogs.machine import mermaid_diagram
 from state import StoreUnavailable
@@ -199,8 +199,9 @@ def _check_password(args: argparse.Namespace) -> int:
 
 
 async def _password_matches(settings: Settings, user: str, password: str) -> bool:
-    runtime = await start_runtime(settings)
+    """Only the directory is opened: the check works while the bot and its store are down."""
+    directory = await open_directory(settings, os.environ)
     try:
-        return await runtime.directory.check_password(user, password)
+        return await directory.check_password(user, password)
     finally:
-        await runtime.close()
+        await directory.close()

@@ -29,7 +29,7 @@ from bot.keys import code_key
 from bot.settings import Settings
 from bot.turns import TurnRunner
 from dialogs import ResetDialog
-from state import Clock, Store, SystemClock, open_store
+from state import Clock, RedisStore, Store, SystemClock, open_store
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,11 @@ async def start_runtime(
     data_dir = Path(settings.data_dir)
     exits = AsyncExitStack()
     try:
-        store = await open_store(settings.state, data_dir=data_dir, clock=clock)
+        store = await open_store(settings.state, data_dir=data_dir, clock=clock, environ=environ)
         exits.push_async_callback(store.close)
-        directory = await _open_directory(settings, environ)
+        if isinstance(store, RedisStore) and (warning := await store.persistence_warning()):
+            log.warning(warning)
+        directory = await open_directory(settings, environ)
         exits.push_async_callback(directory.close)
         outbox = settings.delivery.outbox
         sender = OutboxSender(
@@ -85,7 +87,7 @@ async def start_runtime(
     return Runtime(settings, store, directory, dialog, TurnRunner(dialog, store), exits)
 
 
-async def _open_directory(settings: Settings, environ: Mapping[str, str]) -> EmbeddedDirectory:
+async def open_directory(settings: Settings, environ: Mapping[str, str]) -> EmbeddedDirectory:
     path = settings.local_path(settings.directory.embedded.path)
     if not path.exists() and settings.directory.embedded.seed_demo:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -1,7 +1,7 @@
 """Fixtures shared by the whole-bot tests."""
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,12 @@ async def bot(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Bot]:
 
 @pytest.fixture
 def make_bot(tmp_path: Path, clock: FrozenClock) -> Callable[..., AbstractAsyncContextManager[Bot]]:
-    """A bot with config overrides: `async with make_bot(verification={"required": 2})`."""
+    """A bot with config overrides: `async with make_bot(verification={"required": 2})`;
+    `environ=` sets the environment it starts in (secrets, `SSPR_REDIS_URL`)."""
 
-    def make(**config: Any) -> AbstractAsyncContextManager[Bot]:
-        return running_bot(tmp_path / "data", clock, **config)
+    def make(
+        environ: Mapping[str, str] | None = None, **config: Any
+    ) -> AbstractAsyncContextManager[Bot]:
+        return running_bot(tmp_path / "data", clock, environ, **config)
 
     return make

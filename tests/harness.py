@@ -3,7 +3,7 @@ through the Agents SDK's in-process TestAdapter, with a frozen clock."""
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from itertools import count
@@ -112,9 +112,11 @@ def settings_for(data_dir: Path, **config: Any) -> Settings:
 
 
 @asynccontextmanager
-async def running_bot(data_dir: Path, clock: FrozenClock, **config: Any) -> AsyncIterator[Bot]:
+async def running_bot(
+    data_dir: Path, clock: FrozenClock, environ: Mapping[str, str] | None = None, **config: Any
+) -> AsyncIterator[Bot]:
     settings = settings_for(data_dir, **config)
-    runtime = await start_runtime(settings, environ={}, clock=clock, console=None)
+    runtime = await start_runtime(settings, environ=environ or {}, clock=clock, console=None)
     try:
         yield Bot(
             runtime,

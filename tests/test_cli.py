@@ -7,11 +7,8 @@ free of Bot Framework credentials and `SSPR_*` keys unless the test sets them.
 
 import asyncio
 import json
-import os
 import re
-import socket
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,21 +17,11 @@ import aiohttp
 
 from dialogs.machine import STATES
 from tests.harness import PASSWORDS, Outbox
+from tests.processes import SSPR_BOT, WAIT, cli_environment, serving
+from tests.servers import free_port
 
-SSPR_BOT = Path(sys.executable).parent / "sspr-bot"
 EXAMPLE_CONFIG = Path(__file__).parent.parent / "config" / "sspr.example.yaml"
 PROMPT = b"you> "
-WAIT = 15.0  # seconds: an upper bound for a step that normally takes well under one
-
-
-def cli_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without credentials or bot settings, plus `extra`."""
-    dropped = ("MicrosoftApp", "CONNECTIONS__", "CONNECTIONSMAP__", "SSPR_")
-    environment = {
-        name: value for name, value in os.environ.items() if not name.startswith(dropped)
-    }
-    environment.update(extra or {})
-    return environment
 
 
 def sspr_bot(
@@ -277,57 +264,19 @@ def test_serve_refuses_a_public_address_without_an_app_id(tmp_path: Path) -> Non
     assert not (tmp_path / "sspr-data").exists()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def test_serve_in_development_mode_answers_healthz_and_says_so(tmp_path: Path) -> None:
     port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        str(SSPR_BOT),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        cwd=tmp_path,
-        env=cli_environment(),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    log: list[dict[str, Any]] = []
-    try:
-        await asyncio.wait_for(_until_listening(process, log), WAIT)
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"http://127.0.0.1:{port}/healthz") as response,
-        ):
-            assert response.status == 200
-            assert await response.json() == {"status": "ok"}
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.communicate(), WAIT)
+    async with (
+        serving(tmp_path, port) as served,
+        aiohttp.ClientSession() as session,
+        session.get(f"{served.url}/healthz") as response,
+    ):
+        assert response.status == 200
+        assert await response.json() == {"status": "ok"}
+    log = served.log
     warnings = [entry for entry in log if entry["level"] == "WARNING"]
     development = [entry for entry in warnings if "DEVELOPMENT MODE" in entry["message"]]
     assert len(development) == 1, log
     assert development[0]["host"] == "127.0.0.1"
     assert development[0]["port"] == port
     assert any(entry.get("url") == f"http://127.0.0.1:{port}/api/messages" for entry in log)
-
-
-async def _until_listening(process: asyncio.subprocess.Process, log: list[dict[str, Any]]) -> None:
-    """Collect the JSON log lines on stderr until the server says it is listening."""
-    assert process.stderr is not None
-    while True:
-        line = await process.stderr.readline()
-        assert line, f"serve exited before listening: {log}"
-        if not line.startswith(b"{"):
-            continue  # a Python warning printed by a library, not a log line
-        entry = json.loads(line)
-        log.append(entry)
-        if entry["message"] == "listening":
-            return

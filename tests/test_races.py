@@ -1,5 +1,6 @@
 """Parallel turns never gain credit by racing: one code counts once, a failure budget is
-never exceeded, and one authenticator code serves one session. Run on every store backend."""
+never exceeded, and one authenticator code serves one session. Run on every store backend,
+Redis included (a real server)."""
 
 import asyncio
 from collections.abc import Callable
@@ -11,7 +12,20 @@ import pytest
 from tests.harness import PASSWORDS, Bot, Chat
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "redis"]
+
+
+@pytest.fixture
+def backend_bot(request: pytest.FixtureRequest, make_bot: MakeBot) -> Callable[..., Any]:
+    """`backend_bot(backend, **config)`: a bot on that store (redis: the test server)."""
+
+    def make(backend: str, **config: Any) -> AbstractAsyncContextManager[Bot]:
+        environ = {}
+        if backend == "redis":
+            environ["SSPR_REDIS_URL"] = request.getfixturevalue("redis_url")
+        return make_bot(environ, state={"backend": backend}, **config)
+
+    return make
 
 
 def events(bot: Bot, name: str) -> list[dict[str, Any]]:
@@ -27,9 +41,9 @@ async def all_at_once(chat: Chat, texts: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_fifty_parallel_submissions_of_one_code_give_one_reset(
-    make_bot: MakeBot, backend: str
+    backend_bot: MakeBot, backend: str
 ) -> None:
-    async with make_bot(state={"backend": backend}) as bot:
+    async with backend_bot(backend) as bot:
         chat = bot.chat("alice")
         await chat.text("reset")
         await chat.text("email")
@@ -45,10 +59,9 @@ async def test_fifty_parallel_submissions_of_one_code_give_one_reset(
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_fifty_parallel_wrong_guesses_are_evaluated_within_the_budget(
-    make_bot: MakeBot, backend: str
+    backend_bot: MakeBot, backend: str
 ) -> None:
-    config = {"state": {"backend": backend}, "codes": {"attempts": 10}}
-    async with make_bot(**config) as bot:
+    async with backend_bot(backend, codes={"attempts": 10}) as bot:
         chat = bot.chat("bob")
         await chat.text("reset")
         await chat.text("email")
@@ -66,9 +79,9 @@ async def test_fifty_parallel_wrong_guesses_are_evaluated_within_the_budget(
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_two_sessions_cannot_both_spend_one_authenticator_code(
-    make_bot: MakeBot, backend: str
+    backend_bot: MakeBot, backend: str
 ) -> None:
-    async with make_bot(state={"backend": backend}) as bot:
+    async with backend_bot(backend) as bot:
         first, second = bot.chat("alice"), bot.chat("alice")
         for chat in (first, second):
             await chat.text("reset")

@@ -1,0 +1,77 @@
+"""The real `sspr-bot` command run as a child process, as an operator runs it."""
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SSPR_BOT = Path(sys.executable).parent / "sspr-bot"
+WAIT = 15.0  # seconds: an upper bound for a step that normally takes well under one
+
+
+def cli_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without credentials or bot settings, plus `extra`."""
+    dropped = ("MicrosoftApp", "CONNECTIONS__", "CONNECTIONSMAP__", "SSPR_")
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith(dropped)
+    }
+    environment.update(extra or {})
+    return environment
+
+
+@dataclass
+class Served:
+    """A running `sspr-bot serve` and the JSON log lines it wrote until it listened."""
+
+    url: str
+    process: asyncio.subprocess.Process
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def serving(
+    cwd: Path, port: int, *args: str, env: Mapping[str, str] | None = None
+) -> AsyncIterator[Served]:
+    """`sspr-bot serve` on 127.0.0.1:`port`, ready when it says it is listening; stopped
+    (SIGTERM) at the end."""
+    process = await asyncio.create_subprocess_exec(
+        str(SSPR_BOT),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *args,
+        cwd=cwd,
+        env=cli_environment(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    served = Served(f"http://127.0.0.1:{port}", process)
+    try:
+        await asyncio.wait_for(until_listening(process, served.log), WAIT)
+        yield served
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await asyncio.wait_for(process.communicate(), WAIT)
+
+
+async def until_listening(process: asyncio.subprocess.Process, log: list[dict[str, Any]]) -> None:
+    """Collect the JSON log lines on stderr until the server says it is listening."""
+    assert process.stderr is not None
+    while True:
+        line = await process.stderr.readline()
+        assert line, f"serve exited before listening: {log}"
+        if not line.startswith(b"{"):
+            continue  # a Python warning printed by a library, not a log line
+        entry = json.loads(line)
+        log.append(entry)
+        if entry["message"] == "listening":
+            return
