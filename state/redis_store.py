@@ -32,21 +32,31 @@ second conditional `put` would fail on its own etag. Every error from Redis or t
 network becomes StoreUnavailable, whose message names the server (host, port, database)
 but never a password. A connection broken by a Redis restart is noticed when it is taken
 from the pool and replaced, so the first command after a restart succeeds.
+
+Deployments. The same store runs on one server, on Redis Cluster and on a primary that
+Sentinel names (`mode`); state/redis_clients.py builds the client for each. In a cluster
+each command and script goes to the primary that owns its key's slot, `ping` asks every
+primary, and the persistence warning names each primary that has none.
 """
 
+import asyncio
 import json
 import math
 import secrets
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Self, TypeVar
-
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection, parse_url
-from redis.exceptions import RedisError, ResponseError
-from redis.maint_notifications import MaintNotificationsConfig
 
 from state.base import EtagMismatch, Record, StoreUnavailable
 from state.clock import Clock
+from state.redis_clients import (
+    ERRORS,
+    Mode,
+    Persistence,
+    RedisClient,
+    connect,
+    describe_error,
+)
 
 T = TypeVar("T")
 
@@ -133,51 +143,46 @@ class RedisStore:
         clock: Clock,
         *,
         key_prefix: str = DEFAULT_PREFIX,
+        mode: Mode = "standalone",
+        sentinels: Sequence[str] = (),
+        sentinel_master: str = "mymaster",
         username: str | None = None,
         password: str | None = None,
         tls_ca_file: str | None = None,
         timeout: float = 2.0,
         max_connections: int = 64,
     ) -> None:
-        """One connection pool, connected lazily; use `open` to fail fast at start-up.
+        """One client and its connections, connected lazily; use `open` to fail fast at
+        start-up.
 
         `url` is `redis://[[user]:[password]@]host[:port][/db]`, `rediss://...` for TLS
         (verified against `tls_ca_file` when given, else the system's CAs) or
-        `unix:///path/to/socket`. `username` and `password`, when given, win over the URL's.
-        `timeout` (seconds) bounds connecting, each command, and the wait for a free
-        connection when all `max_connections` are busy.
+        `unix:///path/to/socket` (standalone only). `mode` says what it names: the server
+        (`standalone`), any one node of a Redis Cluster (`cluster`; the others are
+        discovered, and the database is 0), or one Sentinel (`sentinel`), which, with the
+        others in `sentinels` (`host:port` each), names the primary `sentinel_master`; the
+        URL's credentials, database and scheme are then the primary's. `username` and
+        `password`, when given, win over the URL's. `timeout` (seconds) bounds connecting,
+        each command, and the wait for a free connection when all `max_connections` are
+        busy.
         """
         if "{" in key_prefix or "}" in key_prefix:
             raise ValueError("the Redis key prefix must not contain { or }")
-        if not timeout > 0:
-            raise ValueError("the Redis timeout must be positive")
-        options: dict[str, Any] = {
-            "socket_timeout": timeout,
-            "socket_connect_timeout": timeout,
-        }
-        options.update(parse_url(url))
-        if username is not None:
-            options["username"] = username
-        if password is not None:
-            options["password"] = password
-        if tls_ca_file is not None:
-            if options.get("connection_class") is not SSLConnection:
-                raise ValueError("a TLS CA file needs a rediss:// Redis URL")
-            options["ssl_ca_certs"] = tls_ca_file
+        self._client: RedisClient = connect(
+            url,
+            mode=mode,
+            sentinels=sentinels,
+            sentinel_master=sentinel_master,
+            username=username,
+            password=password,
+            tls_ca_file=tls_ca_file,
+            timeout=timeout,
+            max_connections=max_connections,
+        )
         self._clock = clock
         self._prefix = key_prefix
-        self._secret: str | None = options.get("password") or None
-        self._where = _describe(options)
-        self._pool = BlockingConnectionPool(
-            max_connections=max_connections,
-            timeout=timeout,
-            # Maintenance notifications (a Redis Enterprise feature) would cost a command on
-            # every new connection and switch off the pool's check for connections the
-            # server has closed, which is what makes the first command after a restart work.
-            maint_notifications_config=MaintNotificationsConfig(enabled=False),
-            **options,
-        )
-        self._redis = Redis.from_pool(self._pool)
+        self._timeout = timeout
+        self._redis = self._client.commands
         self._put_script = self._redis.register_script(_PUT)
         self._delete_script = self._redis.register_script(_DELETE)
         self._take_script = self._redis.register_script(_TAKE)
@@ -190,17 +195,23 @@ class RedisStore:
         clock: Clock,
         *,
         key_prefix: str = DEFAULT_PREFIX,
+        mode: Mode = "standalone",
+        sentinels: Sequence[str] = (),
+        sentinel_master: str = "mymaster",
         username: str | None = None,
         password: str | None = None,
         tls_ca_file: str | None = None,
-        timeout: float = 2.0,  # noqa: ASYNC109 - configures the pool, not this call alone
+        timeout: float = 2.0,  # noqa: ASYNC109 - configures the client, not this call alone
         max_connections: int = 64,
     ) -> Self:
-        """A store whose server has answered a PING, or StoreUnavailable."""
+        """A store whose servers have answered a PING, or StoreUnavailable."""
         store = cls(
             url,
             clock,
             key_prefix=key_prefix,
+            mode=mode,
+            sentinels=sentinels,
+            sentinel_master=sentinel_master,
             username=username,
             password=password,
             tls_ca_file=tls_ca_file,
@@ -302,66 +313,86 @@ class RedisStore:
     async def clear(self, key: str) -> None:
         await self._call(self._redis.delete(counter_key(key, self._prefix)))
 
+    @property
+    def mode(self) -> Mode:
+        return self._client.mode
+
     async def ping(self) -> None:
-        await self._call(self._redis.ping())
+        """Return when every server that holds data answers (each primary of a cluster)."""
+        await self._call(self._client.ping())
 
     async def persistence_warning(self) -> str | None:
         """A sentence for the start-up log when this Redis forgets everything on restart.
 
-        Decided by `CONFIG GET appendonly` and `CONFIG GET save`: neither an append-only file
-        nor snapshots means a restart loses every session, code, lockout and enrolment.
-        None when either is on, and None when CONFIG is refused (managed services disable
-        it): `INFO persistence` would tell whether the append-only file is on, but not
-        whether snapshots are scheduled, so without CONFIG persistence can be confirmed but
-        never ruled out, and a warning would be a guess. StoreUnavailable when Redis does
-        not answer at all.
+        Decided by `CONFIG GET appendonly` and `CONFIG GET save` on every server that holds
+        data (the server, the primary Sentinel names, or each cluster primary): neither an
+        append-only file nor snapshots means a restart loses every session, code, lockout
+        and enrolment; the sentence names each such server. None when all have either, and
+        None for a server that refuses CONFIG (managed services disable it): `INFO
+        persistence` would tell whether the append-only file is on, but not whether
+        snapshots are scheduled, so without CONFIG persistence can be confirmed but never
+        ruled out, and a warning would be a guess. StoreUnavailable when Redis does not
+        answer at all.
         """
-        settings = await self._call(self._persistence_settings())
-        if settings is None:
+        servers = await self._call(self._client.persistence())
+        forgetful = [each.server for each in servers if _forgets_everything(each)]
+        if not forgetful:
             return None
-        appendonly, save = settings
-        if appendonly.strip().lower() == "yes" or save.strip():
-            return None
+        if self.mode == "cluster":
+            subject = f"{self._client.where}: {', '.join(forgetful)}"
+        else:
+            subject = forgetful[0]
+        verb = "has" if len(forgetful) == 1 else "have"
         return (
-            f"Redis at {self._where} has neither an append-only file nor snapshots, so a "
-            "Redis restart loses every conversation, code, lockout and enrolment: turn on "
-            "`appendonly yes` on that server."
+            f"{subject} {verb} neither an append-only file nor snapshots, so a Redis restart "
+            "loses every conversation, code, lockout and enrolment: turn on "
+            "`appendonly yes` there."
         )
 
-    async def _persistence_settings(self) -> tuple[str, str] | None:
-        """`appendonly` and `save` from CONFIG GET, or None when CONFIG is refused."""
-        try:
-            appendonly = await self._redis.config_get("appendonly")
-            save = await self._redis.config_get("save")
-        except ResponseError:
-            return None
-        aof = _config_value(appendonly, "appendonly")
-        snapshots = _config_value(save, "save")
-        if aof is None or snapshots is None:
-            return None
-        return aof, snapshots
-
     async def close(self) -> None:
-        """Disconnect every connection of the pool; later calls raise StoreUnavailable."""
+        """Disconnect every connection; later calls raise StoreUnavailable."""
         if self._closed:
             return
         self._closed = True
-        await self._redis.aclose()
+        await self._client.aclose()
 
     async def _call(self, command: Awaitable[T]) -> T:
-        if self._closed:
-            _discard(command)
-            raise StoreUnavailable(f"the Redis store for {self._where} is closed")
         try:
-            return await command
-        except (RedisError, OSError) as exc:
+            if self._closed:
+                raise StoreUnavailable(f"the Redis store for {self._client.where} is closed")
+            async with self._connection():
+                return await command
+        except ERRORS as exc:
             raise StoreUnavailable(self._unavailable(exc)) from exc
+        finally:
+            _discard(command)  # when it never ran; closing a finished coroutine does nothing
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[None]:
+        """Wait (up to the timeout) for one of the `max_connections` connections, where the
+        client's own pool would fail at once instead (cluster, sentinel)."""
+        slots = self._client.slots
+        if slots is None:
+            yield
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                await slots.acquire()
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"{self._client.where} unavailable: every connection stayed busy for "
+                f"{self._timeout} s"
+            ) from None
+        try:
+            yield
+        finally:
+            slots.release()
 
     def _unavailable(self, exc: BaseException) -> str:
-        detail = str(exc)
-        if self._secret:
-            detail = detail.replace(self._secret, "***")
-        return f"Redis at {self._where} unavailable: {type(exc).__name__}: {detail}"
+        detail = describe_error(exc)
+        if self._client.secret:
+            detail = detail.replace(self._client.secret, "***")
+        return f"{self._client.where} unavailable: {detail}"
 
 
 def _milliseconds(seconds: float) -> int:
@@ -369,24 +400,11 @@ def _milliseconds(seconds: float) -> int:
     return math.ceil(seconds * 1000) + _TTL_MARGIN_MS
 
 
-def _describe(options: Mapping[str, Any]) -> str:
-    """Where the server is, for messages: never the credentials."""
-    if options.get("connection_class") is UnixDomainSocketConnection:
-        where = str(options.get("path", "?"))
-    else:
-        scheme = "rediss" if options.get("connection_class") is SSLConnection else "redis"
-        where = f"{scheme}://{options.get('host', 'localhost')}:{options.get('port', 6379)}"
-    return f"{where}/{options.get('db', 0)}"
-
-
-def _config_value(reply: Any, name: str) -> str | None:
-    """The value of one `CONFIG GET name` reply, or None when the server did not report it."""
-    if not isinstance(reply, Mapping):
-        return None
-    for key, value in reply.items():
-        if _text(key) == name:
-            return _text(value)
-    return None
+def _forgets_everything(server: Persistence) -> bool:
+    """True when the server reported both settings and neither keeps data across restarts."""
+    if server.appendonly is None or server.save is None:
+        return False
+    return server.appendonly.strip().lower() != "yes" and not server.save.strip()
 
 
 def _text(value: Any) -> str:

@@ -3,9 +3,9 @@
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from state.base import Store
 from state.clock import Clock
@@ -17,6 +17,9 @@ from state.sqlite import SqliteStore
 REDIS_URL_VARIABLE = "SSPR_REDIS_URL"
 REDIS_USERNAME_VARIABLE = "SSPR_REDIS_USERNAME"
 REDIS_PASSWORD_VARIABLE = "SSPR_REDIS_PASSWORD"  # noqa: S105 - the variable's name
+
+# `host:port`, or `[IPv6 address]:port`.
+_HOST_PORT = r"^([^\s:\[\]/@]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$"
 
 
 class StateSettings(BaseModel):
@@ -41,15 +44,46 @@ class StateSettings(BaseModel):
             "relative path is taken from the bot's data directory. Used by `sqlite` only."
         ),
     )
+    redis_mode: Literal["standalone", "cluster", "sentinel"] = Field(
+        default="standalone",
+        description=(
+            "How the Redis is deployed, which says what `url` names. `standalone`: one "
+            "server (or a managed service's single endpoint). `cluster`: Redis Cluster; "
+            "`url` names any one of its nodes, the others are discovered, and the database "
+            "is 0. `sentinel`: a primary (with replicas) that Redis Sentinel watches and "
+            "fails over; `url` names one Sentinel, `sentinels` the others, and "
+            "`sentinel_master` the primary. Used by `redis` only."
+        ),
+    )
     url: str = Field(
         default="redis://127.0.0.1:6379/0",
         pattern=r"^(redis|rediss|unix)://",
         description=(
             "The Redis server: `redis://host:port/db`, `rediss://host:port/db` for TLS, or "
-            "`unix:///path/to/redis.sock`. The SSPR_REDIS_URL environment variable "
-            "overrides it, so a URL with a password stays out of this file; "
-            "SSPR_REDIS_USERNAME and SSPR_REDIS_PASSWORD set the ACL user and password "
-            "apart from the URL. Used by `redis` only."
+            "`unix:///path/to/redis.sock` (standalone only). With `redis_mode: cluster`, "
+            "any one node of the cluster; with `redis_mode: sentinel`, one Sentinel "
+            "(`redis://sentinel-host:26379/db`), while the URL's user, password, database "
+            "and TLS are the primary's. The SSPR_REDIS_URL environment variable overrides "
+            "it, so a URL with a password stays out of this file; SSPR_REDIS_USERNAME and "
+            "SSPR_REDIS_PASSWORD set the ACL user and password apart from the URL. Used by "
+            "`redis` only."
+        ),
+    )
+    sentinels: tuple[Annotated[str, Field(pattern=_HOST_PORT)], ...] = Field(
+        default=(),
+        description=(
+            "With `redis_mode: sentinel`: the other Sentinels, `host:port` each "
+            "(`[2001:db8::1]:26379` for IPv6), asked in turn after the one in `url`, so "
+            "the bot finds the primary while a Sentinel is down. Reached with the URL's "
+            "TLS setting, without its password. Empty in the other modes."
+        ),
+    )
+    sentinel_master: str = Field(
+        default="mymaster",
+        min_length=1,
+        description=(
+            "With `redis_mode: sentinel`: the name the Sentinels know the primary by (the "
+            "name in their `sentinel monitor <name> ...` line)."
         ),
     )
     key_prefix: str = Field(
@@ -79,6 +113,12 @@ class StateSettings(BaseModel):
         ),
     )
 
+    @model_validator(mode="after")
+    def _sentinels_need_sentinel_mode(self) -> Self:
+        if self.sentinels and self.redis_mode != "sentinel":
+            raise ValueError("`sentinels` is used only with `redis_mode: sentinel`")
+        return self
+
 
 async def open_store(
     settings: StateSettings,
@@ -101,6 +141,9 @@ async def open_store(
             env.get(REDIS_URL_VARIABLE) or settings.url,
             clock,
             key_prefix=settings.key_prefix,
+            mode=settings.redis_mode,
+            sentinels=settings.sentinels,
+            sentinel_master=settings.sentinel_master,
             username=env.get(REDIS_USERNAME_VARIABLE) or None,
             password=env.get(REDIS_PASSWORD_VARIABLE) or None,
             tls_ca_file=None if ca_file is None else str(data_dir / ca_file),

@@ -5,6 +5,10 @@ its append-only file and exits), start again on the same port and directory, or 
 fixtures below share one server per test session and empty it before every test that
 asks for it; `make_redis_server` starts extra servers with their own options for one test.
 
+`RedisCluster` runs a Redis Cluster of three primaries (created with `redis-cli --cluster
+create`), `RedisSentinel` one primary and a Sentinel that names it; `redis_cluster` and
+`redis_sentinel` start one of each per session, on first use.
+
 Register the fixtures by importing them into a conftest.py (as tests/state/conftest.py
 does), or for the whole suite with `pytest_plugins = ["tests.servers"]` in
 tests/conftest.py.
@@ -24,6 +28,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 REDIS_SERVER = "redis-server"
+REDIS_CLI = "redis-cli"
 HOST = "127.0.0.1"
 
 # How long a server may take to answer its first PING, and to exit after SIGTERM.
@@ -100,11 +105,22 @@ class RedisServer:
         with self.client() as client:
             client.flushall()
 
-    def _spawn(self, binary: str, *, last_attempt: bool) -> bool:
-        """Run the server; True once it answers, False if its port was taken meanwhile."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        log_path = self.directory / "redis-server.log"
-        command = [
+    def pause(self, seconds: float) -> None:
+        """Wait up to `seconds` between two polls of a condition, failing at once if the
+        process exits meanwhile."""
+        process = self._process
+        if process is None:
+            pytest.fail("redis-server is not running", pytrace=False)
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return
+        self._process = None
+        log = _tail(self.directory / "redis-server.log")
+        pytest.fail(f"redis-server exited with {process.returncode}:\n{log}")
+
+    def _command(self, binary: str) -> list[str]:
+        return [
             binary,
             "--port",
             str(self.port),
@@ -116,6 +132,12 @@ class RedisServer:
             "yes",
             *self.options,
         ]
+
+    def _spawn(self, binary: str, *, last_attempt: bool) -> bool:
+        """Run the server; True once it answers, False if its port was taken meanwhile."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        log_path = self.directory / "redis-server.log"
+        command = self._command(binary)
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
@@ -172,6 +194,179 @@ def _tail(path: Path, lines: int = 20) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def redis_cli_binary() -> str:
+    binary = shutil.which(REDIS_CLI)
+    if binary is None:
+        pytest.fail("redis-cli not found: apt-get install redis-tools", pytrace=False)
+    return binary
+
+
+def _poll(until: Callable[[], bool], *, watching: RedisServer, what: str) -> None:
+    """Return once `until()` holds; fail after START_TIMEOUT, or at once if `watching`
+    exits. Polls often at first, then every 0.1 s."""
+    deadline = time.monotonic() + START_TIMEOUT
+    pause = 0.005
+    while not until():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} within {START_TIMEOUT} s", pytrace=False)
+        watching.pause(pause)
+        pause = min(pause * 2, 0.1)
+
+
+class ClusterNode(RedisServer):
+    """A redis-server in cluster mode, its cluster bus on a free port of its own (the
+    default, port + 10000, may be taken or beyond 65535)."""
+
+    def __init__(self, directory: Path, *options: str) -> None:
+        super().__init__(
+            directory,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",  # in the node's own directory
+            *options,
+        )
+        self._bus_port = 0
+        self._bus_port_for = 0
+
+    def _command(self, binary: str) -> list[str]:
+        if self._bus_port_for != self.port:
+            self._bus_port, self._bus_port_for = free_port(), self.port
+        return [*super()._command(binary), "--cluster-port", str(self._bus_port)]
+
+
+class RedisCluster:
+    """A Redis Cluster of three primaries and no replicas on free 127.0.0.1 ports: the
+    smallest cluster that covers every slot."""
+
+    def __init__(self, directory: Path, size: int = 3) -> None:
+        self.nodes = [ClusterNode(directory / f"node-{n}") for n in range(size)]
+
+    @property
+    def url(self) -> str:
+        """One node's URL: a cluster client discovers the others from it."""
+        return f"redis://{HOST}:{self.nodes[0].port}"
+
+    def start(self) -> None:
+        """Start the nodes, join them, give each a third of the slots, and return once
+        every node reports `cluster_state:ok`."""
+        cli = redis_cli_binary()
+        redis_server_binary()
+        try:
+            for node in self.nodes:
+                node.start()
+            created = subprocess.run(
+                [
+                    cli,
+                    "--cluster",
+                    "create",
+                    *(f"{HOST}:{node.port}" for node in self.nodes),
+                    "--cluster-replicas",
+                    "0",
+                    "--cluster-yes",
+                ],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=START_TIMEOUT,
+                check=False,
+            )
+            if created.returncode != 0:
+                pytest.fail(f"redis-cli --cluster create failed:\n{created.stdout}{created.stderr}")
+            self.wait_until_ok()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def flush(self) -> None:
+        """Empty every node."""
+        for node in self.nodes:
+            node.flush()
+
+    def wait_until_ok(self) -> None:
+        """Return once every node (all running) reports `cluster_state:ok`."""
+        _poll(self._ok, watching=self.nodes[0], what="the cluster did not reach state ok")
+
+    def _ok(self) -> bool:
+        for node in self.nodes:
+            with node.client() as client:
+                if client.cluster("INFO").get("cluster_state") != "ok":
+                    return False
+        return True
+
+
+class SentinelNode(RedisServer):
+    """A redis-server in Sentinel mode watching `primary` (quorum 1) as `name`. Its config
+    file is its own (Sentinel rewrites it), in its directory."""
+
+    def __init__(self, directory: Path, primary: RedisServer, name: str) -> None:
+        super().__init__(directory)
+        self.primary = primary
+        self.name = name
+
+    def _command(self, binary: str) -> list[str]:
+        config = self.directory / "sentinel.conf"
+        if not config.exists():
+            # A primary restarted within down-after-milliseconds is never marked down.
+            config.write_text(
+                f"sentinel monitor {self.name} {HOST} {self.primary.port} 1\n"
+                f"sentinel down-after-milliseconds {self.name} 60000\n"
+            )
+        return [
+            binary,
+            str(config),
+            "--sentinel",
+            "--port",
+            str(self.port),
+            "--bind",
+            HOST,
+            "--dir",
+            str(self.directory),
+        ]
+
+
+class RedisSentinel:
+    """One append-only primary and one Sentinel that names it: the smallest deployment a
+    Sentinel client can use (no replica, so no failover; the primary can be restarted)."""
+
+    def __init__(self, directory: Path, name: str = "mymaster") -> None:
+        self.name = name
+        self.primary = RedisServer(directory / "primary")
+        self.sentinel = SentinelNode(directory / "sentinel", self.primary, name)
+
+    @property
+    def url(self) -> str:
+        """The Sentinel's URL, as the store's `url` in sentinel mode."""
+        return f"redis://{HOST}:{self.sentinel.port}/0"
+
+    def start(self) -> None:
+        """Start both and return once the Sentinel is connected to the primary."""
+        try:
+            self.primary.start()
+            self.sentinel.start()
+            _poll(
+                self._watching,
+                watching=self.sentinel,
+                what=f"the Sentinel did not connect to the primary {self.name!r}",
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        self.sentinel.stop()
+        self.primary.stop()
+
+    def _watching(self) -> bool:
+        with self.sentinel.client() as client:
+            state = client.sentinel_master(self.name)
+        return bool(state["is_master"]) and not state["is_disconnected"]
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One append-only redis-server for the whole session."""
@@ -206,3 +401,29 @@ def make_redis_server(
     yield make
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """One Redis Cluster (three primaries) for the whole session."""
+    cluster = RedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: RedisCluster) -> str:
+    """The session's cluster, emptied, for this test: the URL of one of its nodes."""
+    redis_cluster.flush()
+    return redis_cluster.url
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinel]:
+    """One primary and one Sentinel for the whole session (a test that stops the primary
+    starts it again; `redis_sentinel.primary.flush()` empties it)."""
+    deployment = RedisSentinel(tmp_path_factory.mktemp("redis-sentinel"))
+    deployment.start()
+    yield deployment
+    deployment.stop()
