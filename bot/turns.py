@@ -1,12 +1,15 @@
-"""One turn against the store: read the session, run the dialog, write it back.
-
-A delivery the channel repeats (same activity id; channels retry, sometimes to another
-instance) is claimed first and answered once.
+"""One turn against the store: read the conversation's record, run the dialog, write it back.
 
 The write is conditional on the etag that was read, so a turn racing another one (a second
 message, another bot instance) never overwrites it: the loser runs again on fresh state.
-When the store, the directory or the code carrier fails, the user gets a polite answer and
-no session change is written.
+The dialog's effects (codes, password changes, audit events) happen only after the write
+has won. When the store, the directory or the code carrier fails, the user gets a polite
+answer and nothing is written.
+
+The record also remembers the last activity ids of the conversation: a delivery the channel
+repeats (channels retry, sometimes to another instance) finds its id there and is answered
+once. Being part of the same conditional write, this costs no extra round trip, and of two
+copies processed at once only the one whose write wins has any effect.
 """
 
 import logging
@@ -20,7 +23,7 @@ from state import EtagMismatch, Store, StoreUnavailable
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 3
-DELIVERY_MEMORY = 3600.0
+REMEMBERED_DELIVERIES = 20
 
 
 class TurnRunner:
@@ -33,16 +36,9 @@ class TurnRunner:
     ) -> list[Reply]:
         """The replies to one message; none for a delivery already handled."""
         key = f"session:{conversation}"
-        try:
-            if activity_id and not await self._first_delivery(f"{conversation}:{activity_id}"):
-                log.info("repeated delivery ignored", extra={"activity": activity_id})
-                return []
-        except StoreUnavailable as error:
-            log.error("dependency unavailable", extra={"error": type(error).__name__})
-            return [self._dialog.message("unavailable", inbound.locale)]
         for _ in range(ATTEMPTS):
             try:
-                return await self._once(key, inbound)
+                return await self._once(key, inbound, activity_id)
             except EtagMismatch:
                 log.info("session changed under this turn; retrying", extra={"session": key})
             except (StoreUnavailable, DirectoryUnavailable, DeliveryFailed) as error:
@@ -50,36 +46,36 @@ class TurnRunner:
                 return [self._dialog.message("unavailable", inbound.locale)]
         return [self._dialog.message("try_again", inbound.locale)]
 
-    async def _first_delivery(self, delivery: str) -> bool:
-        try:
-            await self._store.put(
-                f"delivery:{delivery}", {}, ttl=DELIVERY_MEMORY, if_none_match=True
-            )
-        except EtagMismatch:
-            return False
-        return True
-
-    async def _once(self, key: str, inbound: Inbound) -> list[Reply]:
+    async def _once(self, key: str, inbound: Inbound, activity_id: str | None) -> list[Reply]:
         record = await self._store.get(key)
-        outcome = await self._dialog.turn(record.value if record else None, inbound)
+        stored: dict[str, Any] = record.value if record else {}
+        seen: list[str] = stored.get("deliveries", [])
+        if activity_id is not None and activity_id in seen:
+            log.info("repeated delivery ignored", extra={"activity": activity_id})
+            return []
+        outcome = await self._dialog.turn(stored.get("session"), inbound)
+        if activity_id is not None:
+            seen = [*seen, activity_id][-REMEMBERED_DELIVERIES:]
         etag = record.etag if record else None
-        if outcome.changed and outcome.session is not None:
-            etag = await self._store.put(
-                key,
-                outcome.session,
-                ttl=self._dialog.session_ttl,
-                if_match=etag,
-                if_none_match=record is None,
-            )
+        if outcome.changed or activity_id is not None:
+            etag = await self._put(key, outcome.session, seen, etag)
         settled = await self._dialog.settle(outcome)
-        if settled.changed and settled.session is not None:
-            await self._store_settled(key, settled.session, etag)
+        if settled.changed:
+            try:
+                await self._put(key, settled.session, seen, etag)
+            except EtagMismatch:
+                # The password change has happened either way: log, never run the turn twice.
+                log.warning("a message crossed a password change", extra={"session": key})
         return outcome.replies + settled.replies
 
-    async def _store_settled(self, key: str, session: dict[str, Any], etag: str | None) -> None:
-        """Record what settling did. The password change has happened either way, so a
-        conflict here is logged rather than retried (the turn must not run twice)."""
-        try:
-            await self._store.put(key, session, ttl=self._dialog.session_ttl, if_match=etag)
-        except EtagMismatch:
-            log.warning("a message crossed a password change", extra={"session": key})
+    async def _put(
+        self, key: str, session: dict[str, Any] | None, seen: list[str], etag: str | None
+    ) -> str:
+        """Write only over the version this turn read (or where there was none)."""
+        return await self._store.put(
+            key,
+            {"session": session, "deliveries": seen},
+            ttl=self._dialog.session_ttl,
+            if_match=etag,
+            if_none_match=etag is None,
+        )

@@ -48,8 +48,7 @@ class Limits:
 
     async def clear(self, subject: str) -> None:
         """After a successful reset the account starts afresh (as in Entra SSPR)."""
-        for key in (f"fail:{subject}", *(f"send-{m}:{subject}" for m in CODE_METHODS)):
-            await self._store.clear(key)
+        await self._store.clear(f"fail:{subject}", *(f"send-{m}:{subject}" for m in CODE_METHODS))
 
     async def _take(self, key: str, window: Window) -> bool:
         return await self._store.take(key, limit=window.count, window=window.window)

@@ -70,8 +70,11 @@ class Store(Protocol):
         """Remove the newest event of a counter (a reserved attempt that turned out fine)."""
         ...
 
-    async def clear(self, key: str) -> None:
-        """Forget every event of a counter."""
+    async def clear(self, *keys: str) -> None:
+        """Forget every event of these counters, in one step.
+
+        Keys cleared together must share their subject (one Redis Cluster slot).
+        """
         ...
 
     async def ping(self) -> None:

@@ -86,8 +86,9 @@ class MemoryStore:
             if not events:
                 del self._events[key]
 
-    async def clear(self, key: str) -> None:
-        self._events.pop(key, None)
+    async def clear(self, *keys: str) -> None:
+        for key in keys:
+            self._events.pop(key, None)
 
     async def ping(self) -> None:
         """A dict is always there."""

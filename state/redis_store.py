@@ -310,8 +310,9 @@ class RedisStore:
     async def give_back(self, key: str) -> None:
         await self._call(self._redis.zpopmax(counter_key(key, self._prefix)))
 
-    async def clear(self, key: str) -> None:
-        await self._call(self._redis.delete(counter_key(key, self._prefix)))
+    async def clear(self, *keys: str) -> None:
+        if keys:
+            await self._call(self._redis.delete(*(counter_key(key, self._prefix) for key in keys)))
 
     @property
     def mode(self) -> Mode:

@@ -162,9 +162,9 @@ class SqliteStore:
 
         await self._write(release)
 
-    async def clear(self, key: str) -> None:
+    async def clear(self, *keys: str) -> None:
         def forget(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM counter_events WHERE key = ?", (key,))
+            conn.executemany("DELETE FROM counter_events WHERE key = ?", [(k,) for k in keys])
 
         await self._write(forget)
 

@@ -251,6 +251,17 @@ async def test_clear_forgets_every_event(store: Store) -> None:
     assert await store.count("fail:bob", window=60) == 1
 
 
+async def test_clear_takes_several_counters_of_one_subject_at_once(store: Store) -> None:
+    for key in ("fail:alice", "send-email:alice", "send-sms:alice", "fail:bob"):
+        await store.take(key, limit=3, window=60)
+
+    await store.clear("fail:alice", "send-email:alice", "send-sms:alice", "send-voice:alice")
+
+    for key in ("fail:alice", "send-email:alice", "send-sms:alice"):
+        assert await store.count(key, window=60) == 0
+    assert await store.count("fail:bob", window=60) == 1
+
+
 async def test_counters_and_records_do_not_share_keys(store: Store) -> None:
     await store.put("alice", {"state": "idle"})
     await store.take("alice", limit=1, window=60)
