@@ -63,3 +63,11 @@ async def open_redis(
     yield open_
     for redis_store in opened:
         await redis_store.close()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def open_instance(request: pytest.FixtureRequest) -> Callable[[], Awaitable[Store]]:
+    """Opens one more store on a backend several bot instances share: the same SQLite file,
+    or the same Redis server."""
+    opener: Callable[[], Awaitable[Store]] = request.getfixturevalue(f"open_{request.param}")
+    return opener

@@ -12,7 +12,6 @@ from pydantic import ValidationError
 from redis.crc import key_slot
 
 from state import (
-    EtagMismatch,
     FrozenClock,
     RedisStore,
     StateSettings,
@@ -206,43 +205,6 @@ async def test_a_flushed_script_cache_is_refilled(
     etag = await store.put("session:1", {"turn": 2}, if_match=etag)
     assert await store.take("fail:alice", limit=1, window=60)
     assert await store.delete("session:1", if_match=etag)
-
-
-async def test_fifty_parallel_conditional_puts_from_two_instances_have_one_winner(
-    open_redis: OpenRedis,
-) -> None:
-    one, two = await open_redis(), await open_redis()
-    etag = await one.put("session:1", {"turn": 0})
-
-    results = await asyncio.gather(
-        *(
-            (one if n % 2 else two).put("session:1", {"turn": n}, if_match=etag)
-            for n in range(1, 51)
-        ),
-        return_exceptions=True,
-    )
-
-    winners = [result for result in results if isinstance(result, str)]
-    assert len(winners) == 1
-    assert all(isinstance(r, EtagMismatch) for r in results if not isinstance(r, str))
-    seen_by_one, seen_by_two = await one.get("session:1"), await two.get("session:1")
-    assert seen_by_one == seen_by_two
-    assert seen_by_one is not None
-    assert seen_by_one.etag == winners[0]
-
-
-async def test_fifty_parallel_takes_from_three_instances_share_one_budget(
-    open_redis: OpenRedis,
-) -> None:
-    stores = [await open_redis() for _ in range(3)]
-
-    results = await asyncio.gather(
-        *(stores[n % 3].take("fail:alice", limit=5, window=60) for n in range(50))
-    )
-
-    assert results.count(True) == 5
-    for each in stores:
-        assert await each.count("fail:alice", window=60) == 5
 
 
 # Outages.
