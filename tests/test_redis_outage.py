@@ -9,6 +9,7 @@ import pytest
 
 from state import StoreUnavailable
 from tests.harness import PASSWORDS, Bot
+from tests.http_fixtures import MakeHttpBot
 from tests.servers import RedisServer
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
@@ -70,3 +71,22 @@ async def test_readiness_reports_redis(
             await bot.runtime.store.ping()
         server.start()
         await bot.runtime.store.ping()
+
+
+async def test_readyz_follows_redis_over_http(
+    make_http_bot: MakeHttpBot, make_redis_server: Callable[..., RedisServer]
+) -> None:
+    server = make_redis_server()
+    environ = {"SSPR_REDIS_URL": server.url}
+    async with make_http_bot(environ, state={"backend": "redis"}) as bot:
+        url = f"{bot.url}/readyz"
+        async with bot.session.get(url) as response:
+            assert response.status == 200
+        server.stop()
+        async with bot.session.get(url) as response:
+            assert response.status == 503
+        assert UNAVAILABLE in await bot.say("reset")
+        await asyncio.to_thread(server.start)
+        async with bot.session.get(url) as response:
+            assert response.status == 200
+        assert "Hi Alice Wilber" in await bot.say("reset")
