@@ -24,11 +24,17 @@ from bot.keys import SecretKeyInvalid
 from bot.runtime import bot_framework_adapter, http_application, open_directory, start_runtime
 from bot.settings import Settings
 from dialogs.machine import mermaid_diagram
-from state import StoreUnavailable
+from state import StoreMisconfigured, StoreUnavailable
 
 log = logging.getLogger("sspr-bot")
 
-STARTUP_FAILURES = (SecretKeyInvalid, InvalidEncryptionKey, DirectoryUnavailable, StoreUnavailable)
+STARTUP_FAILURES = (
+    SecretKeyInvalid,
+    InvalidEncryptionKey,
+    DirectoryUnavailable,
+    StoreUnavailable,
+    StoreMisconfigured,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,12 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return 2
-    except (
-        SecretKeyInvalid,
-        InvalidEncryptionKey,
-        DirectoryUnavailable,
-        StoreUnavailable,
-    ) as error:
+    except STARTUP_FAILURES as error:
         print(f"sspr-bot cannot start: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,7 +1,7 @@
 """Storage behind one small contract: memory (tests), SQLite (embedded default), Redis
 (several bot instances)."""
 
-from state.base import EtagMismatch, Record, Store, StoreUnavailable
+from state.base import EtagMismatch, Record, Store, StoreMisconfigured, StoreUnavailable
 from state.clock import Clock, FrozenClock, SystemClock
 from state.memory import MemoryStore
 from state.redis_store import RedisStore
@@ -18,6 +18,7 @@ __all__ = [
     "SqliteStore",
     "StateSettings",
     "Store",
+    "StoreMisconfigured",
     "StoreUnavailable",
     "SystemClock",
     "open_store",

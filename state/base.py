@@ -19,6 +19,11 @@ class StoreUnavailable(Exception):
     """The backend cannot be reached; the turn must change nothing and say so politely."""
 
 
+class StoreMisconfigured(ValueError):
+    """The settings cannot work (a CA file that cannot be read, a TLS file with a plain URL):
+    the bot must not start, and the message says what to change."""
+
+
 class EtagMismatch(Exception):
     """A conditional write lost a race: re-read and retry, never overwrite."""
 

@@ -1,13 +1,14 @@
 """The `state` section of the bot's config: where sessions, codes and lockout counters live."""
 
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from state.base import Store
+from state.base import Store, StoreMisconfigured
 from state.clock import Clock
 from state.memory import MemoryStore
 from state.redis_store import RedisStore
@@ -99,9 +100,9 @@ class StateSettings(BaseModel):
         min_length=1,
         description=(
             "A PEM file of the certificate authorities that sign the Redis server's TLS "
-            "certificate, for a `rediss://` URL; unset, the system's authorities are "
-            "trusted. A relative path is taken from the bot's data directory. Used by "
-            "`redis` only."
+            "certificate, for a `rediss://` URL (a private CA); they are trusted besides "
+            "the system's authorities. A relative path is taken from the bot's data "
+            "directory. Used by `redis` only."
         ),
     )
     timeout: float = Field(
@@ -136,17 +137,32 @@ async def open_store(
         return MemoryStore(clock)
     if settings.backend == "redis":
         env = os.environ if environ is None else environ
-        ca_file = settings.tls_ca_file
-        return await RedisStore.open(
-            env.get(REDIS_URL_VARIABLE) or settings.url,
-            clock,
-            key_prefix=settings.key_prefix,
-            mode=settings.redis_mode,
-            sentinels=settings.sentinels,
-            sentinel_master=settings.sentinel_master,
-            username=env.get(REDIS_USERNAME_VARIABLE) or None,
-            password=env.get(REDIS_PASSWORD_VARIABLE) or None,
-            tls_ca_file=None if ca_file is None else str(data_dir / ca_file),
-            timeout=settings.timeout,
-        )
+        ca_file = None if settings.tls_ca_file is None else data_dir / settings.tls_ca_file
+        if ca_file is not None:
+            _check_ca_file(ca_file)
+        try:
+            return await RedisStore.open(
+                env.get(REDIS_URL_VARIABLE) or settings.url,
+                clock,
+                key_prefix=settings.key_prefix,
+                mode=settings.redis_mode,
+                sentinels=settings.sentinels,
+                sentinel_master=settings.sentinel_master,
+                username=env.get(REDIS_USERNAME_VARIABLE) or None,
+                password=env.get(REDIS_PASSWORD_VARIABLE) or None,
+                tls_ca_file=None if ca_file is None else str(ca_file),
+                timeout=settings.timeout,
+            )
+        except ValueError as error:
+            raise StoreMisconfigured(f"state: {error}") from None
     return await SqliteStore.open(data_dir / settings.path, clock)
+
+
+def _check_ca_file(path: Path) -> None:
+    """Read the CA file now, so that a wrong path stops start-up with its name instead of
+    looking like a Redis outage at the first turn."""
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "strerror", None) or "not a PEM file of certificates"
+        raise StoreMisconfigured(f"state.tls_ca_file {path}: {reason}") from None

@@ -5,6 +5,10 @@ its append-only file and exits), start again on the same port and directory, or 
 fixtures below share one server per test session and empty it before every test that
 asks for it; `make_redis_server` starts extra servers with their own options for one test.
 
+`TlsRedisServer` is a `RedisServer` that speaks only TLS, with a certificate from a
+throwaway CA (`write_tls_files`); `redis_tls_server` starts one per session with an ACL user
+confined to `sspr:*` keys and the default user off.
+
 `RedisCluster` runs a Redis Cluster of three primaries (created with `redis-cli --cluster
 create`), `RedisSentinel` one primary and a Sentinel that names it; `redis_cluster` and
 `redis_sentinel` start one of each per session, on first use.
@@ -14,16 +18,24 @@ does), or for the whole suite with `pytest_plugins = ["tests.servers"]` in
 tests/conftest.py.
 """
 
+import ipaddress
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import redis
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -133,6 +145,16 @@ class RedisServer:
             *self.options,
         ]
 
+    def _probe(self) -> "redis.Redis":
+        """The client whose PING tells that a starting server is ready."""
+        return redis.Redis(
+            host=HOST,
+            port=self.port,
+            socket_timeout=1.0,
+            socket_connect_timeout=1.0,
+            retry=Retry(NoBackoff(), 0),  # the start loop is the retry, and sees the process
+        )
+
     def _spawn(self, binary: str, *, last_attempt: bool) -> bool:
         """Run the server; True once it answers, False if its port was taken meanwhile."""
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -145,13 +167,7 @@ class RedisServer:
         self._process = process
         deadline = time.monotonic() + START_TIMEOUT
         pause = 0.005
-        with redis.Redis(
-            host=HOST,
-            port=self.port,
-            socket_timeout=1.0,
-            socket_connect_timeout=1.0,
-            retry=Retry(NoBackoff(), 0),  # this loop is the retry, and sees the process
-        ) as client:
+        with self._probe() as client:
             while True:
                 try:
                     client.ping()
@@ -173,10 +189,10 @@ class RedisServer:
                     pause = min(pause * 2, 0.1)
                     continue
                 self._process = None
-                log = _tail(log_path)
-                if "Address already in use" in log and not last_attempt:
+                tail = _tail(log_path)
+                if "Address already in use" in tail and not last_attempt:
                     return False
-                pytest.fail(f"redis-server exited with {process.returncode}:\n{log}")
+                pytest.fail(f"redis-server exited with {process.returncode}:\n{tail}")
 
     def _end(self, how: signal.Signals) -> None:
         process, self._process = self._process, None
@@ -192,6 +208,182 @@ class RedisServer:
 
 def _tail(path: Path, lines: int = 20) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for a TLS server: `ca` is what a client trusts (the throwaway CA's
+    certificate), `certificate` the server's (for 127.0.0.1 and localhost, signed by that
+    CA), `key` the server's private key."""
+
+    ca: Path
+    certificate: Path
+    key: Path
+
+
+def write_tls_files(directory: Path) -> TlsFiles:
+    """A new CA and a server certificate it signed for 127.0.0.1 and localhost, written
+    into `directory` (the CA's own key is never written: nothing else is ever signed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_certificate = _certificate_authority("sspr-bot test CA")
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    server_certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_certificate.subject)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = TlsFiles(
+        ca=directory / "ca.pem",
+        certificate=directory / "server.pem",
+        key=directory / "server-key.pem",
+    )
+    files.ca.write_bytes(ca_certificate.public_bytes(serialization.Encoding.PEM))
+    files.certificate.write_bytes(server_certificate.public_bytes(serialization.Encoding.PEM))
+    files.key.touch(mode=0o600)
+    files.key.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return files
+
+
+def write_unrelated_ca(path: Path) -> Path:
+    """The certificate of a CA that signed nothing any server here presents."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _, certificate = _certificate_authority("an unrelated CA")
+    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def _certificate_authority(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate
+
+
+class TlsRedisServer(RedisServer):
+    """A redis-server on 127.0.0.1 that speaks only TLS: `port` is its TLS port and it has
+    no plain one. Clients are not asked for certificates. `username` and `password` (an
+    ACL user that `options` create) are what its readiness PING and `client()` log in
+    with; the CA is always passed explicitly, never taken from the environment."""
+
+    def __init__(
+        self,
+        directory: Path,
+        tls: TlsFiles,
+        *options: str,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        super().__init__(directory, *options)
+        self.tls = tls
+        self.username = username
+        self.password = password
+
+    @property
+    def url(self) -> str:
+        """The server's URL, without credentials."""
+        return f"rediss://{HOST}:{self.port}/0"
+
+    def client(self) -> "redis.Redis":
+        """A synchronous TLS client, logged in as the ACL user (close it after use)."""
+        return self._tls_client(START_TIMEOUT)
+
+    def _probe(self) -> "redis.Redis":
+        return self._tls_client(1.0)
+
+    def _tls_client(self, timeout: float) -> "redis.Redis":
+        return redis.Redis(
+            host=HOST,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            ssl=True,
+            ssl_ca_certs=str(self.tls.ca),
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    def _command(self, binary: str) -> list[str]:
+        # The later `--port 0` overrides the plain port the base command names.
+        return [
+            *super()._command(binary),
+            "--port",
+            "0",
+            "--tls-port",
+            str(self.port),
+            "--tls-cert-file",
+            str(self.tls.certificate),
+            "--tls-key-file",
+            str(self.tls.key),
+            "--tls-ca-cert-file",
+            str(self.tls.ca),
+            "--tls-auth-clients",
+            "no",
+        ]
 
 
 def redis_cli_binary() -> str:
@@ -427,3 +619,43 @@ def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSe
     deployment.start()
     yield deployment
     deployment.stop()
+
+
+# The ACL user of `redis_tls_server`: every command, but only keys under the bot's
+# default prefix.
+REDIS_TLS_USER = "sspr"
+REDIS_TLS_KEYS = "sspr:*"
+
+
+@pytest.fixture(scope="session")
+def redis_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedisServer]:
+    """One TLS-only redis-server for the whole session, its certificate from a throwaway
+    CA (`redis_tls_server.tls.ca`), the default user off, and one ACL user
+    (`REDIS_TLS_USER`, a random password) that may touch only `REDIS_TLS_KEYS`."""
+    password = secrets.token_hex(16)
+    server = TlsRedisServer(
+        tmp_path_factory.mktemp("redis-tls"),
+        write_tls_files(tmp_path_factory.mktemp("redis-tls-files")),
+        "--user",
+        "default",
+        "off",
+        "--user",
+        REDIS_TLS_USER,
+        "on",
+        f">{password}",
+        f"~{REDIS_TLS_KEYS}",
+        "+@all",
+        username=REDIS_TLS_USER,
+        password=password,
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_tls(redis_tls_server: TlsRedisServer) -> TlsRedisServer:
+    """The session's TLS server, running and empty, for this test."""
+    redis_tls_server.start()
+    redis_tls_server.flush()
+    return redis_tls_server

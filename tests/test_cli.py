@@ -280,3 +280,16 @@ async def test_serve_in_development_mode_answers_healthz_and_says_so(tmp_path: P
     assert development[0]["host"] == "127.0.0.1"
     assert development[0]["port"] == port
     assert any(entry.get("url") == f"http://127.0.0.1:{port}/api/messages" for entry in log)
+
+
+def test_serve_stops_with_one_line_when_the_store_settings_cannot_work(tmp_path: Path) -> None:
+    config = tmp_path / "sspr.yaml"
+    config.write_text(
+        "state:\n  backend: redis\n  url: redis://127.0.0.1:1/0\n  tls_ca_file: ca.pem\n"
+    )
+    (tmp_path / "sspr-data").mkdir()
+    (tmp_path / "sspr-data" / "ca.pem").write_text("not a certificate")
+    result = sspr_bot(tmp_path, "serve", "--config", str(config))
+    assert result.returncode == 2
+    assert "sspr-bot cannot start: state.tls_ca_file" in result.stderr
+    assert "Traceback" not in result.stderr
