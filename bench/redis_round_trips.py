@@ -3,8 +3,9 @@
 The bot is built in this process the way `sspr-bot serve` builds it (`start_runtime`), on
 the Redis backend, and whole conversations go through the Agents SDK's in-process
 TestAdapter and the production `ResetAgent` (no HTTP: the channel is not what is measured).
-The redis-server is the benchmark's own: 127.0.0.1, a free port, a temporary folder, the
-append-only file on. It is stopped at the end, also on an error, Ctrl-C or SIGTERM.
+The redis-server is the benchmark's own (`redis_process.py`, shared with `turns.py`):
+127.0.0.1, a free port, a temporary folder, the append-only file on. It is stopped at the
+end, also on an error, Ctrl-C or SIGTERM.
 
 The server does the counting. A MONITOR connection names every command the bot's
 connections sent during a turn (store operation and key kind only, never a value);
@@ -31,9 +32,7 @@ import inspect
 import json
 import logging
 import re
-import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -50,6 +49,7 @@ import redis.asyncio
 from microsoft_agents.activity import Activity, ActivityTypes, ChannelAccount
 from microsoft_agents.hosting.core import ClaimsIdentity
 from microsoft_agents.testing import TestAdapter
+from redis_process import HOST, RedisServer
 
 from bot.agent import ResetAgent, conversation_of, development_identity
 from bot.runtime import Runtime, start_runtime
@@ -57,9 +57,6 @@ from bot.settings import Settings
 from state import FrozenClock, RedisStore, redis_store
 from state.redis_store import record_key
 
-HOST = "127.0.0.1"
-START_TIMEOUT = 10.0  # seconds for redis-server to answer PING
-STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
 MONITOR_TIMEOUT = 10.0  # seconds for a turn's commands to show up on the MONITOR feed
 TARGET = 2  # round trips per turn: read the session, write it back
 PASS_GAP = 120.0  # seconds the frozen clock moves between passes (a fresh TOTP step)
@@ -88,90 +85,6 @@ _OPERATIONS = {"hmget": "get", "zcount": "count", "zpopmax": "give_back", "del":
 async def command(client: "redis.asyncio.Redis", *args: str | int | float) -> Any:
     """One command and its reply (redis-py leaves execute_command untyped)."""
     return await client.execute_command(*args)  # type: ignore[no-untyped-call]
-
-
-# --- the server -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-class RedisServer:
-    """One redis-server on 127.0.0.1 with the append-only file on, in `folder`."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.log = folder / "redis-server.log"
-        self._process: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://{HOST}:{self.port}/0"
-
-    async def start(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        argv = [
-            binary,
-            "--bind", HOST,
-            "--port", str(self.port),
-            "--dir", str(self.folder),
-            "--logfile", str(self.log),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--daemonize", "no",
-        ]  # fmt: skip
-        self._process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        await self._wait_for_ping()
-
-    async def _wait_for_ping(self) -> None:
-        """PING until it answers: bounded, and failing at once if the server exited."""
-        deadline = time.monotonic() + START_TIMEOUT
-        client = redis.asyncio.Redis(host=HOST, port=self.port, socket_connect_timeout=1.0)
-        try:
-            while True:
-                assert self._process is not None
-                if self._process.returncode is not None:
-                    raise RuntimeError(f"redis-server exited:\n{self._tail()}")
-                try:
-                    if await command(client, "PING"):
-                        return
-                except (redis.ConnectionError, OSError):
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"redis-server silent for {START_TIMEOUT} s:\n{self._tail()}"
-                    )
-                await asyncio.sleep(0.02)
-        finally:
-            await client.aclose()
-
-    def _tail(self) -> str:
-        if not self.log.exists():
-            return "(no log)"
-        return self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
-
-    async def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()  # SIGTERM: Redis flushes the append-only file and exits
-        try:
-            await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
 
 
 # --- what the server saw ----------------------------------------------------------------
@@ -579,13 +492,8 @@ async def measure(passes: int) -> Report:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with tempfile.TemporaryDirectory(prefix="sspr-redis-bench-") as folder:
         scratch = Path(folder)
-        (scratch / "redis").mkdir()
-        server = RedisServer(scratch / "redis")
-        try:
-            await server.start()
+        async with RedisServer(scratch / "redis") as server:
             return await measure_on(server, scratch / "data", passes)
-        finally:
-            await server.stop()
 
 
 async def measure_on(server: RedisServer, data_dir: Path, passes: int) -> Report:

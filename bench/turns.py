@@ -7,13 +7,21 @@ run measures, one after the other on this machine:
   Agents SDK echo     the stock CloudAdapter echo bot replying to the connector: baseline
   sspr-bot (sqlite)   `sspr-bot serve` with the embedded SQLite state
   sspr-bot (memory)   the same with the in-memory state
+  sspr-bot (redis)    the same with the Redis state, on a redis-server this run starts
+                      (append-only file on, `appendfsync everysec`: the production advice)
+
+With `--instances K` (K > 1) the last row is `sspr-bot (redis x K)`: K `sspr-bot serve`
+processes on K ports sharing the one Redis (and one SSPR_SECRET_KEY), the load spread
+round-robin per conversation turn, so consecutive turns of a conversation land on
+different instances, as they may behind a load balancer.
 
 Every system runs in its own process, the replies go to a stand-in Bot Connector (another
 process, `connector.py`) that counts them, and the load comes from this process: a closed
 loop of C concurrent conversations sending N activities in total. Everything listens on
-127.0.0.1 on free ports; every subprocess is killed at the end, also on error or Ctrl-C.
+127.0.0.1 on free ports; every subprocess (redis-server included, see `redis_process.py`)
+is stopped at the end, also on an error, Ctrl-C or SIGTERM.
 
-Usage: python bench/turns.py [--turns N] [--concurrency C] [--warmup W]
+Usage: python bench/turns.py [--turns N] [--concurrency C] [--warmup W] [--instances K]
 """
 
 import argparse
@@ -21,6 +29,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -34,6 +43,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
+from redis_process import RedisServer, redis_server_binary
 
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -75,6 +85,7 @@ class Row:
     load: Load
     replies: int | None  # None: the system sends nothing to the connector
     kinds: dict[str, int] = field(default_factory=dict)
+    redis_version: str = ""  # the redis-server the system ran on, if any
 
     @property
     def reply_rate(self) -> float | None:
@@ -88,8 +99,11 @@ class Target:
     """One system under test: how to start it and where to send activities."""
 
     name: str
-    command: Callable[[int, Path], list[str]]  # (port, scratch dir) -> argv
+    command: Callable[[int, Path, int], list[str]]  # (port, scratch dir, instance) -> argv
     sends_replies: bool = True
+    ready: str = "/healthz"  # answers 200 once the process can take activities
+    redis: bool = False  # needs a redis-server of its own (SSPR_REDIS_URL)
+    instances: int = 1  # processes on as many ports, the turns spread round-robin
 
 
 class Processes:
@@ -120,7 +134,10 @@ class Processes:
             raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
 
     async def stop(self, name: str) -> None:
-        process, _ = self._running.pop(name)
+        entry = self._running.pop(name, None)
+        if entry is None:  # never started, or already stopped
+            return
+        process, _ = entry
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.terminate()
@@ -156,11 +173,13 @@ def sspr_bot_command() -> list[str]:
     return [found]
 
 
-def sspr_bot_target(backend: str) -> Target:
-    def command(port: int, scratch: Path) -> list[str]:
-        # A fresh data folder per system: its own demo directory copy, state file and audit.
-        data_dir = scratch / f"data-{backend}"
-        config = scratch / f"sspr-{backend}.yaml"
+def sspr_bot_target(backend: str, instances: int = 1) -> Target:
+    def command(port: int, scratch: Path, instance: int) -> list[str]:
+        # A fresh data folder per system and instance: its own demo directory copy, state
+        # file (sqlite), audit and outbox. The Redis URL comes from SSPR_REDIS_URL.
+        label = backend if instances == 1 else f"{backend}-{instance + 1}"
+        data_dir = scratch / f"data-{label}"
+        config = scratch / f"sspr-{label}.yaml"
         config.write_text(
             f"data_dir: {data_dir}\n"
             f"state:\n  backend: {backend}\n"
@@ -170,22 +189,28 @@ def sspr_bot_target(backend: str) -> Target:
         )
         return [*sspr_bot_command(), "serve", "--config", str(config), "--port", str(port)]
 
-    return Target(f"sspr-bot ({backend})", command)
+    name = f"sspr-bot ({backend})" if instances == 1 else f"sspr-bot ({backend} x {instances})"
+    # /readyz answers 200 once the state store answers (for Redis: a PING went through).
+    return Target(name, command, ready="/readyz", redis=backend == "redis", instances=instances)
 
 
 def script_target(name: str, script: str, *, sends_replies: bool) -> Target:
-    def command(port: int, scratch: Path) -> list[str]:
+    def command(port: int, scratch: Path, instance: int) -> list[str]:
         return [sys.executable, str(HERE / script), str(port)]
 
     return Target(name, command, sends_replies=sends_replies)
 
 
-TARGETS = (
-    script_target("aiohttp bare echo", "echo_bare.py", sends_replies=False),
-    script_target("Agents SDK echo", "echo_sdk.py", sends_replies=True),
-    sspr_bot_target("sqlite"),
-    sspr_bot_target("memory"),
-)
+def targets(instances: int) -> tuple[Target, ...]:
+    return (
+        script_target("aiohttp bare echo", "echo_bare.py", sends_replies=False),
+        script_target("Agents SDK echo", "echo_sdk.py", sends_replies=True),
+        sspr_bot_target("sqlite"),
+        sspr_bot_target("memory"),
+        sspr_bot_target("redis", instances),
+    )
+
+
 BASELINE = "Agents SDK echo"
 
 
@@ -235,7 +260,7 @@ def activity(
 
 async def drive(
     http: aiohttp.ClientSession,
-    url: str,
+    urls: Sequence[str],
     service_url: str,
     *,
     turns: int,
@@ -250,6 +275,10 @@ async def drive(
     instead of a stray word in a flow already under way; "help" reads and rewrites that
     session. No method is ever picked, so no code is sent and no failure is counted: the
     load stays the same from the first turn to the last.
+
+    With several instances (`urls`), worker w sends its step s to urls[(w + s) % K]: the
+    "help" of a conversation goes to another instance than its "reset", and the workers
+    start on different instances, so each instance gets 1/K of the turns.
     """
     tickets = iter(range(turns))  # shared: the loop ends when N activities have been taken
     latencies: list[float] = []
@@ -266,6 +295,7 @@ async def drive(
                 conversation=f"{run}-w{number}-c{step // 2}",
                 service_url=service_url,
             )
+            url = urls[(number + step) % len(urls)]
             started = time.perf_counter()
             try:
                 async with http.post(url, json=payload) as response:
@@ -309,31 +339,49 @@ async def measure(
     concurrency: int,
     warmup: int,
 ) -> Row:
-    port = free_port()
-    await processes.start(target.name, target.command(port, scratch), child_environment())
-    try:
-        base = f"http://{HOST}:{port}"
-        await wait_ready(http, processes, target.name, f"{base}/healthz")
-        url = f"{base}/api/messages"
-        # Warm-up: imports, first connections, SQLite pages and the pooled reply client.
-        await drive(http, url, connector, turns=warmup, concurrency=concurrency, run=f"warm{port}")
+    # Stopped in reverse order on the way out, whatever happens: the bots, then Redis.
+    async with contextlib.AsyncExitStack() as running:
+        env = child_environment()
+        server: RedisServer | None = None
+        if target.redis:
+            server = await running.enter_async_context(RedisServer(scratch / _slug(target.name)))
+            # Instances must share the key that hashes codes; one random key per run.
+            env |= {"SSPR_REDIS_URL": server.url, "SSPR_SECRET_KEY": secrets.token_hex(32)}
+        names: list[str] = []
+        urls: list[str] = []
+        for instance in range(target.instances):
+            name = target.name if target.instances == 1 else f"{target.name} #{instance + 1}"
+            port = free_port()
+            running.push_async_callback(processes.stop, name)
+            await processes.start(name, target.command(port, scratch, instance), env)
+            # One after the other: each one ready before the next starts.
+            base = f"http://{HOST}:{port}"
+            await wait_ready(http, processes, name, f"{base}{target.ready}")
+            names.append(name)
+            urls.append(f"{base}/api/messages")
+        run = _slug(target.name)  # conversation and activity ids unique per system
+        # Warm-up: imports, first connections, SQLite pages, Redis scripts, the reply client.
+        await drive(http, urls, connector, turns=warmup, concurrency=concurrency, run=f"warm-{run}")
         async with http.post(f"{connector}/reset") as response:
             response.raise_for_status()
         load = await drive(
-            http, url, connector, turns=turns, concurrency=concurrency, run=f"run{port}"
+            http, urls, connector, turns=turns, concurrency=concurrency, run=f"run-{run}"
         )
         counted = await settled_count(http, connector)
-        processes.check_alive(target.name)
-    finally:
-        await processes.stop(target.name)
+        for name in names:
+            processes.check_alive(name)
+        if server is not None:
+            server.check_alive()
     replies = int(counted["replies"]) if target.sends_replies else None
-    return Row(target.name, load, replies, counted["kinds"])
+    version = "" if server is None else server.version
+    return Row(target.name, load, replies, counted["kinds"], version)
 
 
 def render(rows: Sequence[Row], out: TextIO) -> None:
     baseline = next((row.load.rate for row in rows if row.system == BASELINE), 0.0)
+    width = max(20, *(len(row.system) for row in rows))
     header = (
-        f"{'system':<20} {'turns':>6} {'err':>4} {'req/s':>8} {'replies/s':>10} "
+        f"{'system':<{width}} {'turns':>6} {'err':>4} {'req/s':>8} {'replies/s':>10} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'x SDK echo':>10}"
     )
     print(header, file=out)
@@ -343,7 +391,7 @@ def render(rows: Sequence[Row], out: TextIO) -> None:
         replies = "-" if reply_rate is None else f"{reply_rate:.0f}"
         ratio = f"{row.load.rate / baseline:.2f}" if baseline else "-"
         print(
-            f"{row.system:<20} {row.load.sent:>6} {row.load.errors:>4} {row.load.rate:>8.0f} "
+            f"{row.system:<{width}} {row.load.sent:>6} {row.load.errors:>4} {row.load.rate:>8.0f} "
             f"{replies:>10} {row.load.percentile(0.50):>8.1f} {row.load.percentile(0.99):>8.1f} "
             f"{ratio:>10}",
             file=out,
@@ -369,7 +417,7 @@ async def client(concurrency: int) -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def run(turns: int, concurrency: int, warmup: int) -> list[Row]:
+async def run(turns: int, concurrency: int, warmup: int, instances: int) -> list[Row]:
     # SIGTERM (a CI timeout, `kill`) cancels the run like Ctrl-C does, so the `finally`
     # below still stops the subprocesses instead of leaving them listening.
     task = asyncio.current_task()
@@ -386,7 +434,7 @@ async def run(turns: int, concurrency: int, warmup: int) -> list[Row]:
                 await processes.start("connector", argv, child_environment())
                 connector = f"http://{HOST}:{port}"
                 await wait_ready(http, processes, "connector", f"{connector}/healthz")
-                for target in TARGETS:
+                for target in targets(instances):
                     print(f"measuring {target.name} ...", file=sys.stderr, flush=True)
                     rows.append(
                         await measure(
@@ -417,17 +465,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--turns", type=positive, default=3000, help="activities per system")
     parser.add_argument("--concurrency", type=positive, default=50, help="conversations at once")
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured activities first")
+    parser.add_argument(
+        "--instances", type=positive, default=1, help="sspr-bot processes sharing the Redis"
+    )
     args = parser.parse_args(argv)
     try:
-        rows = asyncio.run(run(args.turns, args.concurrency, max(0, args.warmup)))
+        redis_server_binary()  # before anything starts: the redis row needs one
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 2
+    try:
+        rows = asyncio.run(run(args.turns, args.concurrency, max(0, args.warmup), args.instances))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("interrupted; subprocesses stopped", file=sys.stderr)
         return 130
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     print(
         f"{stamp}  nproc={len(os.sched_getaffinity(0))}  python {sys.version.split()[0]}  "
-        f"turns={args.turns} concurrency={args.concurrency} warmup={args.warmup}"
+        f"turns={args.turns} concurrency={args.concurrency} warmup={args.warmup} "
+        f"instances={args.instances}"
     )
+    for version in sorted({row.redis_version for row in rows if row.redis_version}):
+        print(f"redis-server {version} (appendonly yes, appendfsync everysec, no RDB snapshots)")
     render(rows, sys.stdout)
     render_mix(rows, sys.stdout)
     return 1 if any(row.load.errors for row in rows) else 0
