@@ -5,7 +5,15 @@ from adapters.directory.base import (
     Directory,
     DirectoryUnavailable,
     PasswordRejected,
+    ResetNotPermitted,
     SecurityQuestion,
 )
 
-__all__ = ["Account", "Directory", "DirectoryUnavailable", "PasswordRejected", "SecurityQuestion"]
+__all__ = [
+    "Account",
+    "Directory",
+    "DirectoryUnavailable",
+    "PasswordRejected",
+    "ResetNotPermitted",
+    "SecurityQuestion",
+]

@@ -10,11 +10,22 @@ class DirectoryUnavailable(Exception):
 
 
 class PasswordRejected(Exception):
-    """The directory refused the new password; `reason` is safe to show the user."""
+    """The directory refused the new password; the user may try another one.
 
-    def __init__(self, reason: str) -> None:
+    `kind` says why in a way the dialog can word for the user ("policy": too weak for the
+    directory's rules, "history": used before, "same": the current one, "too_soon": changed
+    too recently); `reason` is a sentence safe to show as it is.
+    """
+
+    def __init__(self, reason: str, kind: str = "policy") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
+
+
+class ResetNotPermitted(Exception):
+    """The bot's own identity may not change this account (an admin needs a higher role, a
+    protected account); only a person at the helpdesk can. Never a verification failure."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +53,16 @@ class Account:
     aliases: frozenset[str] = field(default_factory=frozenset)
     has_totp: bool = False
     questions: tuple[SecurityQuestion, ...] = ()
+    locked: bool = False
 
 
 class Directory(Protocol):
     """Every method may raise DirectoryUnavailable."""
+
+    @property
+    def can_unlock(self) -> bool:
+        """Whether `unlock` does something here (a locked-out account can be unlocked)."""
+        ...
 
     async def find(self, name: str) -> Account | None:
         """The account whose username, alias, email or object id is `name` (case-insensitive)."""
@@ -60,13 +77,16 @@ class Directory(Protocol):
         ...
 
     async def set_password(self, account: Account, password: str, *, must_change: bool) -> None:
-        """Set the password; raises PasswordRejected when the directory's policy refuses it."""
+        """Set the password; PasswordRejected when the directory's policy refuses it,
+        ResetNotPermitted when the bot may not change this account."""
         ...
 
     async def revoke_sessions(self, account: Account) -> None:
         """Sign the account out everywhere, so a thief's open sessions end with the reset."""
         ...
 
-    async def unlock(self, account: Account) -> None: ...
+    async def unlock(self, account: Account) -> None:
+        """Clear a lockout (too many wrong passwords at sign-in), keeping the password."""
+        ...
 
     async def close(self) -> None: ...

@@ -124,6 +124,7 @@ class _User(BaseModel):
                 SecurityQuestion(id=q.id, text=q.text, answer_hash=q.answer_hash)
                 for q in self.questions
             ),
+            locked=self.locked,
         )
 
 
@@ -171,6 +172,8 @@ class EmbeddedDirectory:
         self._snapshot = snapshot
         self._lock = asyncio.Lock()
 
+    can_unlock = True
+
     @classmethod
     async def open(cls, path: Path, *, key: EncryptionKey) -> "EmbeddedDirectory":
         """Load and check the whole file; raises DirectoryUnavailable naming what is wrong.
@@ -203,7 +206,7 @@ class EmbeddedDirectory:
 
         def change(user: _User) -> _User:
             if user.password_hash and password_matches(user.password_hash, password):
-                raise PasswordRejected(UNCHANGED_REASON)
+                raise PasswordRejected(UNCHANGED_REASON, kind="same")
             return user.model_copy(
                 update={"password_hash": hash_password(password), "must_change": must_change}
             )
