@@ -18,7 +18,13 @@ from typing import Any
 
 from adapters.audit import Audit
 from adapters.delivery import CodeSender, Message
-from adapters.directory import Account, Directory, DirectoryUnavailable, PasswordRejected
+from adapters.directory import (
+    Account,
+    Directory,
+    DirectoryUnavailable,
+    PasswordRejected,
+    ResetNotPermitted,
+)
 from dialogs.catalog import Catalog
 from dialogs.limits import Limits
 from dialogs.machine import ENDS, ResetMachine
@@ -35,7 +41,7 @@ from dialogs.methods import (
 from dialogs.password_policy import PasswordPolicy
 from dialogs.policy import ResetPolicy
 from dialogs.replies import Choice, Inbound, Outcome, Reply
-from dialogs.session import AuditEvent, PasswordChange, ResetSession
+from dialogs.session import AccountChange, AuditEvent, ResetSession
 from dialogs.settings import DialogSettings
 from state import Clock, Store
 
@@ -142,12 +148,12 @@ class ResetDialog:
             replies,
             session.to_dict(),
             deliveries=session.deliveries,
-            password_change=session.password_change,
+            account_change=session.account_change,
             events=session.events,
         )
 
     async def settle(self, outcome: Outcome) -> Outcome:
-        """Do what a stored turn decided: deliver its codes, change the password.
+        """Do what a stored turn decided: deliver its codes, change the password or unlock.
 
         Call only after `outcome.session` was written. Returns the further replies and, when
         the password step ran, the session to write next.
@@ -158,12 +164,12 @@ class ResetDialog:
                 self._in_background(self._sender.send(delivery.message))
             else:
                 await self._sender.send(delivery.message)
-        change = outcome.password_change
+        change = outcome.account_change
         if change is None or outcome.session is None:
             return Outcome(changed=False)
         session = ResetSession.from_dict(outcome.session)
         with self._machine.attached(session):
-            replies = await self._change_password(session, change)
+            replies = await self._change_account(session, change)
         await self._write_audit(session.events)
         return Outcome(replies, session.to_dict())
 
@@ -341,22 +347,44 @@ class ResetDialog:
         return [self._menu(session, account, "choose_second")]
 
     async def _password_step(self, session: ResetSession, account: Account) -> list[Reply]:
-        if self._settings.password.entry == "chat":
-            settings = self._settings.password
+        """Verified. A locked-out account may rather be unlocked, keeping its password."""
+        if self._directory.can_unlock and account.locked:
+            session.offered = ["unlock", "reset"]
+            return [self._unlock_menu(session)]
+        return self._new_password_step(session)
+
+    def _new_password_step(self, session: ResetSession) -> list[Reply]:
+        settings = self._settings.password
+        if settings.entry == "chat":
             return [
                 self._say(
                     session, "ask_new_password", min=settings.min_length, max=settings.max_length
                 )
             ]
         session.start_reset()
-        session.password_change = PasswordChange(None)
+        session.account_change = AccountChange()
         return []
 
+    def _unlock_menu(self, session: ResetSession) -> Reply:
+        choices = tuple(
+            Choice(name, self._catalog.text(f"label_{name}", session.locale))
+            for name in session.offered
+        )
+        return Reply(self._catalog.text("unlock_or_reset", session.locale), choices)
+
     async def _take_password(self, session: ResetSession, password: str) -> list[Reply]:
+        if session.offered == ["unlock", "reset"]:
+            picked = self._pick(session, password)
+            if picked is None:
+                return [self._say(session, "pick_one"), self._unlock_menu(session)]
+            session.offered = []
+            if picked == "reset":
+                return self._new_password_step(session)
+            session.start_unlock()
+            session.account_change = AccountChange(unlock=True)
+            return []
         if self._settings.password.entry == "temporary":
-            account = await self._account(session)
-            assert account is not None
-            return await self._password_step(session, account)
+            return self._new_password_step(session)
         account = await self._account(session)
         assert account is not None
         context = [account.username, *account.display_name.split()]
@@ -366,31 +394,56 @@ class ResetDialog:
         if refusal is not None:
             return [self._say(session, refusal.message, **refusal.values)]
         session.start_reset()
-        session.password_change = PasswordChange(password)
+        session.account_change = AccountChange(password=password)
         return []
 
-    async def _change_password(self, session: ResetSession, change: PasswordChange) -> list[Reply]:
+    async def _change_account(self, session: ResetSession, change: AccountChange) -> list[Reply]:
         account = await self._account(session)
         assert account is not None
-        temporary = change.password is None
-        password = change.password or self._passwords.temporary()
+        try:
+            if change.unlock:
+                return await self._unlock(session, account)
+            return await self._change_password(session, account, change.password)
+        except ResetNotPermitted:
+            session.change_failed()
+            return await self._escalate(session, "helpdesk_only", reason="not_permitted")
+        except DirectoryUnavailable:
+            session.change_failed()
+            log.error("directory unavailable during an account change")
+            return [self._say(session, "unavailable")]
+
+    async def _unlock(self, session: ResetSession, account: Account) -> list[Reply]:
+        await self._directory.unlock(account)
+        session.finish()
+        await self._limits.clear(session.subject)
+        await self._record(session, "account.unlocked", methods=",".join(session.passed))
+        self._notify(session, account, "notify_unlock_subject", "notify_unlock_body")
+        return [self._say(session, "unlocked")]
+
+    async def _change_password(
+        self, session: ResetSession, account: Account, chosen: str | None
+    ) -> list[Reply]:
+        temporary = chosen is None
+        password = chosen or self._passwords.temporary()
         try:
             await self._directory.set_password(account, password, must_change=temporary)
         except PasswordRejected as rejected:
-            session.password_refused()
-            await self._record(session, "password.refused_by_directory")
+            session.change_failed()
+            await self._record(session, "password.refused_by_directory", kind=rejected.kind)
             if temporary:
                 return await self._escalate(session, "escalated", reason="temporary_refused")
-            return [self._say(session, "password_refused", reason=rejected.reason)]
-        except DirectoryUnavailable:
-            session.password_refused()
-            log.error("directory unavailable during a password change")
-            return [self._say(session, "unavailable")]
+            return [self._refusal(session, rejected)]
         await self._after_reset(session, account, must_change=temporary)
         if temporary:
             text = self._catalog.text("temporary_password", session.locale, password=password)
             return [Reply(text, sensitive=True)]
         return [self._say(session, "reset_done")]
+
+    def _refusal(self, session: ResetSession, rejected: PasswordRejected) -> Reply:
+        by_kind = {"history": "password_used_before", "same": "password_same"}
+        if rejected.kind in by_kind:
+            return self._say(session, by_kind[rejected.kind])
+        return self._say(session, "password_refused", reason=rejected.reason)
 
     async def _after_reset(
         self, session: ResetSession, account: Account, *, must_change: bool
@@ -405,16 +458,22 @@ class ResetDialog:
             must_change=must_change,
             admin=account.is_admin,
         )
+        self._notify(session, account, "notify_subject", "notify_body")
+
+    def _notify(self, session: ResetSession, account: Account, subject: str, body: str) -> None:
+        """Tell the owner (and the configured people, for an admin) what just happened."""
         helpdesk = self._settings.helpdesk
         recipients = [account.email] if account.email else []
         if account.is_admin:
             recipients += helpdesk.admin_reset_recipients
-        subject = self._catalog.text("notify_subject", session.locale)
-        body = self._catalog.text(
-            "notify_body", session.locale, username=account.username, helpdesk=helpdesk.contact
-        )
+        values = {"username": account.username, "helpdesk": helpdesk.contact}
         for recipient in recipients:
-            notice = Message(medium="email", to=recipient, subject=subject, body=body)
+            notice = Message(
+                medium="email",
+                to=recipient,
+                subject=self._catalog.text(subject, session.locale),
+                body=self._catalog.text(body, session.locale, **values),
+            )
             self._in_background(self._sender.send(notice))
 
     async def _lock(self, session: ResetSession, *, already: bool = False) -> list[Reply]:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogs.session import AuditEvent, Delivery, PasswordChange
+from dialogs.session import AccountChange, AuditEvent, Delivery
 
 
 @dataclass(frozen=True)
@@ -48,4 +48,4 @@ class Outcome:
     changed: bool = True
     deliveries: list[Delivery] = field(default_factory=list)
     events: list[AuditEvent] = field(default_factory=list)
-    password_change: PasswordChange | None = field(default=None, repr=False)
+    account_change: AccountChange | None = field(default=None, repr=False)

@@ -1,8 +1,8 @@
 """One reset conversation's state, as stored between turns.
 
 Nothing secret is stored: codes only as keyed hashes, answers only as pass/fail marks. What
-a turn decided to do to the outside world (deliver a code, change the password, write the
-audit trail) rides on
+a turn decided to do to the outside world (deliver a code, change the password or unlock
+the account, write the audit trail) rides on
 the session object for that turn only and is never stored: it happens after the session has
 been written, so a turn that loses a race to another one has changed nothing.
 """
@@ -36,10 +36,12 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class PasswordChange:
-    """The password to set once the verified state is stored; None: generate a temporary one."""
+class AccountChange:
+    """What to change once the verified state is stored: unlock the account and keep its
+    password, or set `password` (None: a generated temporary one)."""
 
-    password: str | None = field(repr=False)
+    unlock: bool = False
+    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class AuditEvent:
     fields: dict[str, Any]
 
 
-TRANSIENT = frozenset({"deliveries", "password_change", "events"})
+TRANSIENT = frozenset({"deliveries", "account_change", "events"})
 
 
 @dataclass(eq=False)
@@ -71,7 +73,7 @@ class ResetSession:
     offered: list[str] = field(default_factory=list)
     challenge: Challenge | None = None
     deliveries: list[Delivery] = field(default_factory=list, repr=False)
-    password_change: PasswordChange | None = field(default=None, repr=False)
+    account_change: AccountChange | None = field(default=None, repr=False)
     events: list[AuditEvent] = field(default_factory=list, repr=False)
 
     if TYPE_CHECKING:  # triggers that dialogs.machine binds while a session is attached
@@ -81,7 +83,8 @@ class ResetSession:
         def offer_methods(self) -> bool: ...
         def verified(self) -> bool: ...
         def start_reset(self) -> bool: ...
-        def password_refused(self) -> bool: ...
+        def start_unlock(self) -> bool: ...
+        def change_failed(self) -> bool: ...
         def finish(self) -> bool: ...
         def lock(self) -> bool: ...
         def cancel(self) -> bool: ...
