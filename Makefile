@@ -17,7 +17,7 @@ CHAT_USER ?= alice
 
 # Debian packages the test suite needs (real servers the fixtures start). Installed with
 # apt-get when missing and running as root; otherwise `make test` names them and stops.
-APT_PACKAGES := redis-server redis-tools
+APT_PACKAGES := redis-server redis-tools slapd ldap-utils samba samba-ad-dc winbind krb5-user
 
 .PHONY: help run test chat clean system-packages
 
@@ -62,6 +62,10 @@ system-packages:
 	echo "Installing Debian packages:$$missing"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+	# The tests start their own servers; services a package may have started get out of the way.
+	for service in slapd samba-ad-dc smbd nmbd winbind redis-server; do
+		service "$$service" stop >/dev/null 2>&1 || true
+	done
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	@echo "Installing sspr-bot into $(VENV) (takes a minute the first time)"
