@@ -61,7 +61,7 @@ system-packages:
 	fi
 	echo "Installing Debian packages:$$missing"
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing
 	# The tests start their own servers; services a package may have started get out of the way.
 	for service in slapd samba-ad-dc smbd nmbd winbind redis-server; do
 		service "$$service" stop >/dev/null 2>&1 || true
