@@ -15,6 +15,7 @@ from aiohttp import web
 
 from adapters.directory import DirectoryUnavailable
 from adapters.directory.at_rest import InvalidEncryptionKey
+from adapters.directory.embedded import EmbeddedDirectory
 from bot import logs
 from bot.agent import development_identity
 from bot.bot_framework import from_environment, is_loopback
@@ -203,6 +204,10 @@ async def _password_matches(settings: Settings, user: str, password: str) -> boo
     """Only the directory is opened: the check works while the bot and its store are down."""
     directory = await open_directory(settings, os.environ)
     try:
+        if not isinstance(directory, EmbeddedDirectory):
+            kind = settings.directory.kind
+            problem = f"directory.kind: check-password reads the embedded directory, not {kind}"
+            raise ConfigError([problem])
         return await directory.check_password(user, password)
     finally:
         await directory.close()

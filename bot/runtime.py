@@ -19,8 +19,10 @@ from microsoft_agents.hosting.aiohttp import CloudAdapter
 
 from adapters.audit.jsonl import JsonlAudit
 from adapters.delivery.outbox import OutboxSender
+from adapters.directory import Directory
 from adapters.directory.at_rest import EncryptionKey
 from adapters.directory.embedded import EmbeddedDirectory
+from adapters.directory.graph import open_graph_directory
 from bot.agent import Identify, ResetAgent, development_identity, entra_identity
 from bot.bot_framework import BotFrameworkAuth
 from bot.connector_pool import PooledClientFactory
@@ -38,7 +40,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     store: Store
-    directory: EmbeddedDirectory
+    directory: Directory
     dialog: ResetDialog
     runner: TurnRunner
     exits: AsyncExitStack
@@ -87,7 +89,16 @@ async def start_runtime(
     return Runtime(settings, store, directory, dialog, TurnRunner(dialog, store), exits)
 
 
-async def open_directory(settings: Settings, environ: Mapping[str, str]) -> EmbeddedDirectory:
+async def open_directory(settings: Settings, environ: Mapping[str, str]) -> Directory:
+    """The configured directory, opened; DirectoryUnavailable naming what is wrong."""
+    section = settings.directory
+    if section.kind == "graph":
+        assert section.graph is not None
+        return await open_graph_directory(section.graph, environ, base_dir=Path(settings.data_dir))
+    return await _open_embedded(settings, environ)
+
+
+async def _open_embedded(settings: Settings, environ: Mapping[str, str]) -> EmbeddedDirectory:
     path = settings.local_path(settings.directory.embedded.path)
     if not path.exists() and settings.directory.embedded.seed_demo:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -7,13 +7,14 @@ never read from here: they come from environment variables.
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from adapters.audit.jsonl import AuditSettings
 from adapters.delivery.outbox import OutboxSettings
 from adapters.directory.embedded import EmbeddedDirectorySettings
+from adapters.directory.graph import GraphDirectorySettings
 from dialogs.settings import DialogSettings
 from state.settings import StateSettings
 
@@ -28,8 +29,24 @@ class ServerSettings(_Section):
 
 
 class DirectorySection(_Section):
-    kind: Literal["embedded"] = Field("embedded", description="Which directory holds accounts.")
+    kind: Literal["embedded", "graph"] = Field(
+        "embedded",
+        description=(
+            "Which directory holds the accounts: embedded (a local file, for trying the bot "
+            "out) or graph (Microsoft Entra ID through Microsoft Graph)."
+        ),
+    )
     embedded: EmbeddedDirectorySettings = Field(default_factory=EmbeddedDirectorySettings)
+    graph: GraphDirectorySettings | None = Field(
+        None,
+        description="Microsoft Entra ID: see config/examples/entra-id.yaml. Needed for kind graph.",
+    )
+
+    @model_validator(mode="after")
+    def _section_for_kind(self) -> Self:
+        if self.kind != "embedded" and getattr(self, self.kind) is None:
+            raise ValueError(f"kind {self.kind} needs the directory.{self.kind} section")
+        return self
 
 
 class DeliverySection(_Section):

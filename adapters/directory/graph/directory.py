@@ -1,0 +1,345 @@
+"""The Directory port over Microsoft Entra ID, through Microsoft Graph (app-only).
+
+Every value a person typed reaches Graph only inside an OData string literal (quotes
+doubled, control characters refused) that is then percent-encoded. Group names in the
+configuration are resolved to ids once. A password change is reported as done only when
+Graph said so: a timeout, an outage or a throttle that outlasts the retry budget is
+DirectoryUnavailable, never success.
+"""
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from adapters.directory.base import (
+    Account,
+    DirectoryUnavailable,
+    PasswordRejected,
+    ResetNotPermitted,
+)
+from adapters.directory.graph.client import GraphClient, GraphError
+
+log = logging.getLogger(__name__)
+
+USER_FIELDS = (
+    "id,userPrincipalName,displayName,accountEnabled,mail,otherMails,mobilePhone,"
+    "businessPhones,onPremisesSyncEnabled"
+)
+# checkMemberGroups takes at most 20 group ids per request.
+CHECK_MEMBER_GROUPS_LIMIT = 20
+
+POLICY_REASON = (
+    "That password does not meet the directory's rules: use at least 8 characters with "
+    "three of these four: upper case, lower case, digits and symbols, and avoid common "
+    "words and your name."
+)
+HISTORY_REASON = "That password was used before on this account. Please choose a new one."
+NOT_PERMITTED = (
+    "The bot is not allowed to change the password of this account (administrators' "
+    "passwords need a higher role); the helpdesk can."
+)
+ON_PREMISES = (
+    "This account's password is kept in the on-premises Active Directory, which the bot "
+    "does not change through Microsoft Graph; the helpdesk can."
+)
+
+_HISTORY_WORDS = ("history", "recently used", "used before", "previously used", "used recently")
+_POLICY_WORDS = ("complexity", "password policy", "banned", "too weak", "not strong", "minimum")
+_ON_PREMISES_WORDS = ("on-premises mastered", "directory sync", "federated")
+
+
+class UnsafeValue(ValueError):
+    """A value that cannot be put in an OData string literal (a control character)."""
+
+
+def odata_string(value: str) -> str:
+    """`value` as an OData string literal: in single quotes, each quote doubled."""
+    if any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in value):
+        raise UnsafeValue("control character")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def query(**parameters: str) -> str:
+    """A query string of OData system options (`filter=` becomes `$filter=`), values
+    percent-encoded (a quote is %27, a space %20, `&` and `#` cannot break out)."""
+    return "&".join(f"${name}={quote(value, safe='')}" for name, value in parameters.items())
+
+
+def _guid(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value)) if len(value) == 36 else None
+    except ValueError:
+        return None
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+class GraphDirectory:
+    """The Directory port over Entra ID; build it with `open_graph_directory`."""
+
+    can_unlock = False  # Entra smart lockout unlocks accounts by itself
+
+    def __init__(
+        self,
+        client: GraphClient,
+        session: aiohttp.ClientSession,
+        *,
+        read_authentication_methods: bool,
+        on_close: Sequence[Any] = (),
+    ) -> None:
+        self._client = client
+        self._session = session
+        self._read_methods = read_authentication_methods
+        self._on_close = tuple(on_close)
+        self._group_ids: dict[str, frozenset[str]] = {}
+        self._group_lock = asyncio.Lock()
+
+    async def find(self, name: str) -> Account | None:
+        name = name.strip()
+        if not name or len(name) > 1024:
+            return None
+        guid = _guid(name)
+        try:
+            if guid is not None:
+                user = await self._user_by_id(guid)
+            else:
+                user = await self._user_by_name(name)
+        except UnsafeValue:
+            return None
+        if user is None:
+            return None
+        user_id = str(user["id"])
+        is_admin = await self._has_directory_role(user_id)
+        methods = await self._contact_methods(user_id) if self._read_methods else {}
+        return _account(user, is_admin=is_admin, methods=methods)
+
+    async def in_any_group(self, account: Account, groups: Sequence[str]) -> bool:
+        wanted: set[str] = set()
+        for group in groups:
+            guid = _guid(group.strip())
+            wanted |= {guid} if guid is not None else await self._resolve_group(group.strip())
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), CHECK_MEMBER_GROUPS_LIMIT):
+            chunk = ordered[start : start + CHECK_MEMBER_GROUPS_LIMIT]
+            answer = await self._read(
+                "POST",
+                f"/users/{_segment(account.id)}/checkMemberGroups",
+                body={"groupIds": chunk},
+            )
+            if answer and answer.get("value"):
+                return True
+        return False
+
+    async def totp_secret(self, account: Account) -> str | None:
+        """None: the bot cannot verify Entra's own authenticator registrations."""
+        return None
+
+    async def set_password(self, account: Account, password: str, *, must_change: bool) -> None:
+        body = {
+            "passwordProfile": {
+                "password": password,
+                "forceChangePasswordNextSignIn": must_change,
+            }
+        }
+        try:
+            await self._client.request("PATCH", f"/users/{_segment(account.id)}", body=body)
+        except GraphError as error:
+            raise _password_refusal(error) from None
+        log.info("graph password set", extra={"user_id": account.id, "must_change": must_change})
+
+    async def revoke_sessions(self, account: Account) -> None:
+        try:
+            await self._client.request(
+                "POST", f"/users/{_segment(account.id)}/revokeSignInSessions"
+            )
+        except GraphError as error:
+            raise DirectoryUnavailable(
+                f"Microsoft Graph refused to revoke the sessions ({error.status} {error.code}); "
+                "the app needs the User.RevokeSessions.All permission"
+            ) from None
+
+    async def unlock(self, account: Account) -> None:
+        """Never called (`can_unlock` is False): Entra ends a smart lockout by itself."""
+        raise ResetNotPermitted(
+            "Entra ID accounts cannot be unlocked by the bot: a smart lockout ends by itself "
+            "after a short wait, or the helpdesk can unlock it."
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+        for close in self._on_close:
+            await asyncio.to_thread(close)
+
+    async def _user_by_id(self, user_id: str) -> dict[str, Any] | None:
+        try:
+            answer = await self._client.request(
+                "GET", f"/users/{user_id}", query=query(select=USER_FIELDS)
+            )
+        except GraphError as error:
+            if error.status in (400, 404):
+                return None
+            raise _unavailable(error, "look up an account") from None
+        return answer.body if isinstance(answer.body, dict) else None
+
+    async def _user_by_name(self, name: str) -> dict[str, Any] | None:
+        literal = odata_string(name)
+        condition = f"userPrincipalName eq {literal} or mail eq {literal}"
+        users = await self._list("/users", query(filter=condition, select=USER_FIELDS))
+        if len(users) <= 1:
+            return users[0] if users else None
+        key = name.casefold()
+        by_upn = [u for u in users if str(u.get("userPrincipalName", "")).casefold() == key]
+        if len(by_upn) == 1:
+            return by_upn[0]
+        log.warning(
+            "a name matches several Entra accounts; none is used", extra={"count": len(users)}
+        )
+        return None
+
+    async def _has_directory_role(self, user_id: str) -> bool:
+        """Member of any directory role, directly or through a role-assignable group (an
+        OData cast on transitiveMemberOf: an advanced query, hence ConsistencyLevel)."""
+        answer = await self._read(
+            "GET",
+            f"/users/{user_id}/transitiveMemberOf/microsoft.graph.directoryRole",
+            query=query(count="true", select="id"),
+            headers={"ConsistencyLevel": "eventual"},
+        )
+        if not answer:
+            return False
+        count = answer.get("@odata.count")
+        return bool(answer.get("value")) or (isinstance(count, int) and count > 0)
+
+    async def _contact_methods(self, user_id: str) -> dict[str, str]:
+        """The phones and email registered as authentication methods, by phone type
+        (`mobile`, `alternateMobile`, `office`) and `email`."""
+        found: dict[str, str] = {}
+        phones = await self._list(f"/users/{user_id}/authentication/phoneMethods", "")
+        for phone in phones:
+            kind, number = phone.get("phoneType"), phone.get("phoneNumber")
+            if isinstance(kind, str) and isinstance(number, str) and number:
+                found.setdefault(kind, number)
+        emails = await self._list(f"/users/{user_id}/authentication/emailMethods", "")
+        for entry in emails:
+            address = entry.get("emailAddress")
+            if isinstance(address, str) and address:
+                found.setdefault("email", address)
+        return found
+
+    async def _resolve_group(self, name: str) -> frozenset[str]:
+        """The ids of the groups named `name` (display names are not unique), resolved once."""
+        async with self._group_lock:
+            if name not in self._group_ids:
+                try:
+                    condition = f"displayName eq {odata_string(name)}"
+                except UnsafeValue:
+                    ids: frozenset[str] = frozenset()
+                else:
+                    groups = await self._list("/groups", query(filter=condition, select="id"))
+                    ids = frozenset(str(group["id"]) for group in groups if "id" in group)
+                if not ids:
+                    log.warning(
+                        "a configured group does not exist in Entra ID", extra={"group": name}
+                    )
+                self._group_ids[name] = ids
+            return self._group_ids[name]
+
+    async def _list(self, path: str, query_string: str) -> list[dict[str, Any]]:
+        """Every item of a collection, following `@odata.nextLink` within this Graph."""
+        items: list[dict[str, Any]] = []
+        answer = await self._read("GET", path, query=query_string)
+        while answer:
+            items.extend(item for item in answer.get("value", []) if isinstance(item, dict))
+            next_link = answer.get("@odata.nextLink")
+            if not isinstance(next_link, str) or len(items) > 1000:
+                break
+            next_path, _, next_query = self._relative(next_link).partition("?")
+            answer = await self._read("GET", next_path, query=next_query)
+        return items
+
+    async def _read(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        try:
+            answer = await self._client.request(
+                method, path, query=query, body=body, headers=headers
+            )
+        except GraphError as error:
+            raise _unavailable(error, f"{method} {path.split('/')[1]}") from None
+        return answer.body if isinstance(answer.body, dict) else None
+
+    def _relative(self, link: str) -> str:
+        base = self._client.base_url
+        if not link.startswith(base + "/"):
+            raise DirectoryUnavailable("Microsoft Graph sent a next page on another host")
+        return link[len(base) :]
+
+
+def _account(user: Mapping[str, Any], *, is_admin: bool, methods: Mapping[str, str]) -> Account:
+    upn = str(user.get("userPrincipalName") or "")
+    other_mails = [m for m in user.get("otherMails") or [] if isinstance(m, str) and m]
+    business = [p for p in user.get("businessPhones") or [] if isinstance(p, str) and p]
+    mail = user.get("mail") if isinstance(user.get("mail"), str) else None
+    aliases = {m for m in (mail, *other_mails) if m and m.casefold() != upn.casefold()}
+    return Account(
+        id=str(user["id"]),
+        username=upn,
+        display_name=str(user.get("displayName") or upn),
+        enabled=user.get("accountEnabled") is True,
+        is_admin=is_admin,
+        email=methods.get("email") or mail or _first(other_mails),
+        mobile_phone=methods.get("mobile") or _text(user.get("mobilePhone")),
+        office_phone=methods.get("office") or _first(business),
+        aliases=frozenset(aliases),
+        has_totp=False,
+        questions=(),
+        locked=False,
+    )
+
+
+def _first(values: Iterable[str]) -> str | None:
+    return next(iter(values), None)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _password_refusal(error: GraphError) -> Exception:
+    """What a refused PATCH of passwordProfile means for the person in the chat. Graph's
+    message is matched by words, not compared whole: its wording is not a contract."""
+    message = error.message.casefold()
+    if error.status == 400:
+        if any(word in message for word in _ON_PREMISES_WORDS):
+            return ResetNotPermitted(ON_PREMISES)
+        if any(word in message for word in _HISTORY_WORDS):
+            return PasswordRejected(HISTORY_REASON, kind="history")
+        if "password" in message and any(word in message for word in _POLICY_WORDS):
+            return PasswordRejected(POLICY_REASON, kind="policy")
+    if error.status == 403:
+        return ResetNotPermitted(NOT_PERMITTED)
+    return _unavailable(error, "set the password")
+
+
+def _unavailable(error: GraphError, doing: str) -> DirectoryUnavailable:
+    hint = ""
+    if error.status == 403:
+        hint = " (the app lacks a permission or role; see the deployment guide)"
+    elif error.status == 401:
+        hint = " (the access token was refused)"
+    return DirectoryUnavailable(
+        f"Microsoft Graph refused to {doing}: {error.status} {error.code}{hint}"
+    )
