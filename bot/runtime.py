@@ -23,6 +23,7 @@ from adapters.directory import Directory
 from adapters.directory.at_rest import EncryptionKey
 from adapters.directory.embedded import EmbeddedDirectory
 from adapters.directory.graph import open_graph_directory
+from adapters.directory.ldap import open_ldap_directory
 from bot.agent import Identify, ResetAgent, development_identity, entra_identity
 from bot.bot_framework import BotFrameworkAuth
 from bot.connector_pool import PooledClientFactory
@@ -95,6 +96,9 @@ async def open_directory(settings: Settings, environ: Mapping[str, str]) -> Dire
     if section.kind == "graph":
         assert section.graph is not None
         return await open_graph_directory(section.graph, environ, base_dir=Path(settings.data_dir))
+    if section.kind == "ldap":
+        assert section.ldap is not None
+        return await open_ldap_directory(section.ldap, environ)
     return await _open_embedded(settings, environ)
 
 

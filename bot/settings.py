@@ -15,6 +15,7 @@ from adapters.audit.jsonl import AuditSettings
 from adapters.delivery.outbox import OutboxSettings
 from adapters.directory.embedded import EmbeddedDirectorySettings
 from adapters.directory.graph import GraphDirectorySettings
+from adapters.directory.ldap import LdapDirectorySettings
 from dialogs.settings import DialogSettings
 from state.settings import StateSettings
 
@@ -29,17 +30,25 @@ class ServerSettings(_Section):
 
 
 class DirectorySection(_Section):
-    kind: Literal["embedded", "graph"] = Field(
+    kind: Literal["embedded", "graph", "ldap"] = Field(
         "embedded",
         description=(
             "Which directory holds the accounts: embedded (a local file, for trying the bot "
-            "out) or graph (Microsoft Entra ID through Microsoft Graph)."
+            "out), graph (Microsoft Entra ID through Microsoft Graph) or ldap (Active "
+            "Directory or OpenLDAP)."
         ),
     )
     embedded: EmbeddedDirectorySettings = Field(default_factory=EmbeddedDirectorySettings)
     graph: GraphDirectorySettings | None = Field(
         None,
         description="Microsoft Entra ID: see config/examples/entra-id.yaml. Needed for kind graph.",
+    )
+    ldap: LdapDirectorySettings | None = Field(
+        None,
+        description=(
+            "Active Directory or OpenLDAP: see config/examples/active-directory.yaml and "
+            "openldap.yaml. Needed for kind ldap."
+        ),
     )
 
     @model_validator(mode="after")
