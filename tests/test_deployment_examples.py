@@ -8,11 +8,14 @@ import yaml
 from pydantic import BaseModel
 
 from adapters.directory.graph import GraphDirectorySettings
+from adapters.directory.ldap import LdapDirectorySettings
 from bot.config_file import load_settings
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "config" / "examples"
 SECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
     "entra-id.yaml": ("graph", GraphDirectorySettings),
+    "active-directory.yaml": ("ldap", LdapDirectorySettings),
+    "openldap.yaml": ("ldap", LdapDirectorySettings),
 }
 
 
