@@ -90,8 +90,8 @@ class LdapDirectory:
         """The one account whose name attributes (or id) equal `name`; None when none or
         several do."""
         name = name.strip()
-        if not name or len(name) > MAX_NAME_LENGTH:
-            return None
+        if not name or len(name) > MAX_NAME_LENGTH or any(ord(ch) < 32 for ch in name):
+            return None  # some servers cut a value at a NUL: "alice\x00junk" would be alice
         return await self._pool.run(lambda session: self._find(session, name))
 
     async def in_any_group(self, account: Account, groups: Sequence[str]) -> bool:
@@ -244,8 +244,8 @@ class LdapDirectory:
         aliases = {value for value in names[1:] if value.casefold() != username.casefold()}
         enabled, locked, flagged_admin = self._state(attributes)
         is_admin = flagged_admin or (
-            bool(self._settings.admin_groups)
-            and self._member_of_any(session, dn, attributes, self._settings.admin_groups)
+            bool(self._settings.effective_admin_groups)
+            and self._member_of_any(session, dn, attributes, self._settings.effective_admin_groups)
         )
         return Account(
             id=self._id(dn, attributes),

@@ -16,6 +16,10 @@ _DEFAULT_USER_FILTER: dict[Flavour, str] = {
     "active_directory": "(&(objectCategory=person)(objectClass=user))",
     "openldap": "(objectClass=inetOrgPerson)",
 }
+_DEFAULT_ADMIN_GROUPS: dict[str, tuple[str, ...]] = {
+    "active_directory": ("Domain Admins", "Enterprise Admins", "Schema Admins", "Administrators"),
+    "openldap": (),
+}
 _DEFAULT_NAME_ATTRIBUTES: dict[Flavour, tuple[str, ...]] = {
     "active_directory": ("sAMAccountName", "userPrincipalName", "mail"),
     "openldap": ("uid", "mail"),
@@ -112,13 +116,14 @@ class LdapDirectorySettings(BaseModel):
         default_factory=LdapAttributes,
         description="The attributes for display name, email, mobile and office phone.",
     )
-    admin_groups: list[str] = Field(
-        default_factory=list,
+    admin_groups: list[str] | None = Field(
+        None,
         description=(
             "Groups whose members (nested too) are administrators: they always need two "
             "verifications and never security questions. A DN, or a group's cn (looked up "
             "once under base_dn). On Active Directory accounts with `adminCount=1` are "
-            "administrators as well."
+            "administrators as well. Default: Domain Admins, Enterprise Admins, Schema "
+            "Admins and Administrators on Active Directory; none on OpenLDAP."
         ),
     )
     pool_size: int = Field(
@@ -167,13 +172,19 @@ class LdapDirectorySettings(BaseModel):
 
     @model_validator(mode="after")
     def _admin_groups(self) -> "LdapDirectorySettings":
-        if any(not group.strip() for group in self.admin_groups):
+        if any(not group.strip() for group in self.admin_groups or ()):
             raise ValueError("admin_groups: empty group name")
         return self
 
     @property
     def effective_user_filter(self) -> str:
         return self.user_filter or _DEFAULT_USER_FILTER[self.flavour]
+
+    @property
+    def effective_admin_groups(self) -> tuple[str, ...]:
+        if self.admin_groups is not None:
+            return tuple(self.admin_groups)
+        return _DEFAULT_ADMIN_GROUPS[self.flavour]
 
     @property
     def effective_name_attributes(self) -> tuple[str, ...]:
