@@ -51,6 +51,7 @@ def from_environment(environ: Mapping[str, str]) -> BotFrameworkAuth:
         configuration = AgentAuthConfiguration(anonymous_allowed=True)
         return BotFrameworkAuth(None, configuration, manager)
     settings.setdefault("AUTHTYPE", "ClientSecret")
+    settings.setdefault("VALIDATE_ISSUER", "true")
     if environ.get("MicrosoftAppType", "").casefold() == "multitenant":
         settings.pop("TENANTID", None)
     manager = MsalConnectionManager(CONNECTIONS=connections, CONNECTIONSMAP=sdk["CONNECTIONSMAP"])

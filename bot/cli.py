@@ -24,6 +24,9 @@ from bot.console import chat
 from bot.keys import SecretKeyInvalid
 from bot.runtime import bot_framework_adapter, http_application, open_directory, start_runtime
 from bot.settings import Settings
+from bot.slack import SlackMisconfigured
+from bot.slack.manifest import PublicUrlInvalid, manifest_problems, slack_manifest
+from bot.teams.manifest import write_teams_package
 from dialogs.machine import mermaid_diagram
 from state import StoreMisconfigured, StoreUnavailable
 
@@ -35,6 +38,8 @@ STARTUP_FAILURES = (
     DirectoryUnavailable,
     StoreUnavailable,
     StoreMisconfigured,
+    SlackMisconfigured,
+    PublicUrlInvalid,
 )
 
 
@@ -81,6 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     graph = config_commands.add_parser("graph", help="draw the conversation state machine")
     graph.add_argument("--output", type=Path, default=Path("sspr-conversation.mmd"))
     graph.set_defaults(run=_config_graph)
+
+    slack = commands.add_parser("slack-manifest", help="write the Slack app manifest")
+    _config_option(slack)
+    slack.add_argument("--public-url", required=True, help="the bot's public https base URL")
+    slack.add_argument("--output", type=Path, default=None, help="file (default: stdout)")
+    slack.set_defaults(run=_slack_manifest)
+
+    teams = commands.add_parser("teams-manifest", help="write the Teams app package")
+    _config_option(teams)
+    teams.add_argument("--out", type=Path, default=Path("teams-app"), help="folder to write")
+    teams.set_defaults(run=_teams_manifest)
 
     directory = commands.add_parser("directory", help="work with the embedded directory")
     directory_commands = directory.add_subparsers(required=True, metavar="ACTION")
@@ -191,6 +207,30 @@ def _config_graph(args: argparse.Namespace) -> int:
         target = output.with_suffix(f".{suffix}")
         graph.get_graph().draw(str(target), format=suffix, prog="dot")
         print(f"wrote {target}")
+    return 0
+
+
+def _slack_manifest(args: argparse.Namespace) -> int:
+    settings = _settings(args, interactive=True)
+    manifest = slack_manifest(settings.slack, args.public_url)
+    problems = manifest_problems(manifest)
+    if problems:
+        raise ConfigError(problems)
+    text = json.dumps(manifest, indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _teams_manifest(args: argparse.Namespace) -> int:
+    settings = _settings(args, interactive=True)
+    app_id = from_environment(os.environ).app_id
+    if app_id is None:
+        raise ConfigError(["MicrosoftAppId: set it to the Azure Bot's app id"])
+    print(write_teams_package(settings.teams, app_id, args.out))
     return 0
 
 

@@ -30,6 +30,11 @@ from bot.connector_pool import PooledClientFactory
 from bot.http_app import create_app
 from bot.keys import code_key
 from bot.settings import Settings
+from bot.slack.channel import SlackChannel
+from bot.slack.routes import add_slack_routes
+from bot.teams import TeamsCloudAdapter, allowed_tenants, service_url_validator
+from bot.teams.agent import TeamsResetAgent
+from bot.teams.auth import channel_keys_from_environment, signing_keys_from
 from bot.turns import TurnRunner
 from dialogs import ResetDialog
 from state import Clock, RedisStore, Store, SystemClock, open_store
@@ -40,10 +45,13 @@ log = logging.getLogger(__name__)
 @dataclass
 class Runtime:
     settings: Settings
+    environ: Mapping[str, str]
+    clock: Clock
     store: Store
     directory: Directory
     dialog: ResetDialog
     runner: TurnRunner
+    connector: TCPConnector  # every outbound HTTP call of the channels shares this pool
     exits: AsyncExitStack
 
     async def close(self) -> None:
@@ -87,7 +95,19 @@ async def start_runtime(
     except BaseException:
         await exits.aclose()
         raise
-    return Runtime(settings, store, directory, dialog, TurnRunner(dialog, store), exits)
+    connector = TCPConnector(limit=100, keepalive_timeout=60)
+    exits.push_async_callback(connector.close)
+    return Runtime(
+        settings,
+        environ,
+        clock,
+        store,
+        directory,
+        dialog,
+        TurnRunner(dialog, store),
+        connector,
+        exits,
+    )
 
 
 async def open_directory(settings: Settings, environ: Mapping[str, str]) -> Directory:
@@ -120,23 +140,45 @@ async def _open_embedded(settings: Settings, environ: Mapping[str, str]) -> Embe
 
 
 def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Application:
-    """The served app: development mode trusts the channel's user id, otherwise Entra's."""
+    """The served app: Bot Framework channels (development mode trusts the channel's user
+    id, otherwise Entra's) and, when enabled, Slack directly."""
     identify = development_identity if auth.development else entra_identity
     adapter, agent = bot_framework_adapter(runtime, auth, identify)
-    return create_app(
+    app = create_app(
         adapter=adapter,
         agent=agent,
         auth=auth,
         dialog=runtime.dialog,
         store=runtime.store,
     )
+    if runtime.settings.slack.enabled:
+        slack = SlackChannel(
+            runtime.settings.slack,
+            environ=runtime.environ,
+            runner=runtime.runner,
+            store=runtime.store,
+            message=runtime.dialog.message,
+            connector=runtime.connector,
+            clock=runtime.clock,
+        )
+        add_slack_routes(app, slack)
+    return app
 
 
 def bot_framework_adapter(
     runtime: Runtime, auth: BotFrameworkAuth, identify: Identify
 ) -> tuple[CloudAdapter, ResetAgent]:
-    connector = TCPConnector(limit=100, keepalive_timeout=60)
-    runtime.exits.push_async_callback(connector.close)
-    factory = PooledClientFactory(auth.connections, connector)
-    adapter = CloudAdapter(channel_service_client_factory=factory)
-    return adapter, ResetAgent(runtime.runner, identify)
+    factory = PooledClientFactory(auth.connections, runtime.connector)
+    tenants = allowed_tenants(runtime.settings.teams, auth.configuration.TENANT_ID)
+    keys = channel_keys_from_environment(runtime.environ)
+    runtime.exits.push_async_callback(keys.close)
+    if runtime.environ.get("BotOpenIdMetadata"):
+        runtime.exits.enter_context(signing_keys_from(keys))
+    adapter = TeamsCloudAdapter(
+        channel_service_client_factory=factory,
+        keys=keys,
+        tenants=tenants,
+        host_validator=service_url_validator(auth.app_id),
+    )
+    agent = TeamsResetAgent(runtime.runner, identify, tenants=tenants, store=runtime.store)
+    return adapter, agent

@@ -16,6 +16,8 @@ from adapters.delivery.outbox import OutboxSettings
 from adapters.directory.embedded import EmbeddedDirectorySettings
 from adapters.directory.graph import GraphDirectorySettings
 from adapters.directory.ldap import LdapDirectorySettings
+from bot.slack.settings import SlackSettings
+from bot.teams.settings import TeamsSettings
 from dialogs.settings import DialogSettings
 from state.settings import StateSettings
 
@@ -84,6 +86,8 @@ class Settings(DialogSettings):
     delivery: DeliverySection = Field(default_factory=DeliverySection)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
 
     def dialog(self) -> DialogSettings:
         fields = set(DialogSettings.model_fields)

@@ -1,0 +1,66 @@
+"""Channel-neutral replies as Slack messages: a text fallback and Block Kit buttons.
+
+Every message carries `text` (what notifications, screen readers and old clients show; the
+choices numbered, so typing a number works too). A reply with choices also carries blocks:
+a section with the text and one button per choice. Texts go out as plain text (`mrkdwn`
+off, `plain_text` objects), so an asterisk or underscore in a name or a temporary password
+is shown as typed instead of turning into formatting that hides characters.
+"""
+
+from typing import Any
+
+from bot.render import plain_text
+from bot.slack.text import escape
+from dialogs import Reply
+
+ACTION_PREFIX = "sspr_choice_"
+CHOICES_BLOCK = "sspr_choices"
+MAX_BUTTONS = 25  # Slack's limit per actions block
+MAX_BUTTON_TEXT = 75
+MAX_SECTION_TEXT = 3000
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return {"type": "plain_text", "text": text, "emoji": False}
+
+
+def message(reply: Reply) -> dict[str, Any]:
+    """`chat.postMessage` arguments (without the channel) for one reply.
+
+    The reply carrying a temporary password is one plain message, never repeated in blocks:
+    it should exist in as few places as possible. Slack keeps message history (and exports
+    it), so a password posted here outlives the conversation; the one-time link mode keeps
+    passwords out of chat entirely.
+    """
+    arguments: dict[str, Any] = {
+        "text": escape(plain_text(reply)),
+        "mrkdwn": False,
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+    if reply.choices and not reply.sensitive:
+        arguments["blocks"] = [
+            {"type": "section", "text": _plain(reply.text, MAX_SECTION_TEXT)},
+            {
+                "type": "actions",
+                "block_id": CHOICES_BLOCK,
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": f"{ACTION_PREFIX}{number}",
+                        "text": _plain(choice.label, MAX_BUTTON_TEXT),
+                        "value": choice.value,
+                    }
+                    for number, choice in enumerate(reply.choices[:MAX_BUTTONS], 1)
+                ],
+            },
+        ]
+    return arguments
+
+
+def answered(blocks: list[dict[str, Any]], label: str) -> list[dict[str, Any]]:
+    """The blocks of a message whose button was pressed: the buttons replaced by the choice."""
+    kept = [block for block in blocks if block.get("type") != "actions"]
+    return [*kept, {"type": "context", "elements": [_plain(f"✓ {label}", MAX_SECTION_TEXT)]}]

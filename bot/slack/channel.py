@@ -1,0 +1,467 @@
+"""Slack, directly: Events API and interactivity requests in, Web API calls out.
+
+Framework-neutral: a request is its raw body and headers, an answer a status and a JSON
+body; `bot.slack.routes` is the thin aiohttp layer around it. Every request is checked
+first (signature over the raw body, 300 s window) and refused with 401 before anything in
+it is parsed.
+
+Slack wants an answer within 3 seconds and retries otherwise, so a message is acknowledged
+at once and its turn runs in a background task (kept until `close`, which waits for them).
+A delivery is handled once across instances: the first to claim `slack-event:{team}:{id}`
+in the shared store (a conditional create with a TTL) runs it; a retry
+(`X-Slack-Retry-Num`) or a replay finds the claim and stops. The message's own id also goes
+to the turn runner, whose session write remembers handled deliveries.
+
+Only direct messages start a conversation. In a channel or group the bot answers, in a
+thread, only when the message is addressed to it (an @mention), saying it talks in direct
+messages; everything else there is ignored, so it never chatters in busy channels (the
+manifest subscribes only to `message.im`; this matters when an admin adds more events).
+
+A pressed button is fed to the dialog as if its value had been typed. Its message is then
+edited with `chat.update` (the buttons replaced by the choice), through the same Web API
+client as every other call: nothing is ever posted to a URL taken from a request (so
+`response_url` is not used). A message's buttons are claimed in the store like an event, so
+a double tap, a second device or a replay counts once.
+"""
+
+import asyncio
+import json
+import logging
+import math
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiohttp import BaseConnector, ClientError, ClientSession, ClientTimeout
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import blocks
+from bot.slack.identity import IdentityUnavailable, SlackIdentities
+from bot.slack.settings import SlackSecrets, SlackSettings
+from bot.slack.text import typed_text
+from bot.slack.verification import RequestVerifier
+from bot.turns import TurnRunner
+from dialogs import Inbound, Reply
+from state import Clock, EtagMismatch, Store, StoreUnavailable, SystemClock
+
+log = logging.getLogger(__name__)
+
+# slack_sdk writes whole request and response bodies (message texts, a temporary password,
+# emails) to its logger at DEBUG. Its client gets a logger of its own that never goes below
+# INFO, whatever level the bot runs at.
+_api_log = logging.getLogger("bot.slack.web_api")
+_api_log.setLevel(logging.INFO)
+
+MAX_IN_FLIGHT = 1000
+REFERENCE_TTL = 180 * 86400
+MAX_REMEMBERED_REFERENCES = 10_000
+
+MessageFor = Callable[[str, str], Reply]
+"""A catalog message by key and locale (`ResetDialog.message`)."""
+
+# Used when the message catalog has no entry of that key (yet).
+DEFAULT_TEXTS = {
+    "slack_direct_only": (
+        "I only help in a direct message, where nobody else sees your reset. "
+        "Open a direct message with me and say 'reset'."
+    ),
+    "slack_no_email": (
+        "Self-service password reset isn't available for your Slack account. "
+        "Please contact your IT helpdesk."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SlackRequest:
+    """What Slack sent, untouched: the raw body is what the signature covers."""
+
+    body: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SlackAnswer:
+    status: int
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+_ACK = SlackAnswer(200)
+_REFUSED = SlackAnswer(401, {"error": "invalid signature"})
+_MALFORMED = SlackAnswer(400, {"error": "malformed request"})
+
+
+@dataclass(frozen=True)
+class _Said:
+    """One thing a person said to the bot: typed in a DM or picked with a button."""
+
+    team: str
+    channel: str
+    user: str
+    text: str
+    delivery: str  # the id the turn runner remembers
+
+    @property
+    def conversation(self) -> str:
+        return f"slack:{self.team}:{self.channel}:{self.user}"
+
+
+class _Serial:
+    """Turns of one conversation run one after another in this instance, so replies come
+    in the order the messages were sent."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class SlackChannel:
+    def __init__(
+        self,
+        settings: SlackSettings,
+        *,
+        environ: Mapping[str, str],
+        runner: TurnRunner,
+        store: Store,
+        message: MessageFor,
+        connector: BaseConnector,
+        clock: Clock | None = None,
+    ) -> None:
+        """`connector` is the bot's shared pool (not closed here); SlackMisconfigured when
+        a secret is missing."""
+        secrets = SlackSecrets.from_env(environ)
+        clock = clock or SystemClock()
+        self._settings = settings
+        self._runner = runner
+        self._store = store
+        self._message = message
+        self._clock = clock
+        self._verifier = RequestVerifier(secrets.signing_secret, clock)
+        self._session = ClientSession(
+            connector=connector,
+            connector_owner=False,
+            timeout=ClientTimeout(total=settings.timeout),
+        )
+        self._client = AsyncWebClient(
+            token=secrets.bot_token,
+            base_url=settings.api_url,
+            session=self._session,
+            timeout=math.ceil(settings.timeout),
+            logger=_api_log,
+        )
+        self._identities = SlackIdentities(
+            self._client, clock, settings.user_cache_seconds, frozenset(settings.allowed_team_ids)
+        )
+        self._references: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._serial = _Serial()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def events(self, request: SlackRequest) -> SlackAnswer:
+        """An Events API request: the URL check answered, a message acknowledged at once."""
+        if not self._verifier.is_from_slack(request.body, request.headers):
+            return _REFUSED
+        envelope = _json_object(request.body)
+        if envelope is None:
+            return _MALFORMED
+        kind = envelope.get("type")
+        if kind == "url_verification":
+            challenge = envelope.get("challenge")
+            if not isinstance(challenge, str):
+                return _MALFORMED
+            return SlackAnswer(200, {"challenge": challenge})
+        if kind != "event_callback":
+            return _ACK
+        retry = _header(request.headers, "x-slack-retry-num")
+        if retry is not None:
+            reason = _header(request.headers, "x-slack-retry-reason")
+            log.info("Slack retried an event", extra={"retry": retry, "reason": reason})
+        return self._accept_event(envelope)
+
+    async def interactivity(self, request: SlackRequest) -> SlackAnswer:
+        """A pressed button (`block_actions`): acknowledged at once, handled after."""
+        if not self._verifier.is_from_slack(request.body, request.headers):
+            return _REFUSED
+        try:
+            form = parse_qs(request.body.decode("utf-8"), max_num_fields=10)
+        except ValueError:
+            return _MALFORMED
+        payload = _json_object(form.get("payload", [""])[0].encode())
+        if payload is None:
+            return _MALFORMED
+        if payload.get("type") != "block_actions":
+            return _ACK
+        pressed = _pressed_button(payload)
+        if pressed is None:
+            return _ACK
+        said, message_ts, original = pressed
+        if not self._team_allowed(said.team):
+            return _ACK
+        return self._start(self._button(said, message_ts, original))
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Return once every turn started so far (and any they started) has finished."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Refuse new work (Slack retries it elsewhere), finish what runs, close the session."""
+        self._closing = True
+        await self.drain()
+        await self._session.close()
+
+    # -- proactive messages -----------------------------------------------------------
+
+    async def send_proactive(self, team: str, user: str, replies: Sequence[Reply]) -> bool:
+        """Post to a Slack user's direct message with the bot, opening it if need be.
+
+        For conversations the bot starts (hand-off answers, reminders). True when posted.
+        """
+        channel: str | None = None
+        try:
+            record = await self._store.get(_reference_key(team, user))
+        except StoreUnavailable:
+            record = None
+        if record is not None and isinstance(record.value.get("channel"), str):
+            channel = record.value["channel"]
+        if channel is None:
+            try:
+                opened = await self._client.conversations_open(users=user)
+            except (SlackApiError, ClientError, TimeoutError) as error:
+                log.error("Slack conversations.open failed", extra=_error_fields(error))
+                return False
+            channel = str((opened.get("channel") or {}).get("id") or "")
+            if not channel:
+                return False
+            await self._remember(team, user, channel)
+        return await self._post(channel, replies)
+
+    # -- events -----------------------------------------------------------------------
+
+    def _accept_event(self, envelope: dict[str, Any]) -> SlackAnswer:
+        team = envelope.get("team_id")
+        event_id = envelope.get("event_id")
+        event = envelope.get("event")
+        if not isinstance(team, str) or not isinstance(event_id, str):
+            return _MALFORMED
+        if not isinstance(event, dict) or not self._team_allowed(team):
+            return _ACK
+        kind = event.get("type")
+        user, channel, text, ts = (event.get(name) for name in ("user", "channel", "text", "ts"))
+        if kind not in {"message", "app_mention"} or event.get("bot_id") or event.get("subtype"):
+            return _ACK  # bots (this one too), edits, deletions, joins, file shares
+        if not (isinstance(user, str) and isinstance(channel, str) and isinstance(ts, str)):
+            return _ACK
+        claim = f"slack-event:{team}:{event_id}"
+        if kind == "message" and event.get("channel_type") == "im":
+            delivery = f"slack:{event.get('client_msg_id') or ts}"
+            typed = typed_text(text) if isinstance(text, str) else ""
+            said = _Said(team, channel, user, typed, delivery)
+            return self._start(self._direct_message(claim, said))
+        if kind == "app_mention" or _mentions_bot(envelope, text):
+            return self._start(self._decline(claim, team, channel, ts))
+        return _ACK
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> SlackAnswer:
+        if self._closing or len(self._tasks) >= MAX_IN_FLIGHT:
+            work.close()
+            return SlackAnswer(503, {"error": "busy"})
+        task = asyncio.create_task(self._guarded(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return _ACK
+
+    @staticmethod
+    async def _guarded(work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception as error:
+            log.error("Slack turn failed", extra={"error": type(error).__name__})
+
+    async def _direct_message(self, claim: str, said: _Said) -> None:
+        if await self._claim(claim):
+            await self._converse(said)
+
+    async def _button(self, said: _Said, message_ts: str, original: dict[str, Any]) -> None:
+        if not await self._claim(f"slack-action:{said.team}:{said.channel}:{message_ts}"):
+            return
+        try:
+            await self._client.chat_update(
+                channel=said.channel,
+                ts=message_ts,
+                text=str(original.get("text") or ""),
+                blocks=blocks.answered(list(original.get("blocks") or []), original["label"]),
+            )
+        except (SlackApiError, ClientError, TimeoutError) as error:
+            log.warning("Slack chat.update failed", extra=_error_fields(error))
+        await self._converse(said)
+
+    async def _decline(self, claim: str, team: str, channel: str, ts: str) -> None:
+        # A mention arrives both as `app_mention` and as `message`: answer it once.
+        if await self._claim(claim) and await self._claim(f"slack-event:{team}:{channel}:{ts}"):
+            await self._post(channel, [self._say("slack_direct_only", "en")], thread_ts=ts)
+
+    async def _converse(self, said: _Said) -> None:
+        try:
+            person = await self._identities.person(said.team, said.user)
+        except IdentityUnavailable:
+            await self._post(said.channel, [self._say("unavailable", "en")])
+            return
+        if person.email is None:
+            await self._post(said.channel, [self._say("slack_no_email", person.locale)])
+            return
+        await self._remember(said.team, said.user, said.channel)
+        inbound = Inbound(text=said.text, channel="slack", user=person.email, locale=person.locale)
+        async with self._serial.turn(said.conversation):
+            replies = await self._runner.run(said.conversation, inbound, said.delivery)
+            await self._post(said.channel, replies)
+
+    # -- store and Web API ------------------------------------------------------------
+
+    async def _claim(self, key: str) -> bool:
+        """True for the first of all instances to see `key` within the dedup window."""
+        try:
+            await self._store.put(
+                key,
+                {"seen": self._clock.now()},
+                ttl=self._settings.event_dedup_seconds,
+                if_none_match=True,
+            )
+        except EtagMismatch:
+            log.info("repeated Slack delivery ignored", extra={"delivery": key})
+            return False
+        except StoreUnavailable:
+            # Without the store no turn can change anything; the turn says so politely.
+            log.error("state store unavailable for Slack de-duplication")
+        return True
+
+    async def _remember(self, team: str, user: str, channel: str) -> None:
+        """Keep where to reach this user (`slack-ref:{team}:{user}`) for proactive messages;
+        written when it is new to this instance, not on every message."""
+        key = (team, user)
+        if self._references.get(key) == channel:
+            self._references.move_to_end(key)
+            return
+        reference = {"team": team, "user": user, "channel": channel}
+        try:
+            await self._store.put(_reference_key(team, user), reference, ttl=REFERENCE_TTL)
+        except StoreUnavailable:
+            log.warning("state store unavailable; Slack conversation reference not kept")
+            return
+        self._references[key] = channel
+        while len(self._references) > MAX_REMEMBERED_REFERENCES:
+            self._references.popitem(last=False)
+
+    async def _post(
+        self, channel: str, replies: Sequence[Reply], *, thread_ts: str | None = None
+    ) -> bool:
+        for reply in replies:
+            try:
+                await self._client.chat_postMessage(
+                    channel=channel, thread_ts=thread_ts, **blocks.message(reply)
+                )
+            except (SlackApiError, ClientError, TimeoutError) as error:
+                log.error("Slack chat.postMessage failed", extra=_error_fields(error))
+                return False
+        return True
+
+    def _say(self, key: str, locale: str) -> Reply:
+        try:
+            return self._message(key, locale)
+        except KeyError:
+            return Reply(DEFAULT_TEXTS[key])
+
+    def _team_allowed(self, team: str) -> bool:
+        allowed = self._settings.allowed_team_ids
+        if allowed and team not in allowed:
+            log.warning("Slack request from a workspace not allowed", extra={"team": team})
+            return False
+        return True
+
+
+def _reference_key(team: str, user: str) -> str:
+    return f"slack-ref:{team}:{user}"
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return next((value for key, value in headers.items() if key.lower() == name), None)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _mentions_bot(envelope: dict[str, Any], text: object) -> bool:
+    """Whether a message names this app's bot user (`<@U…>`), as listed in the envelope."""
+    if not isinstance(text, str):
+        return False
+    authorizations = envelope.get("authorizations") or []
+    bots = {
+        entry.get("user_id")
+        for entry in authorizations
+        if isinstance(entry, dict) and entry.get("is_bot")
+    }
+    return any(f"<@{bot}>" in text for bot in bots if isinstance(bot, str))
+
+
+def _pressed_button(payload: dict[str, Any]) -> tuple[_Said, str, dict[str, Any]] | None:
+    """The choice, the pressed message's ts and what `chat.update` needs to redraw it."""
+    team = (payload.get("team") or {}).get("id")
+    user = (payload.get("user") or {}).get("id")
+    container = payload.get("container") or {}
+    channel = (payload.get("channel") or {}).get("id") or container.get("channel_id")
+    message = payload.get("message") or {}
+    message_ts = container.get("message_ts") or message.get("ts")
+    action = next(
+        (
+            entry
+            for entry in payload.get("actions") or []
+            if isinstance(entry, dict)
+            and str(entry.get("action_id", "")).startswith(blocks.ACTION_PREFIX)
+            and isinstance(entry.get("value"), str)
+        ),
+        None,
+    )
+    if action is None or not (
+        isinstance(team, str)
+        and isinstance(user, str)
+        and isinstance(channel, str)
+        and isinstance(message_ts, str)
+    ):
+        return None
+    label = str((action.get("text") or {}).get("text") or action["value"])
+    said = _Said(team, channel, user, action["value"], f"slack-action:{channel}:{message_ts}")
+    original = {"text": message.get("text"), "blocks": message.get("blocks"), "label": label}
+    return said, message_ts, original
+
+
+def _error_fields(error: Exception) -> dict[str, Any]:
+    if isinstance(error, SlackApiError) and error.response is not None:
+        return {"slack_error": error.response.get("error")}
+    return {"error": type(error).__name__}

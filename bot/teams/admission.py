@@ -1,0 +1,79 @@
+"""Who the bot talks to on Teams: allowed tenants, and only in a 1:1 chat.
+
+`admit` is the check an agent runs before a turn. The HTTP layer applies the same tenant
+rule earlier (see `TeamsCloudAdapter`), so a foreign tenant is refused before any state is
+read; the agent's check keeps the rule even where the adapter is not in front.
+"""
+
+import enum
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from microsoft_agents.activity import Activity
+
+from bot.teams.settings import TeamsSettings
+
+log = logging.getLogger(__name__)
+
+TEAMS_CHANNEL = "msteams"
+PRIVATE_CHAT_ONLY = "I only talk in a private chat — open a 1:1 chat with me."
+_GROUP_CONVERSATIONS = frozenset({"groupchat", "channel"})
+
+
+class Admission(enum.Enum):
+    RUN = "run"  # run the turn
+    DECLINE_GROUP = "decline_group"  # answer PRIVATE_CHAT_ONLY once, run nothing
+    REFUSE = "refuse"  # answer nothing, change nothing
+
+
+def allowed_tenants(settings: TeamsSettings, app_tenant_id: str | None) -> frozenset[str]:
+    """The configured allow-list, or the app's own tenant when none is configured."""
+    if settings.allowed_tenant_ids:
+        return frozenset(settings.allowed_tenant_ids)
+    if app_tenant_id and app_tenant_id.lower() not in ("common", "organizations"):
+        return frozenset({app_tenant_id.lower()})
+    log.warning("no Teams tenant is allowed: set teams.allowed_tenant_ids")
+    return frozenset()
+
+
+def tenant_of(channel_data: Any) -> str | None:
+    """`channelData.tenant.id` from an activity's channel data (a dict or a model)."""
+    if channel_data is None:
+        return None
+    data = channel_data if isinstance(channel_data, dict) else _as_dict(channel_data)
+    tenant = data.get("tenant")
+    if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
+        return str(tenant["id"]).lower()
+    return None
+
+
+def tenant_allowed(channel_id: str | None, channel_data: Any, tenants: Iterable[str]) -> bool:
+    """Teams activities must come from an allowed tenant; other channels carry none."""
+    if channel_id != TEAMS_CHANNEL:
+        return True
+    tenant = tenant_of(channel_data)
+    return tenant is not None and tenant in set(tenants)
+
+
+def admit(activity: Activity, tenants: Iterable[str]) -> Admission:
+    if not tenant_allowed(str(activity.channel_id or ""), activity.channel_data, tenants):
+        log.warning(
+            "Teams activity from a tenant that is not allowed refused",
+            extra={"tenant": tenant_of(activity.channel_data) or "none"},
+        )
+        return Admission.REFUSE
+    conversation = activity.conversation
+    kind = (conversation.conversation_type or "").casefold() if conversation else ""
+    if kind in _GROUP_CONVERSATIONS or (conversation is not None and conversation.is_group):
+        log.info("message in a shared conversation declined", extra={"conversation": kind})
+        return Admission.DECLINE_GROUP
+    return Admission.RUN
+
+
+def _as_dict(model: Any) -> dict[str, Any]:
+    dump = getattr(model, "model_dump", None)
+    if callable(dump):
+        value = dump(by_alias=True, exclude_none=True)
+        return value if isinstance(value, dict) else {}
+    return {}

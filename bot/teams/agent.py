@@ -1,0 +1,52 @@
+"""The reset agent with the Teams rules in front of every turn."""
+
+from typing import Any
+
+from microsoft_agents.activity import TurnContextProtocol
+
+from bot.agent import Identify, ResetAgent, conversation_of
+from bot.render import to_activity
+from bot.teams.admission import PRIVATE_CHAT_ONLY, TEAMS_CHANNEL, Admission, admit
+from bot.teams.cards import inbound_text, send_typing, teams_activity
+from bot.teams.references import remember_reference
+from bot.turns import TurnRunner
+from dialogs import Inbound, Reply
+from state import Store
+
+
+class TeamsResetAgent(ResetAgent):
+    """Every Bot Framework channel as before; on Teams (and in any shared conversation):
+    allowed tenants only, 1:1 chats only, typing while the turn runs, cards for replies,
+    card submits read as the chosen value, the conversation reference kept."""
+
+    def __init__(
+        self, runner: TurnRunner, identify: Identify, *, tenants: frozenset[str], store: Store
+    ) -> None:
+        super().__init__(runner, identify)
+        self._turns = runner
+        self._who = identify
+        self._tenants = tenants
+        self._store = store
+
+    async def on_message_activity(self, turn_context: TurnContextProtocol[Any]) -> None:
+        activity = turn_context.activity
+        verdict = admit(activity, self._tenants)
+        if verdict is Admission.REFUSE:
+            return
+        if verdict is Admission.DECLINE_GROUP:
+            await turn_context.send_activity(to_activity(Reply(PRIVATE_CHAT_ONLY)))
+            return
+        if activity.channel_id != TEAMS_CHANNEL:
+            await super().on_message_activity(turn_context)
+            return
+        await send_typing(turn_context)  # type: ignore[arg-type]
+        inbound = Inbound(
+            text=inbound_text(activity),
+            channel=TEAMS_CHANNEL,
+            user=self._who(activity),
+            locale=activity.locale or "en",
+        )
+        replies = await self._turns.run(conversation_of(activity), inbound, activity.id)
+        if replies:
+            await turn_context.send_activities([teams_activity(reply) for reply in replies])
+        await remember_reference(self._store, activity)

@@ -1,0 +1,104 @@
+"""The `teams` section of the config file: who may use the bot and how the app is listed."""
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class TeamsDeveloper(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        "Contoso IT", min_length=1, max_length=32, description="Publisher shown in Teams."
+    )
+    website_url: str = Field(
+        "https://www.contoso.com", description="The publisher's web site (https)."
+    )
+    privacy_url: str = Field(
+        "https://www.contoso.com/privacy", description="The privacy statement (https)."
+    )
+    terms_of_use_url: str = Field(
+        "https://www.contoso.com/terms", description="The terms of use (https)."
+    )
+
+    @field_validator("website_url", "privacy_url", "terms_of_use_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("Teams accepts only https URLs here")
+        return value
+
+
+class TeamsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allowed_tenant_ids: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Entra tenant ids whose Teams users may use the bot (`channelData.tenant.id`). "
+            "Empty means the app's own tenant (`MicrosoftAppTenantId`), which is what a "
+            "single-tenant app wants. A multi-tenant app can be installed in any tenant: "
+            "list every tenant it serves; with no list and no app tenant every Teams "
+            "message is refused."
+        ),
+    )
+    app_name: str = Field(
+        "Password reset", min_length=1, max_length=30, description="The app's short name."
+    )
+    short_description: str = Field(
+        "Reset your password from Teams.",
+        min_length=1,
+        max_length=80,
+        description="One line shown in the Teams store and app details.",
+    )
+    full_description: str = Field(
+        "Forgot your password? Verify yourself with the methods your IT team set up and "
+        "choose a new password, without calling the helpdesk.",
+        min_length=1,
+        max_length=4000,
+        description="The long description on the app's details page.",
+    )
+    developer: TeamsDeveloper = Field(default_factory=TeamsDeveloper)
+    accent_color: str = Field("#2E5BBA", description="Icon background and accent color, `#RRGGBB`.")
+    public_base_url: str | None = Field(
+        None,
+        description=(
+            "The bot's public https URL (the password page lives there); its host goes "
+            "into the manifest's validDomains."
+        ),
+    )
+    app_version: str = Field(
+        "1.0.0", description="The Teams app package version; raise it for every upload."
+    )
+
+    @field_validator("allowed_tenant_ids")
+    @classmethod
+    def _tenant_guids(cls, value: list[str]) -> list[str]:
+        tenants = [tenant.strip().lower() for tenant in value]
+        for tenant in tenants:
+            if not _GUID.match(tenant):
+                raise ValueError(f"{tenant!r} is not a tenant id (a GUID)")
+        return tenants
+
+    @field_validator("accent_color")
+    @classmethod
+    def _hex_color(cls, value: str) -> str:
+        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", value):
+            raise ValueError("accent_color is #RRGGBB")
+        return value.upper()
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("public_base_url must be an https URL")
+        return value
+
+    @field_validator("app_version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+\.\d+\.\d+", value):
+            raise ValueError("app_version is MAJOR.MINOR.PATCH")
+        return value

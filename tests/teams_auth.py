@@ -1,0 +1,183 @@
+"""The Bot Framework channel's side of authentication, run locally: a signing key pair,
+the OpenID metadata and key set (with endorsements) served like
+`login.botframework.com`, and tokens minted the way the channel mints them.
+
+`channel_keys_stand_in()` serves `/v1/.well-known/openidconfiguration` and
+`/v1/.well-known/keys` on a free loopback port; the bot's `ChannelKeys` reads them, and the
+SDK's own key client fetches the key set from the `jwks_uri` published there.
+"""
+
+import base64
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import jwt
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, ClaimsIdentity
+
+BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
+CHANNEL_AUDIENCE = "https://api.botframework.com"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private: rsa.RSAPrivateKey
+    endorsements: tuple[str, ...]
+
+    def jwk(self) -> dict[str, Any]:
+        numbers = self.private.public_key().public_numbers()
+        return {
+            "kty": "RSA",
+            "use": "sig",
+            "kid": self.kid,
+            "n": _b64(numbers.n),
+            "e": _b64(numbers.e),
+            "endorsements": list(self.endorsements),
+        }
+
+
+@cache
+def _rsa_key(index: int) -> rsa.RSAPrivateKey:
+    """Generated once per test run (RSA generation is the slow part)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def signing_key(kid: str, endorsements: Iterable[str], *, index: int = 0) -> SigningKey:
+    return SigningKey(kid, _rsa_key(index), tuple(endorsements))
+
+
+def _b64(number: int) -> str:
+    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def mint(
+    key: SigningKey,
+    *,
+    audience: str,
+    service_url: str | None,
+    issuer: str = BOT_FRAMEWORK_ISSUER,
+    lifetime: float = 3600,
+    issued_ago: float = 60,
+    kid: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """A channel token: RS256 over the claims the Bot Framework channel sends."""
+    now = time.time()
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": audience,
+        "iat": int(now - issued_ago),
+        "nbf": int(now - issued_ago),
+        "exp": int(now - issued_ago + lifetime),
+        "jti": str(uuid.uuid4()),
+        **(extra or {}),
+    }
+    if service_url is not None:
+        claims["serviceurl"] = service_url
+    return jwt.encode(claims, key.private, algorithm="RS256", headers={"kid": kid or key.kid})
+
+
+@dataclass
+class ChannelKeysStandIn:
+    url: str = ""
+    keys: list[SigningKey] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.url}/v1/.well-known/openidconfiguration"
+
+
+@asynccontextmanager
+async def channel_keys_stand_in(keys: Iterable[SigningKey]) -> AsyncIterator[ChannelKeysStandIn]:
+    stand_in = ChannelKeysStandIn(keys=list(keys))
+
+    async def metadata(request: web.Request) -> web.Response:
+        stand_in.requests.append(request.path)
+        return web.json_response(
+            {
+                "issuer": BOT_FRAMEWORK_ISSUER,
+                "authorization_endpoint": f"{stand_in.url}/v1/.well-known/authorize",
+                "jwks_uri": f"{stand_in.url}/v1/.well-known/keys",
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            }
+        )
+
+    async def key_set(request: web.Request) -> web.Response:
+        stand_in.requests.append(request.path)
+        return web.json_response({"keys": [key.jwk() for key in stand_in.keys]})
+
+    app = web.Application()
+    app.router.add_get("/v1/.well-known/openidconfiguration", metadata)
+    app.router.add_get("/v1/.well-known/keys", key_set)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        stand_in.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        yield stand_in
+    finally:
+        await runner.cleanup()
+
+
+class MintingTokenProvider:
+    """The bot's outbound credential in these tests: instead of asking Entra for a token
+    to call the Bot Connector, it signs one with a test key, so the connector stand-in's
+    recorded Authorization header can be verified like the real service would."""
+
+    def __init__(self, key: SigningKey, configuration: AgentAuthConfiguration) -> None:
+        self._key = key
+        self._configuration = configuration
+        self.requested: list[tuple[str, tuple[str, ...]]] = []
+
+    @property
+    def configuration(self) -> AgentAuthConfiguration:
+        return self._configuration
+
+    async def get_access_token(
+        self, resource_url: str, scopes: list[str], force_refresh: bool = False
+    ) -> str:
+        self.requested.append((resource_url, tuple(scopes)))
+        return mint(
+            self._key,
+            audience=CHANNEL_AUDIENCE,
+            service_url=None,
+            issuer="https://login.microsoftonline.com/botframework.com/v2.0",
+            extra={"appid": self._configuration.CLIENT_ID},
+        )
+
+
+class MintingConnections:
+    """`Connections` handing out the one `MintingTokenProvider`."""
+
+    def __init__(self, provider: MintingTokenProvider) -> None:
+        self.provider = provider
+
+    def get_connection(self, connection_name: str) -> MintingTokenProvider:
+        return self.provider
+
+    def get_default_connection(self) -> MintingTokenProvider:
+        return self.provider
+
+    def get_token_provider(
+        self, claims_identity: ClaimsIdentity, service_url: str
+    ) -> MintingTokenProvider:
+        return self.provider
+
+    def get_token_provider_from_activity(
+        self, claims_identity: ClaimsIdentity, activity: Any
+    ) -> MintingTokenProvider:
+        return self.provider
+
+    def get_default_connection_configuration(self) -> AgentAuthConfiguration:
+        return self.provider.configuration
