@@ -293,3 +293,35 @@ def test_serve_stops_with_one_line_when_the_store_settings_cannot_work(tmp_path:
     assert result.returncode == 2
     assert "sspr-bot cannot start: state.tls_ca_file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_teams_manifest_writes_the_app_package(tmp_path: Path) -> None:
+    app_id = "00000000-0000-0000-0000-00000000abcd"
+    result = sspr_bot(
+        tmp_path, "teams-manifest", "--out", "teams-app", env={"MicrosoftAppId": app_id}
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "teams-app" / "manifest.json").read_text())
+    assert manifest["bots"][0]["botId"] == app_id
+    assert manifest["bots"][0]["scopes"] == ["personal"]
+    assert list((tmp_path / "teams-app").glob("*.zip"))
+
+
+def test_teams_manifest_needs_the_app_id(tmp_path: Path) -> None:
+    result = sspr_bot(tmp_path, "teams-manifest")
+    assert result.returncode == 2
+    assert "MicrosoftAppId" in result.stderr
+
+
+def test_slack_manifest_names_the_public_request_urls(tmp_path: Path) -> None:
+    result = sspr_bot(tmp_path, "slack-manifest", "--public-url", "https://sspr.contoso.com")
+    assert result.returncode == 0, result.stderr
+    settings = json.loads(result.stdout)["settings"]
+    assert settings["event_subscriptions"]["request_url"] == (
+        "https://sspr.contoso.com/api/slack/events"
+    )
+    assert settings["interactivity"]["request_url"] == (
+        "https://sspr.contoso.com/api/slack/interactivity"
+    )
+    refused = sspr_bot(tmp_path, "slack-manifest", "--public-url", "http://sspr.contoso.com")
+    assert refused.returncode == 2
