@@ -178,7 +178,9 @@ def bot_framework_adapter(
         channel_service_client_factory=factory,
         keys=keys,
         tenants=tenants,
-        host_validator=service_url_validator(auth.app_id),
+        host_validator=service_url_validator(
+            auth.app_id, runtime.settings.teams.extra_service_origins
+        ),
     )
     agent = TeamsResetAgent(runtime.runner, identify, tenants=tenants, store=runtime.store)
     return adapter, agent

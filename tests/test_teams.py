@@ -16,17 +16,12 @@ from typing import Any
 
 import jwt
 import pytest
-from aiohttp import ClientSession, TCPConnector, web
+from aiohttp import ClientSession, web
 
-from bot.agent import entra_identity
 from bot.bot_framework import from_environment
-from bot.connector_pool import PooledClientFactory
-from bot.http_app import create_app
-from bot.runtime import Runtime, start_runtime
-from bot.teams import TeamsCloudAdapter, TeamsSettings, allowed_tenants, service_url_validator
+from bot.runtime import Runtime, http_application, start_runtime
+from bot.teams import TeamsSettings, allowed_tenants
 from bot.teams.admission import PRIVATE_CHAT_ONLY
-from bot.teams.agent import TeamsResetAgent
-from bot.teams.auth import ChannelKeys, signing_keys_from
 from bot.teams.cards import ADAPTIVE_CARD
 from bot.teams.manifest import manifest_problems, teams_manifest, write_teams_package
 from bot.teams.references import reference_key
@@ -139,37 +134,21 @@ class TeamsBot:
 async def teams_bot_fixture(
     tmp_path: Path, clock: FrozenClock, connector: ConnectorStandIn
 ) -> AsyncIterator[TeamsBot]:
-    """The bot as `sspr-bot serve` wires it with an app id, Teams rules on."""
-    teams = TeamsSettings(allowed_tenant_ids=[])  # empty: the app's own tenant
+    """The bot as `sspr-bot serve` wires it with an app id, Teams rules on: the channel's
+    keys from `BotOpenIdMetadata` (the local stand-in), replies to the local connector
+    (`teams.extra_service_origins`), the tenant allow-list left empty (the app's tenant)."""
     async with AsyncExitStack() as stack:
         keys_stand_in = await stack.enter_async_context(
             channel_keys_stand_in([CHANNEL_KEY, TEAMS_ONLY_KEY])
         )
-        runtime = await start_runtime(
-            settings_for(tmp_path / "data"), environ=ENVIRON, clock=clock, console=None
-        )
+        environ = {**ENVIRON, "BotOpenIdMetadata": keys_stand_in.metadata_url}
+        settings = settings_for(tmp_path / "data", teams={"extra_service_origins": [connector.url]})
+        runtime = await start_runtime(settings, environ=environ, clock=clock, console=None)
         stack.push_async_callback(runtime.close)
-        auth = from_environment(ENVIRON)
+        auth = from_environment(environ)
         outbound = MintingTokenProvider(CHANNEL_KEY, auth.configuration)
         auth = replace(auth, connections=MintingConnections(outbound))
-        tenants = allowed_tenants(teams, auth.configuration.TENANT_ID)
-        keys = ChannelKeys(keys_stand_in.metadata_url)
-        stack.push_async_callback(keys.close)
-        stack.enter_context(signing_keys_from(keys))
-        pool = TCPConnector()
-        stack.push_async_callback(pool.close)
-        adapter = TeamsCloudAdapter(
-            channel_service_client_factory=PooledClientFactory(auth.connections, pool),
-            keys=keys,
-            tenants=tenants,
-            host_validator=service_url_validator(auth.app_id, [connector.url]),
-        )
-        agent = TeamsResetAgent(
-            runtime.runner, entra_identity, tenants=tenants, store=runtime.store
-        )
-        app = create_app(
-            adapter=adapter, agent=agent, auth=auth, dialog=runtime.dialog, store=runtime.store
-        )
+        app = http_application(runtime, auth)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

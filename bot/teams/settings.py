@@ -72,6 +72,14 @@ class TeamsSettings(BaseModel):
     app_version: str = Field(
         "1.0.0", description="The Teams app package version; raise it for every upload."
     )
+    extra_service_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Exact origins (scheme://host:port) of channel services the bot may reply to "
+            "besides Microsoft's own channel hosts, e.g. a Direct Line App Service "
+            "extension. Each activity's serviceUrl must still equal its token's."
+        ),
+    )
 
     @field_validator("allowed_tenant_ids")
     @classmethod
