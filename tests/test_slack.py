@@ -16,21 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, TCPConnector, web
+from aiohttp import ClientSession, web
 from pydantic import ValidationError
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.directory.embedded import EmbeddedDirectory
-from bot.runtime import Runtime, start_runtime
+from bot.bot_framework import from_environment
+from bot.runtime import Runtime, http_application, start_runtime
 from bot.slack import (
     PublicUrlInvalid,
     SlackChannel,
     SlackMisconfigured,
     SlackSettings,
-    add_slack_routes,
     manifest_problems,
     slack_manifest,
 )
+from bot.slack.routes import SLACK_KEY
 from bot.slack.text import escape, typed_text
 from dialogs import Choice, Reply
 from state import FrozenClock
@@ -203,26 +204,15 @@ async def running_slack_bot(
     slack: Mapping[str, Any] | None = None,
     **config: Any,
 ) -> AsyncIterator[SlackBot]:
-    """The bot as the composition root builds it, with Slack served on a fresh app."""
+    """The bot exactly as `sspr-bot serve` builds it, with `slack.enabled` and the Slack
+    Web API at the stand-in."""
     async with AsyncExitStack() as stack:
-        settings = settings_for(data_dir, **config)
+        slack_section = {"enabled": True, "api_url": api.api_url, **(slack or {})}
+        settings = settings_for(data_dir, slack=slack_section, **config)
         runtime = await start_runtime(settings, environ=ENVIRON, clock=clock, console=None)
         stack.push_async_callback(runtime.close)
-        connector = TCPConnector(limit=100)
-        stack.push_async_callback(connector.close)
-        channel = SlackChannel(
-            SlackSettings.model_validate(
-                {"enabled": True, "api_url": api.api_url, **(slack or {})}
-            ),
-            environ=ENVIRON,
-            runner=runtime.runner,
-            store=runtime.store,
-            message=runtime.dialog.message,
-            connector=connector,
-            clock=clock,
-        )
-        app = web.Application()
-        add_slack_routes(app, channel)
+        app = http_application(runtime, from_environment(ENVIRON))
+        channel = app[SLACK_KEY]
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
