@@ -17,7 +17,7 @@ CHAT_USER ?= alice
 
 # Debian packages the test suite needs (real servers the fixtures start). Installed with
 # apt-get when missing and running as root; otherwise `make test` names them and stops.
-APT_PACKAGES := redis-server redis-tools slapd ldap-utils samba samba-ad-dc winbind krb5-user
+APT_PACKAGES := redis-server redis-tools slapd ldap-utils samba samba-ad-dc winbind krb5-user chromium
 
 .PHONY: help run test chat clean system-packages
 
