@@ -27,6 +27,7 @@ from bot.settings import Settings
 from bot.slack import SlackMisconfigured
 from bot.slack.manifest import PublicUrlInvalid, manifest_problems, slack_manifest
 from bot.teams.manifest import write_teams_package
+from bot.webchat.settings import WebChatMisconfigured
 from dialogs.machine import mermaid_diagram
 from state import StoreMisconfigured, StoreUnavailable
 
@@ -40,6 +41,7 @@ STARTUP_FAILURES = (
     StoreMisconfigured,
     SlackMisconfigured,
     PublicUrlInvalid,
+    WebChatMisconfigured,
 )
 
 

@@ -9,7 +9,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import TextIO
@@ -29,6 +29,12 @@ from bot.bot_framework import BotFrameworkAuth
 from bot.connector_pool import PooledClientFactory
 from bot.http_app import create_app
 from bot.keys import code_key
+from bot.password_page import (
+    ChatNotifier,
+    PasswordPage,
+    RecordingNotifier,
+    add_password_page_routes,
+)
 from bot.settings import Settings
 from bot.slack.channel import SlackChannel
 from bot.slack.routes import add_slack_routes
@@ -36,6 +42,7 @@ from bot.teams import TeamsCloudAdapter, allowed_tenants, service_url_validator
 from bot.teams.agent import TeamsResetAgent
 from bot.teams.auth import channel_keys_from_environment, signing_keys_from
 from bot.turns import TurnRunner
+from bot.webchat import WebChat, add_webchat_routes
 from dialogs import ResetDialog
 from state import Clock, RedisStore, Store, SystemClock, open_store
 
@@ -53,6 +60,8 @@ class Runtime:
     runner: TurnRunner
     connector: TCPConnector  # every outbound HTTP call of the channels shares this pool
     exits: AsyncExitStack
+    # Tells the chat what happened on the password page.
+    notifier: ChatNotifier = field(default_factory=RecordingNotifier)
 
     async def close(self) -> None:
         await self.dialog.drain()
@@ -91,6 +100,7 @@ async def start_runtime(
             audit=audit,
             clock=clock,
             code_key=code_key(environ, data_dir),
+            password_page=settings.server.password_page,
         )
     except BaseException:
         await exits.aclose()
@@ -151,6 +161,20 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
         dialog=runtime.dialog,
         store=runtime.store,
     )
+    add_password_page_routes(app, PasswordPage(runtime.dialog, runtime.store, runtime.notifier))
+    if runtime.settings.webchat.enabled:
+        webchat = WebChat(
+            runtime.settings.webchat,
+            runner=runtime.runner,
+            store=runtime.store,
+            message=runtime.dialog.message,
+            connector=runtime.connector,
+            environ=runtime.environ,
+            clock=runtime.clock,
+            locales=runtime.settings.messages,
+            secure_cookies=runtime.settings.server.public_url.startswith("https://"),
+        )
+        add_webchat_routes(app, webchat)
     if runtime.settings.slack.enabled:
         slack = SlackChannel(
             runtime.settings.slack,

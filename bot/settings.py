@@ -8,8 +8,9 @@ never read from here: they come from environment variables.
 
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from adapters.audit.jsonl import AuditSettings
 from adapters.delivery.outbox import OutboxSettings
@@ -18,6 +19,7 @@ from adapters.directory.graph import GraphDirectorySettings
 from adapters.directory.ldap import LdapDirectorySettings
 from bot.slack.settings import SlackSettings
 from bot.teams.settings import TeamsSettings
+from bot.webchat.settings import WebChatSettings
 from dialogs.settings import DialogSettings
 from state.settings import StateSettings
 
@@ -29,6 +31,29 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = Field("127.0.0.1", description="Address `sspr-bot serve` listens on.")
     port: int = Field(3978, ge=1, le=65535, description="Port (3978 is the Bot Framework habit).")
+    public_url: str = Field(
+        "http://127.0.0.1:3978",
+        description=(
+            "The address people reach this bot at (https in production, e.g. "
+            "https://sspr.contoso.com). Password page links are built from it, never from "
+            "what a request says its host is."
+        ),
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL, e.g. https://sspr.contoso.com")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must not carry a query, fragment or user name")
+        return value.rstrip("/")
+
+    @property
+    def password_page(self) -> str:
+        """Where password page links point; the one-time token is appended."""
+        return f"{self.public_url}/password/"
 
 
 class DirectorySection(_Section):
@@ -88,6 +113,7 @@ class Settings(DialogSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    webchat: WebChatSettings = Field(default_factory=WebChatSettings)
 
     def dialog(self) -> DialogSettings:
         fields = set(DialogSettings.model_fields)

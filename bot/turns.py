@@ -59,7 +59,7 @@ class TurnRunner:
         etag = record.etag if record else None
         if outcome.changed or activity_id is not None:
             etag = await self._put(key, outcome.session, seen, etag)
-        settled = await self._dialog.settle(outcome)
+        settled = await self._dialog.settle(outcome, session_key=key)
         if settled.changed:
             try:
                 await self._put(key, settled.session, seen, etag)

@@ -38,11 +38,12 @@ from dialogs.methods import (
     Result,
     VerificationMethod,
 )
+from dialogs.password_link import link_key, new_token
 from dialogs.password_policy import PasswordPolicy
 from dialogs.policy import ResetPolicy
 from dialogs.replies import Choice, Inbound, Outcome, Reply
-from dialogs.session import AccountChange, AuditEvent, ResetSession
-from dialogs.settings import DialogSettings
+from dialogs.session import AccountChange, AuditEvent, IssuedLink, ResetSession
+from dialogs.settings import DialogSettings, PasswordSettings
 from state import Clock, Store
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,13 @@ class ResetDialog:
         audit: Audit,
         clock: Clock,
         code_key: bytes,
+        password_page: str,
     ) -> None:
+        """`password_page`: the configured public address links are made from (the token
+        is appended), never anything a request said about itself."""
         self._settings = settings
+        self._password_page = password_page
+        self._store = store
         self._directory = directory
         self._sender = sender
         self._audit = audit
@@ -128,9 +134,25 @@ class ResetDialog:
         """How long a stored session is worth keeping (a little past its own timeout)."""
         return self._settings.session.timeout + 60
 
+    @property
+    def password_settings(self) -> PasswordSettings:
+        return self._settings.password
+
     def message(self, key: str, locale: str) -> Reply:
         """A standalone message from the catalog (for answers the caller gives itself)."""
         return Reply(self._catalog.text(key, locale))
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    async def account_name(self, stored: dict[str, Any]) -> str:
+        """The username a stored session resets (for the password page's heading)."""
+        account = await self._account(ResetSession.from_dict(stored))
+        return account.username if account else ""
+
+    def text(self, key: str, locale: str, /, **values: Any) -> str:
+        """A catalog text (the password page's words come from here too)."""
+        return self._catalog.text(key, locale, **values)
 
     async def turn(self, stored: dict[str, Any] | None, inbound: Inbound) -> Outcome:
         text = _clean(inbound.text)
@@ -150,15 +172,31 @@ class ResetDialog:
             deliveries=session.deliveries,
             account_change=session.account_change,
             events=session.events,
+            issued_link=session.issued_link,
         )
 
-    async def settle(self, outcome: Outcome) -> Outcome:
-        """Do what a stored turn decided: deliver its codes, change the password or unlock.
+    async def settle(self, outcome: Outcome, *, session_key: str | None = None) -> Outcome:
+        """Do what a stored turn decided: record its password link, deliver its codes,
+        change the password or unlock.
 
-        Call only after `outcome.session` was written. Returns the further replies and, when
-        the password step ran, the session to write next.
+        Call only after `outcome.session` was written (under `session_key` in the store).
+        Returns the further replies and, when the password step ran, the session to write
+        next.
         """
         await self._write_audit(outcome.events)
+        link = outcome.issued_link
+        if link is not None and outcome.session is not None and session_key is not None:
+            await self._store.put(
+                link.key,
+                {
+                    "session_key": session_key,
+                    "nonce": outcome.session["nonce"],
+                    "expires_at": link.expires_at,
+                    "csrf": "",
+                },
+                ttl=max(link.expires_at - self._clock.now(), 1.0),
+                if_none_match=True,
+            )
         for delivery in outcome.deliveries:
             if delivery.background:
                 self._in_background(self._sender.send(delivery.message))
@@ -223,6 +261,8 @@ class ResetDialog:
                 return await self._answer(session, text, command)
             if session.state == "choosing_password":
                 return await self._take_password(session, text)
+            if session.state == "awaiting_password":
+                return await self._awaiting_page(session)
             return [self._say(session, "try_again")]
         except FlowLocked:
             return await self._lock(session)
@@ -355,6 +395,8 @@ class ResetDialog:
 
     def _new_password_step(self, session: ResetSession) -> list[Reply]:
         settings = self._settings.password
+        if settings.entry == "link":
+            return [self._issue_link(session)]
         if settings.entry == "chat":
             return [
                 self._say(
@@ -364,6 +406,87 @@ class ResetDialog:
         session.start_reset()
         session.account_change = AccountChange()
         return []
+
+    def _issue_link(self, session: ResetSession) -> Reply:
+        """Verified: the password page link, recorded (as a hash) once the turn is stored."""
+        token = new_token()
+        lifetime = self._settings.password.link_lifetime
+        expires_at = min(self._clock.now() + lifetime, session.expires_at)
+        session.send_link()
+        session.link_key = link_key(token)
+        session.link_expires_at = expires_at
+        session.issued_link = IssuedLink(token, session.link_key, expires_at)
+        session.events.append(
+            AuditEvent(
+                "password.link_sent",
+                {"session": session.nonce[:12], "account": session.account_id},
+            )
+        )
+        minutes = max(1, round((expires_at - self._clock.now()) / 60))
+        url = f"{self._password_page}{token}"
+        text = self._catalog.text("password_link", session.locale, url=url, minutes=minutes)
+        return Reply(text, sensitive=True)
+
+    async def _awaiting_page(self, session: ResetSession) -> list[Reply]:
+        if self._clock.now() >= session.link_expires_at:
+            session.expire()
+            await self._record(session, "reset.expired")
+            return [self._say(session, "expired")]
+        return [self._say(session, "password_link_pending")]
+
+    def usable_link(
+        self, stored: dict[str, Any] | None, link: dict[str, Any], key: str
+    ) -> ResetSession | None:
+        """The session a password page link belongs to, while the link may still be used:
+        the same session (nonce and link), still waiting for the password, not expired."""
+        if not stored:
+            return None
+        session = ResetSession.from_dict(stored)
+        now = self._clock.now()
+        usable = (
+            session.state == "awaiting_password"
+            and session.link_key == key
+            and session.nonce == link.get("nonce")
+            and now < float(link.get("expires_at", 0))
+            and now < session.link_expires_at
+            and now < session.expires_at
+        )
+        return session if usable else None
+
+    async def page_password(self, stored: dict[str, Any], password: str, confirm: str) -> Outcome:
+        """A password posted on the page for a usable link (see `usable_link`).
+
+        A refusal comes back as one reply and nothing to store; an accepted password as the
+        session to store (moved on to `resetting`, so a second post finds the link used) and
+        the change for `settle`, exactly as a chat turn would.
+        """
+        session = ResetSession.from_dict(stored)
+        if password != confirm:
+            return Outcome([self._say(session, "password_mismatch")], stored, changed=False)
+        account = await self._account(session)
+        if account is None:
+            return Outcome([self._say(session, "password_link_used")], stored, changed=False)
+        refusal = self._passwords.refusal(password, self._context_words(account))
+        if refusal is not None:
+            reply = self._say(session, refusal.message, **refusal.values)
+            return Outcome([reply], stored, changed=False)
+        with self._machine.attached(session):
+            session.start_reset()
+        session.account_change = AccountChange(password=password)
+        await self._record(session, "password.link_used")
+        return Outcome(
+            [],
+            session.to_dict(),
+            account_change=session.account_change,
+            events=session.events,
+        )
+
+    @staticmethod
+    def _context_words(account: Account) -> list[str]:
+        context = [account.username, *account.display_name.split()]
+        if account.email:
+            context.append(account.email.partition("@")[0])
+        return context
 
     def _unlock_menu(self, session: ResetSession) -> Reply:
         choices = tuple(
@@ -383,14 +506,11 @@ class ResetDialog:
             session.start_unlock()
             session.account_change = AccountChange(unlock=True)
             return []
-        if self._settings.password.entry == "temporary":
+        if self._settings.password.entry != "chat":
             return self._new_password_step(session)
         account = await self._account(session)
         assert account is not None
-        context = [account.username, *account.display_name.split()]
-        if account.email:
-            context.append(account.email.partition("@")[0])
-        refusal = self._passwords.refusal(password, context)
+        refusal = self._passwords.refusal(password, self._context_words(account))
         if refusal is not None:
             return [self._say(session, refusal.message, **refusal.values)]
         session.start_reset()

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogs.session import AccountChange, AuditEvent, Delivery
+from dialogs.session import AccountChange, AuditEvent, Delivery, IssuedLink
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,4 @@ class Outcome:
     deliveries: list[Delivery] = field(default_factory=list)
     events: list[AuditEvent] = field(default_factory=list)
     account_change: AccountChange | None = field(default=None, repr=False)
+    issued_link: IssuedLink | None = field(default=None, repr=False)

@@ -45,6 +45,16 @@ class AccountChange:
 
 
 @dataclass(frozen=True)
+class IssuedLink:
+    """A password page link to record once the turn is stored: only `key` (a hash of the
+    token) is ever written; the token itself goes into the one reply that carries the link."""
+
+    token: str = field(repr=False)
+    key: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
 class AuditEvent:
     """An event for the audit trail, recorded once the turn that saw it is stored."""
 
@@ -52,7 +62,7 @@ class AuditEvent:
     fields: dict[str, Any]
 
 
-TRANSIENT = frozenset({"deliveries", "account_change", "events"})
+TRANSIENT = frozenset({"deliveries", "account_change", "events", "issued_link"})
 
 
 @dataclass(eq=False)
@@ -72,9 +82,12 @@ class ResetSession:
     passed: list[str] = field(default_factory=list)
     offered: list[str] = field(default_factory=list)
     challenge: Challenge | None = None
+    link_key: str = ""
+    link_expires_at: float = 0.0
     deliveries: list[Delivery] = field(default_factory=list, repr=False)
     account_change: AccountChange | None = field(default=None, repr=False)
     events: list[AuditEvent] = field(default_factory=list, repr=False)
+    issued_link: IssuedLink | None = field(default=None, repr=False)
 
     if TYPE_CHECKING:  # triggers that dialogs.machine binds while a session is attached
 
@@ -82,6 +95,7 @@ class ResetSession:
         def issue_challenge(self) -> bool: ...
         def offer_methods(self) -> bool: ...
         def verified(self) -> bool: ...
+        def send_link(self) -> bool: ...
         def start_reset(self) -> bool: ...
         def start_unlock(self) -> bool: ...
         def change_failed(self) -> bool: ...
@@ -94,6 +108,10 @@ class ResetSession:
     def has_enough_verifications(self) -> bool:
         """The machine's guard: distinct passed methods, never a count of passes."""
         return len(set(self.passed)) >= self.required
+
+    def has_link(self) -> bool:
+        """The machine's guard: the new password comes from the password page."""
+        return bool(self.link_key)
 
     def to_dict(self) -> dict[str, Any]:
         """What is stored: everything but this turn's pending work."""

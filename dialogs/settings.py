@@ -133,15 +133,26 @@ class PasswordSettings(_Section):
         default_factory=list,
         description="Words a new password may not contain (company, product, city names).",
     )
-    entry: Literal["temporary", "chat"] = Field(
-        "temporary",
+    entry: Literal["link", "temporary", "chat"] = Field(
+        "link",
         description=(
-            "temporary: the bot sets a generated password that must be changed at next "
-            "sign-in and shows it once. chat: the user types the new password into the chat "
-            "(the chat history keeps it)."
+            "link: the bot sends a one-time link to a password page it serves, and the new "
+            "password never enters the chat. temporary: the bot sets a generated password "
+            "that must be changed at next sign-in and shows it once. chat: the user types the "
+            "new password into the chat (the chat history keeps it)."
         ),
     )
+    link_lifetime: Duration = Field(
+        600, description="How long a password page link works (single use; at most 1 hour)."
+    )
     temporary_length: int = Field(16, ge=12, le=64, description="Length of generated passwords.")
+
+    @field_validator("link_lifetime")
+    @classmethod
+    def _short_lived(cls, value: float) -> float:
+        if not 60 <= value <= 3600:
+            raise ValueError("must be between 1m and 1h")
+        return value
 
     @model_validator(mode="after")
     def _bounds(self) -> Self:

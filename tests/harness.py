@@ -106,8 +106,11 @@ class Bot:
 
 
 def settings_for(data_dir: Path, **config: Any) -> Settings:
+    """Settings for a test bot. The password entry is `temporary` unless a test names another
+    (most tests end on the chat's reply; the password page tests ask for `link`)."""
     document: dict[str, Any] = {"data_dir": str(data_dir), "state": {"backend": "memory"}}
     document.update(config)
+    document["password"] = {"entry": "temporary", **document.get("password", {})}
     return Settings.model_validate(document)
 
 

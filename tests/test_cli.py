@@ -211,7 +211,9 @@ async def start_chat(cwd: Path, *args: str) -> ChatProcess:
 
 
 async def test_chat_resets_alice_and_the_directory_agrees(tmp_path: Path) -> None:
-    chat = await start_chat(tmp_path, "--user", "alice")
+    config = tmp_path / "temporary.yaml"
+    config.write_text("password:\n  entry: temporary\n")
+    chat = await start_chat(tmp_path, "--user", "alice", "--config", str(config))
     try:
         assert "Hi Alice Wilber" in await chat.say("reset")
         assert "I've emailed a 6-digit code" in await chat.say("email")

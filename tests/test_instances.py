@@ -48,6 +48,7 @@ async def test_turns_on_alternating_instances_complete_a_reset(
                 "state": {"backend": "redis"},
                 "logging": {"level": "INFO"},
                 "delivery": {"outbox": {"console": False}},
+                "password": {"entry": "temporary"},
             }
         )
     )

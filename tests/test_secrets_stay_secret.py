@@ -2,6 +2,7 @@
 code, the single chat reply for a temporary password (DESIGN.md invariant 1)."""
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from bot import logs
 from tests.harness import ANSWERS, Bot
+from tests.http_fixtures import MakeHttpBot
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
 
@@ -38,10 +40,10 @@ def captured_logs() -> Iterator[Capture]:
 
 
 def files_text(data_dir: Path, *names: str) -> str:
+    """The files' text (`data_dir` alone: that one file), missing ones read as empty."""
+    paths = [data_dir / name for name in names] if names else [data_dir]
     return "\n".join(
-        (data_dir / name).read_bytes().decode("utf-8", "replace")
-        for name in names
-        if (data_dir / name).exists()
+        path.read_bytes().decode("utf-8", "replace") for path in paths if path.exists()
     )
 
 
@@ -118,3 +120,47 @@ async def test_a_typed_account_name_is_not_recorded(bot: Bot, captured_logs: Cap
         [*captured_logs.lines, files_text(bot.data_dir, "audit.jsonl", "outbox.jsonl")]
     )
     assert "MyOldPassw0rd!".casefold() not in everything.casefold()
+
+
+async def test_a_password_chosen_on_the_page_and_its_link_are_not_kept(
+    make_http_bot: MakeHttpBot, captured_logs: Capture
+) -> None:
+    chosen, refused = "harbour violin meadow 58", "alice-secret-1"
+    config = {"password": {"entry": "link"}, "state": {"backend": "sqlite"}}
+    async with make_http_bot(**config) as bot:
+        await bot.say("reset")
+        await bot.say("email")
+        reply = await bot.say(bot.outbox.last_code())
+        found = re.search(r"/password/([A-Za-z0-9_-]+)", reply)
+        assert found, reply
+        token = found.group(1)
+        url = f"{bot.url}/password/{token}"
+        async with bot.session.get(url) as response:
+            csrf = re.findall(r'name="csrf" value="([^"]+)"', await response.text())[0]
+        for password in (refused, chosen):
+            form = {"csrf": csrf, "password": password, "confirm": password}
+            async with bot.session.post(url, data=form) as response:
+                page = await response.text()
+            assert password not in page
+            csrf = next(iter(re.findall(r'name="csrf" value="([^"]+)"', page)), "")
+        assert "Password changed" in page
+        await bot.say("thanks")
+        await bot.runtime.dialog.drain()
+        assert await bot.runtime.directory.check_password("alice", chosen)
+
+        elsewhere = {
+            "logs": "\n".join(captured_logs.lines),
+            "audit": files_text(bot.runtime.settings.local_path("audit.jsonl")),
+            "state": files_text(bot.runtime.settings.local_path("state.sqlite3"))
+            + files_text(bot.runtime.settings.local_path("state.sqlite3-wal")),
+            "outbox": files_text(bot.runtime.settings.local_path("outbox.jsonl")),
+            "chat": "\n".join(entry.text for entry in bot.connector.received),
+        }
+        assert captured_logs.lines, "the capture saw no log line at all"
+        assert elsewhere["state"], "no state file was read"
+        for where, text in elsewhere.items():
+            assert chosen not in text, where
+            assert refused not in text, where
+            if where != "chat":
+                assert token not in text, where
+        assert sum(token in entry.text for entry in bot.connector.received) == 1

@@ -1,0 +1,92 @@
+"""The password page's HTML, rendered on the server with every value escaped.
+
+No inline script or style (the CSP allows neither); the words come from the message
+catalog in the session's locale.
+"""
+
+from collections.abc import Callable
+from html import escape
+from typing import Any
+
+from dialogs.settings import PasswordSettings
+
+SCRIPT = "/static/password-page/page.js"
+STYLE = "/static/password-page/page.css"
+
+Text = Callable[..., str]
+
+
+def _lang(locale: str) -> str:
+    cleaned = "".join(ch for ch in locale if ch.isalnum() or ch == "-")
+    return cleaned[:35] or "en"
+
+
+def _document(locale: str, title: str, body: str, *, script: bool = False) -> str:
+    scripts = f'\n<script src="{SCRIPT}" defer></script>' if script else ""
+    return (
+        "<!doctype html>\n"
+        f'<html lang="{escape(_lang(locale))}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        '<meta name="robots" content="noindex, nofollow">\n'
+        f"<title>{escape(title)}</title>\n"
+        f'<link rel="stylesheet" href="{STYLE}">{scripts}\n</head>\n'
+        f'<body>\n<main>\n<div class="card">\n{body}\n</div>\n</main>\n</body>\n</html>\n'
+    )
+
+
+def form_page(
+    text: Text,
+    locale: str,
+    settings: PasswordSettings,
+    *,
+    action: str,
+    csrf: str,
+    username: str,
+    error: str | None = None,
+) -> str:
+    """The form: rules (checked live by page.js, `aria-live`), the password twice."""
+
+    def t(key: str, **values: Any) -> str:
+        return escape(text(key, locale, **values))
+
+    rules = [
+        ("length", t("page_rule_length", min=settings.min_length, max=settings.max_length)),
+        ("match", t("page_rule_match")),
+        ("guess", t("page_rule_guess")),
+    ]
+    items = "\n".join(
+        f'<li data-rule="{name}" data-met="false">{label}<span class="visually-hidden"></span></li>'
+        for name, label in rules
+    )
+    alert = f'<p class="error" role="alert" id="form-error">{escape(error)}</p>\n' if error else ""
+    described = "rules form-error" if error else "rules"
+    body = (
+        f"<h1>{t('page_title')}</h1>\n"
+        f"<p>{t('page_intro', username=username)}</p>\n"
+        f"{alert}"
+        f'<form id="password-form" method="post" action="{escape(action)}" '
+        f'data-min="{settings.min_length}" data-max="{settings.max_length}" novalidate>\n'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">\n'
+        f'<p id="rules-heading">{t("page_rules")}</p>\n'
+        f'<ul class="rules" id="rules" aria-labelledby="rules-heading" aria-live="polite" '
+        f'data-met-text="{t("page_met")}" data-unmet-text="{t("page_unmet")}">\n'
+        f"{items}\n</ul>\n"
+        f'<p class="hint">{t("page_hint")}</p>\n'
+        f'<label for="new-password">{t("page_new_password")}</label>\n'
+        f'<input type="password" id="new-password" name="password" required '
+        f'autocomplete="new-password" maxlength="{settings.max_length}" '
+        f'aria-describedby="{described}" autofocus>\n'
+        f'<label for="confirm-password">{t("page_confirm_password")}</label>\n'
+        f'<input type="password" id="confirm-password" name="confirm" required '
+        f'autocomplete="new-password" maxlength="{settings.max_length}">\n'
+        f'<button type="submit">{t("page_submit")}</button>\n'
+        "</form>"
+    )
+    return _document(locale, text("page_title", locale), body, script=True)
+
+
+def message_page(locale: str, title: str, message: str) -> str:
+    """A result or refusal: a heading and one paragraph, nothing to fill in."""
+    body = f'<h1>{escape(title)}</h1>\n<p role="status">{escape(message)}</p>'
+    return _document(locale, title, body)

@@ -1,0 +1,230 @@
+"""`GET` and `POST /password/{token}`: the one-time password page.
+
+A link is looked up by the hash of its token. It works while the session it was sent in
+still waits for the password (same nonce, same link, not expired); the post that moves the
+session on wins a conditional write, so two posts at once set the password once. The
+password goes through the dialog's own checks and its `settle`, exactly as in a chat turn.
+Every response carries the security headers below; links are never built here.
+"""
+
+import logging
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any
+
+from aiohttp import web
+
+from adapters.directory import DirectoryUnavailable
+from bot.password_page.notify import ChatNotifier
+from bot.password_page.render import SCRIPT, STYLE, form_page, message_page
+from dialogs import ResetDialog
+from dialogs.password_link import digest, link_key, new_token, plausible_token, same_secret
+from state import EtagMismatch, Record, Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+MAX_FIELD = 4096
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A link record and the session record it points to."""
+
+    key: str
+    link: Record
+    session_key: str
+    session: Record
+
+
+class PasswordPage:
+    def __init__(self, dialog: ResetDialog, store: Store, notifier: ChatNotifier) -> None:
+        self._dialog = dialog
+        self._store = store
+        self._notifier = notifier
+
+    async def show(self, request: web.Request) -> web.Response:
+        try:
+            found = await self._find(request.match_info["token"])
+            if found is None:
+                return self._refused()
+            return await self._form(request, found)
+        except (StoreUnavailable, DirectoryUnavailable) as error:
+            return self._unavailable(error)
+
+    async def submit(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        csrf, password, confirm = (_field(form, name) for name in ("csrf", "password", "confirm"))
+        try:
+            found = await self._find(request.match_info["token"])
+            if found is None:
+                return self._refused()
+            if not same_secret(csrf, str(found.link.value.get("csrf", ""))):
+                log.warning("password page post without a valid form token")
+                return self._page(403, self._locale(found), "page_refused_title", "page_forbidden")
+            return await self._take(request, found, password, confirm)
+        except (StoreUnavailable, DirectoryUnavailable) as error:
+            return self._unavailable(error)
+
+    async def _take(
+        self, request: web.Request, found: _Link, password: str, confirm: str
+    ) -> web.Response:
+        stored = found.session.value
+        outcome = await self._dialog.page_password(stored["session"], password, confirm)
+        if outcome.account_change is None:
+            error = outcome.replies[0].text if outcome.replies else None
+            return await self._form(request, found, error=error, status=400)
+        try:
+            etag = await self._put_session(found, outcome.session, found.session.etag)
+        except EtagMismatch:
+            log.info("password page post lost to another one", extra={"session": found.key[:19]})
+            return self._refused()
+        settled = await self._dialog.settle(outcome)
+        session = settled.session or outcome.session or {}
+        if settled.changed:
+            try:
+                await self._put_session(found, session, etag)
+            except EtagMismatch:
+                log.warning("a message crossed a password change")
+        text = "\n".join(reply.text for reply in settled.replies)
+        locale = str(session.get("locale", "en"))
+        if session.get("state") == "awaiting_password":
+            fresh = await self._store.get(found.session_key)
+            if fresh is not None:
+                again = _Link(found.key, found.link, found.session_key, fresh)
+                return await self._form(request, again, error=text, status=400)
+        await self._store.delete(found.key)
+        if session.get("state") == "done":
+            notice = self._dialog.message("password_link_done", locale)
+            conversation = found.session_key.removeprefix("session:")
+            try:
+                await self._notifier.notify(conversation, notice)
+            except Exception as error:
+                log.warning("chat not told of the reset", extra={"error": type(error).__name__})
+            return self._page(200, locale, "page_done_title", None, message=text)
+        return self._page(200, locale, "page_refused_title", None, message=text)
+
+    async def _find(self, token: str) -> _Link | None:
+        if not plausible_token(token):
+            return None
+        key = link_key(token)
+        link = await self._store.get(key)
+        if link is None:
+            return None
+        session_key = str(link.value.get("session_key", ""))
+        session = await self._store.get(session_key)
+        stored = session.value.get("session") if session else None
+        if session is None or self._dialog.usable_link(stored, link.value, key) is None:
+            return None
+        return _Link(key, link, session_key, session)
+
+    async def _form(
+        self, request: web.Request, found: _Link, *, error: str | None = None, status: int = 200
+    ) -> web.Response:
+        """The form with a fresh form token; its hash replaces the one kept with the link."""
+        csrf = new_token()
+        value = {**found.link.value, "csrf": digest(csrf)}
+        ttl = max(float(value["expires_at"]) - self._dialog.now(), 1.0)
+        try:
+            await self._store.put(found.key, value, ttl=ttl, if_match=found.link.etag)
+        except EtagMismatch:
+            current = await self._store.get(found.key)
+            if current is None:
+                return self._refused()
+            await self._store.put(found.key, {**current.value, "csrf": digest(csrf)}, ttl=ttl)
+        session = found.session.value["session"]
+        account = await self._dialog.account_name(session)
+        html = form_page(
+            self._dialog.text,
+            self._locale(found),
+            self._dialog.password_settings,
+            action=request.path,
+            csrf=csrf,
+            username=account,
+            error=error,
+        )
+        return _response(status, html)
+
+    @staticmethod
+    def _locale(found: _Link) -> str:
+        return str(found.session.value["session"].get("locale", "en"))
+
+    def _page(
+        self, status: int, locale: str, title: str, key: str | None, *, message: str = ""
+    ) -> web.Response:
+        """A page with a catalog heading and either a catalog message (`key`) or `message`."""
+        text = self._dialog.text
+        body = text(key, locale) if key else message
+        return _response(status, message_page(locale, text(title, locale), body))
+
+    def _refused(self) -> web.Response:
+        """The same answer for a link never issued, used, expired or of an ended session."""
+        return self._page(410, "en", "page_refused_title", "password_link_used")
+
+    def _unavailable(self, error: Exception) -> web.Response:
+        log.error("password page dependency unavailable", extra={"error": type(error).__name__})
+        return self._page(503, "en", "page_refused_title", "unavailable")
+
+    async def _put_session(self, found: _Link, session: dict[str, Any] | None, etag: str) -> str:
+        return await self._store.put(
+            found.session_key,
+            {**found.session.value, "session": session},
+            ttl=self._dialog.session_ttl,
+            if_match=etag,
+        )
+
+
+def _field(form: Any, name: str) -> str:
+    value = form.get(name, "")
+    return value[:MAX_FIELD] if isinstance(value, str) else ""
+
+
+def _response(status: int, html: str) -> web.Response:
+    return web.Response(
+        status=status,
+        text=html,
+        content_type="text/html",
+        charset="utf-8",
+        headers=SECURITY_HEADERS,
+    )
+
+
+PAGE_KEY = web.AppKey("password_page", PasswordPage)
+_STATIC = {SCRIPT: ("page.js", "text/javascript"), STYLE: ("page.css", "text/css")}
+
+
+def add_password_page_routes(app: web.Application, page: PasswordPage) -> None:
+    """The page, its form post, and its script and style (served with the same headers)."""
+    app[PAGE_KEY] = page
+    app.router.add_get("/password/{token}", _show)
+    app.router.add_post("/password/{token}", _submit)
+    folder = files("bot.password_page").joinpath("static")
+    for path, (name, content_type) in _STATIC.items():
+        body = folder.joinpath(name).read_bytes()
+        app.router.add_get(path, _static_file(body, content_type))
+
+
+async def _show(request: web.Request) -> web.Response:
+    return await request.app[PAGE_KEY].show(request)
+
+
+async def _submit(request: web.Request) -> web.Response:
+    return await request.app[PAGE_KEY].submit(request)
+
+
+def _static_file(body: bytes, content_type: str) -> Any:
+    async def serve(request: web.Request) -> web.Response:
+        headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"}
+        return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
+
+    return serve

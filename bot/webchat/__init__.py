@@ -1,0 +1,25 @@
+"""The web chat for signed-out users: a page at `/` and a JSON API under `/webchat/`, the
+account name typed, rate-limited per client address, optionally behind a CAPTCHA. See
+`channel.py` for what is checked and why."""
+
+from bot.webchat.channel import WebChat, WebChatAnswer, WebChatRequest
+from bot.webchat.routes import add_webchat_routes
+from bot.webchat.settings import (
+    CAPTCHA_SECRET_VARIABLE,
+    CaptchaSettings,
+    RateLimitSettings,
+    WebChatMisconfigured,
+    WebChatSettings,
+)
+
+__all__ = [
+    "CAPTCHA_SECRET_VARIABLE",
+    "CaptchaSettings",
+    "RateLimitSettings",
+    "WebChat",
+    "WebChatAnswer",
+    "WebChatMisconfigured",
+    "WebChatRequest",
+    "WebChatSettings",
+    "add_webchat_routes",
+]

@@ -1,0 +1,311 @@
+"""The web chat: anonymous people type to the bot from a page the bot serves.
+
+Framework-neutral like the Slack channel: a request is its raw body, headers, connecting
+address and conversation cookie; an answer a status, a JSON body, headers and maybe a new
+cookie. `bot.webchat.routes` is the thin aiohttp layer around it.
+
+Nobody is identified here, so the account name is always typed (`Inbound.user` None) and
+this layer must not tell accounts apart either: every check below happens before, and
+independently of, what was typed; the rate limit is keyed by client address only; and the
+JSON of the replies depends only on the dialog's replies, which are the same for every
+account until a first verification passed.
+
+Cross-site requests (CSRF). The conversation cookie is `SameSite=Strict` and `HttpOnly`,
+so another site cannot make a browser send it. On top, the API accepts only
+`Content-Type: application/json` (which a form or a "simple" cross-origin fetch cannot
+send without a CORS preflight, and this API answers no preflight), an `Origin` equal to the
+page's own origin (the Host the request came to, or `allowed_origins`), and refuses a
+`Sec-Fetch-Site` other than same-origin when the browser sends one. A per-conversation
+token would add nothing the origin check does not already give for a JSON API, and would
+cost a state write on every page view.
+
+CAPTCHA. When configured, the first message of a conversation carries the provider's token,
+checked server-side; a conversation that passed is remembered in the shared store
+(`webchat-captcha:<conversation>`) so its later messages need no new token, on any
+instance.
+"""
+
+import hashlib
+import json
+import logging
+import math
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import BaseConnector
+
+from bot.turns import TurnRunner
+from bot.webchat import texts
+from bot.webchat.captcha import MAX_TOKEN, CaptchaUnavailable, CaptchaVerifier
+from bot.webchat.client_address import client_address, rate_key
+from bot.webchat.page import API_CSP, COMMON_HEADERS, page_headers, render_page
+from bot.webchat.settings import WebChatSettings
+from dialogs import Inbound, Reply
+from state import Clock, Store, StoreUnavailable, SystemClock
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "webchat"
+COOKIE_NAME = "sspr_webchat"
+COOKIE_PATH = "/webchat"
+_COOKIE_FORMAT = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
+_URL = re.compile(r"https?://[^\s<>\"']+")
+_TRAILING = ".,;:!?)]}'\""
+
+MessageFor = Callable[[str, str], Reply]
+"""A catalog message by key and locale (`ResetDialog.message`)."""
+
+
+@dataclass(frozen=True)
+class WebChatRequest:
+    """What the browser sent. `body` is None when it was larger than `max_body` allows."""
+
+    body: bytes | None
+    headers: Mapping[str, str]
+    peer: str | None
+    cookie: str | None
+    host: str | None
+
+
+@dataclass(frozen=True)
+class WebChatAnswer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    new_cookie: str | None = None  # a conversation id to set as the cookie
+
+    def json_bytes(self) -> bytes:
+        """The body as JSON with `<`, `>` and `&` escaped, so no part of what anybody typed
+        can ever be read as markup, whatever a client does with it."""
+        text = json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
+        return (
+            text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        ).encode()
+
+
+@dataclass(frozen=True)
+class WebChatPage:
+    html: str
+    headers: dict[str, str]
+
+
+def conversation_of(cookie: str) -> str:
+    """The conversation a cookie stands for; the store keeps this digest, never the cookie."""
+    return f"{CHANNEL}:{hashlib.sha256(cookie.encode()).hexdigest()[:40]}"
+
+
+def link_in(text: str) -> str | None:
+    """The first http(s) URL in a reply, for clients that show it as a link."""
+    for match in _URL.finditer(text):
+        candidate = match.group(0).rstrip(_TRAILING)
+        parts = urlsplit(candidate)
+        if parts.scheme in {"http", "https"} and parts.hostname:
+            return candidate
+    return None
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "text": reply.text,
+        "choices": [{"value": c.value, "label": c.label} for c in reply.choices],
+        "sensitive": reply.sensitive,
+    }
+    if (link := link_in(reply.text)) is not None:
+        body["link"] = link
+    return body
+
+
+class WebChat:
+    def __init__(
+        self,
+        settings: WebChatSettings,
+        *,
+        runner: TurnRunner,
+        store: Store,
+        message: MessageFor,
+        connector: BaseConnector,
+        environ: Mapping[str, str],
+        clock: Clock | None = None,
+        locales: Iterable[str] = (),
+        secure_cookies: bool = False,
+    ) -> None:
+        """`connector` is the bot's shared pool (not closed here); `locales` the dialog's
+        configured message locales (`settings.messages`); `secure_cookies` when the public
+        URL is https. WebChatMisconfigured when the CAPTCHA is on but its secret missing."""
+        self.settings = settings
+        self.secure_cookies = secure_cookies
+        self._runner = runner
+        self._store = store
+        self._message = message
+        self._clock = clock or SystemClock()
+        self._locales = frozenset(locale.casefold() for locale in locales)
+        self._proxies = settings.proxy_networks()
+        self._captcha: CaptchaVerifier | None = None
+        if settings.captcha.enabled:
+            secret = settings.captcha.secret(environ)
+            self._captcha = CaptchaVerifier.create(settings.captcha, secret, connector)
+
+    @property
+    def max_body(self) -> int:
+        """Enough for the longest message even with every character JSON-escaped as
+        `\\uXXXX`, plus a CAPTCHA token."""
+        return 6 * self.settings.max_message_chars + MAX_TOKEN + 1024
+
+    async def close(self) -> None:
+        if self._captcha is not None:
+            await self._captcha.close()
+
+    def page(self, headers: Mapping[str, str]) -> WebChatPage:
+        locale = self._locale(headers)
+        captcha = self.settings.captcha
+        html = render_page(locale, captcha, self.settings.max_message_chars)
+        return WebChatPage(html, page_headers(captcha))
+
+    async def message(self, request: WebChatRequest) -> WebChatAnswer:
+        """One message typed (or one button pressed) in the page; the dialog's replies."""
+        locale = self._locale(request.headers)
+        if not self._same_origin(request):
+            return self._refusal(403, "forbidden", locale)
+        address = self._client(request)
+        try:
+            if not await self._store.take(
+                f"webchat-rate:{rate_key(address)}",
+                limit=self.settings.rate_limit.requests,
+                window=self.settings.rate_limit.window,
+            ):
+                log.info("web chat rate limit reached", extra={"client": rate_key(address)})
+                retry = str(math.ceil(self.settings.rate_limit.window))
+                return self._refusal(429, "rate_limited", locale, {"Retry-After": retry})
+            if request.body is None:
+                return self._refusal(413, "too_large", locale)
+            said = _parse(request.body)
+            if said is None:
+                return self._refusal(400, "malformed", locale)
+            said_text, token = said
+            cookie = request.cookie if _valid_cookie(request.cookie) else None
+            new_cookie = None
+            if cookie is None:
+                cookie = new_cookie = secrets.token_urlsafe(32)
+            conversation = conversation_of(cookie)
+            refused = await self._check_captcha(conversation, token, address, locale, new_cookie)
+            if refused is not None:
+                return refused
+            if len(said_text) > self.settings.max_message_chars:
+                replies = [self._message("too_long", locale)]
+            else:
+                inbound = Inbound(said_text, CHANNEL, user=None, locale=locale)
+                replies = await self._runner.run(conversation, inbound)
+        except StoreUnavailable:
+            log.error("web chat: the state store is unavailable")
+            return self._polite(503, "unavailable", self._message("unavailable", locale).text)
+        return WebChatAnswer(
+            200,
+            {"replies": [reply_json(reply) for reply in replies]},
+            self._api_headers(),
+            new_cookie,
+        )
+
+    # -- checks -------------------------------------------------------------------------
+
+    def _same_origin(self, request: WebChatRequest) -> bool:
+        headers = request.headers
+        content_type = headers.get("Content-Type", "").split(";")[0].strip().casefold()
+        if content_type != "application/json":
+            return False
+        fetch_site = headers.get("Sec-Fetch-Site")
+        if fetch_site is not None and fetch_site.casefold() != "same-origin":
+            return False
+        origin = headers.get("Origin", "").strip().casefold()
+        if not origin or origin == "null":
+            return False
+        if self.settings.allowed_origins:
+            return origin in self.settings.allowed_origins
+        parts = urlsplit(origin)
+        if request.host is None or parts.netloc != request.host.casefold():
+            return False
+        return parts.scheme == "https" or not self.secure_cookies
+
+    def _client(self, request: WebChatRequest) -> str:
+        header = self.settings.trusted_proxy_header
+        forwarded: list[str] = []
+        if header is not None:
+            getall = getattr(request.headers, "getall", None)
+            if callable(getall):
+                forwarded = list(getall(header, []))
+            elif (value := request.headers.get(header)) is not None:
+                forwarded = [value]
+        return client_address(request.peer, forwarded, self._proxies)
+
+    async def _check_captcha(
+        self,
+        conversation: str,
+        token: str | None,
+        address: str,
+        locale: str,
+        new_cookie: str | None,
+    ) -> WebChatAnswer | None:
+        """None when the conversation may go on; else the refusal to answer."""
+        if self._captcha is None:
+            return None
+        key = f"webchat-captcha:{conversation}"
+        if new_cookie is None and await self._store.get(key) is not None:
+            return None
+        if token is None:
+            return self._refusal(403, "captcha_required", locale)
+        try:
+            passed = await self._captcha.passes(token, address)
+        except CaptchaUnavailable as error:
+            log.error("CAPTCHA provider unavailable", extra={"error": str(error)})
+            return self._refusal(503, "captcha_unavailable", locale)
+        if not passed:
+            return self._refusal(403, "captcha_failed", locale)
+        await self._store.put(
+            key, {"passed": self._clock.now()}, ttl=self.settings.captcha.remember_seconds
+        )
+        return None
+
+    # -- answers ------------------------------------------------------------------------
+
+    def _locale(self, headers: Mapping[str, str]) -> str:
+        return texts.best_locale(headers.get("Accept-Language"), self._locales)
+
+    def _api_headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return {**COMMON_HEADERS, "Content-Security-Policy": API_CSP, **(extra or {})}
+
+    def _refusal(
+        self, status: int, error: str, locale: str, headers: Mapping[str, str] | None = None
+    ) -> WebChatAnswer:
+        return self._polite(status, error, texts.text(error, locale), headers)
+
+    def _polite(
+        self, status: int, error: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> WebChatAnswer:
+        return WebChatAnswer(
+            status, {"error": error, "message": message}, self._api_headers(headers)
+        )
+
+
+def _valid_cookie(cookie: str | None) -> bool:
+    return cookie is not None and _COOKIE_FORMAT.match(cookie) is not None
+
+
+def _parse(body: bytes) -> tuple[str, str | None] | None:
+    """(text, CAPTCHA token) from `{"text": ...}` or `{"choice": ...}` (a pressed button's
+    value, taken as if typed), or None when the body is not that."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    said = [document[key] for key in ("text", "choice") if key in document]
+    token = document.get("captcha_token")
+    if len(said) != 1 or not isinstance(said[0], str):
+        return None
+    if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN):
+        return None
+    return said[0], token
