@@ -11,7 +11,13 @@ import pytest
 from state import FrozenClock
 from tests.harness import Bot, running_bot
 
-pytest_plugins = ["tests.http_fixtures", "tests.servers", "tests.ldap_server", "tests.samba_dc"]
+pytest_plugins = [
+    "tests.http_fixtures",
+    "tests.servers",
+    "tests.ldap_server",
+    "tests.samba_dc",
+    "tests.browser",
+]
 
 
 @pytest.fixture

@@ -1,0 +1,151 @@
+"""The web chat and the password page in real Chromium at phone size: a signed-out person
+resets their password end to end, and every way a link can go wrong is refused."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, Page, expect
+
+from bot.bot_framework import from_environment
+from bot.runtime import Runtime, http_application, start_runtime
+from state import FrozenClock
+from tests.browser import PHONE, screenshot_path
+from tests.harness import PASSWORDS, Outbox, settings_for
+from tests.servers import free_port
+
+STRONG = "amber kettle over the quiet harbour"
+
+
+@dataclass
+class Site:
+    url: str
+    runtime: Runtime
+    outbox: Outbox
+    clock: FrozenClock
+
+
+@asynccontextmanager
+async def serving(data_dir: Path, clock: FrozenClock) -> AsyncIterator[Site]:
+    """The bot as `make run` serves it: web chat at /, link mode, the configured public URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = settings_for(data_dir, server={"public_url": url}, password={"entry": "link"})
+    runtime = await start_runtime(settings, environ={}, clock=clock, console=None)
+    runner = web.AppRunner(http_application(runtime, from_environment({})), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        yield Site(url, runtime, Outbox(data_dir / "outbox.jsonl"), clock)
+    finally:
+        await runner.cleanup()
+        await runtime.close()
+
+
+@pytest.fixture
+async def site(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Site]:
+    async with serving(tmp_path / "data", clock) as running:
+        yield running
+
+
+@pytest.fixture
+async def phone(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = await context.new_page()
+    yield page
+    await context.close()
+
+
+async def say(page: Page, text: str, expected: str) -> None:
+    """Type a message into the web chat and wait for the bot's answer to contain `expected`."""
+    before = await page.locator("#transcript .message").count()
+    await page.fill("#message", text)
+    await page.press("#message", "Enter")
+    answers = page.locator("#transcript .message").nth(before + 1)
+    await expect(answers).to_contain_text(expected)
+
+
+async def verified_link(site: Site, page: Page, *, name: str = "bob") -> str:
+    """Go through the web chat as `name` up to the password link; return the link."""
+    await page.goto(site.url + "/")
+    await say(page, "reset", "Which account")
+    await say(page, name, "authenticator app")
+    await say(page, "other", "text message")
+    await site.runtime.dialog.drain()
+    await say(page, site.outbox.last_code(), "password")
+    link = page.locator("#transcript a").last
+    href = await link.get_attribute("href")
+    assert href is not None
+    assert href.startswith(site.url + "/password/")
+    return href
+
+
+async def test_a_signed_out_person_resets_their_password_end_to_end(
+    site: Site, phone: Page
+) -> None:
+    link = await verified_link(site, phone)
+    await phone.screenshot(path=screenshot_path("webchat-phone"), full_page=True)
+    anchor = phone.locator("#transcript a").last
+    assert "noopener" in (await anchor.get_attribute("rel") or "")
+    await phone.goto(link)
+    await expect(phone.locator("h1")).to_contain_text("Choose a new password")
+
+    await phone.fill("#new-password", "password1")
+    await phone.fill("#confirm-password", "password1")
+    await phone.click("#password-form button[type=submit]")
+    await expect(phone.locator("#form-error")).to_contain_text("too common")
+    await phone.screenshot(path=screenshot_path("password-page-refused-phone"), full_page=True)
+
+    await phone.fill("#new-password", STRONG)
+    await phone.fill("#confirm-password", STRONG)
+    await phone.click("#password-form button[type=submit]")
+    await expect(phone.locator("h1")).to_contain_text("Password changed")
+    await phone.screenshot(path=screenshot_path("password-page-done-phone"), full_page=True)
+
+    directory = site.runtime.directory
+    assert await directory.check_password("bob", STRONG)  # type: ignore[attr-defined]
+    assert not await directory.check_password("bob", PASSWORDS["bob"])  # type: ignore[attr-defined]
+
+
+async def test_the_pages_in_dark_mode(site: Site, browser: Browser) -> None:
+    context = await browser.new_context(viewport=PHONE, color_scheme="dark")
+    page = await context.new_page()
+    try:
+        await verified_link(site, page)
+        await page.screenshot(path=screenshot_path("webchat-phone-dark"), full_page=True)
+        background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background != "rgb(255, 255, 255)"
+    finally:
+        await context.close()
+
+
+async def test_a_used_link_is_refused(site: Site, phone: Page) -> None:
+    link = await verified_link(site, phone)
+    await phone.goto(link)
+    await phone.fill("#new-password", STRONG)
+    await phone.fill("#confirm-password", STRONG)
+    await phone.click("#password-form button[type=submit]")
+    await expect(phone.locator("h1")).to_contain_text("Password changed")
+    await phone.goto(link)
+    await expect(phone.locator("h1")).to_contain_text("Link not valid")
+    assert await phone.locator("#password-form").count() == 0
+
+
+async def test_an_expired_link_is_refused(site: Site, phone: Page) -> None:
+    link = await verified_link(site, phone)
+    site.clock.advance(11 * 60)
+    await phone.goto(link)
+    await expect(phone.locator("h1")).to_contain_text("Link not valid")
+
+
+async def test_a_link_of_a_cancelled_session_is_refused(site: Site, phone: Page) -> None:
+    link = await verified_link(site, phone)
+    await say(phone, "cancel", "Cancelled")
+    await phone.goto(link)
+    await expect(phone.locator("h1")).to_contain_text("Link not valid")
+    assert await site.runtime.directory.check_password(  # type: ignore[attr-defined]
+        "bob", PASSWORDS["bob"]
+    )
