@@ -6,6 +6,7 @@ from typing import Any
 from microsoft_agents.activity import Activity, TurnContextProtocol
 from microsoft_agents.hosting.core import ActivityHandler
 
+from bot.proactive import reference_of
 from bot.render import to_activity
 from bot.turns import TurnRunner
 from dialogs import Inbound
@@ -44,6 +45,8 @@ class ResetAgent(ActivityHandler):
             user=self._identify(activity),
             locale=activity.locale or "en",
         )
-        replies = await self._runner.run(conversation_of(activity), inbound, activity.id)
+        replies = await self._runner.run(
+            conversation_of(activity), inbound, activity.id, reference_of(activity)
+        )
         if replies:
             await turn_context.send_activities([to_activity(reply) for reply in replies])

@@ -9,7 +9,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import TextIO
@@ -30,11 +30,10 @@ from bot.connector_pool import PooledClientFactory
 from bot.http_app import create_app
 from bot.keys import code_key
 from bot.password_page import (
-    ChatNotifier,
     PasswordPage,
-    RecordingNotifier,
     add_password_page_routes,
 )
+from bot.proactive import BotFrameworkNotifier
 from bot.settings import Settings
 from bot.slack.channel import SlackChannel
 from bot.slack.routes import add_slack_routes
@@ -61,7 +60,6 @@ class Runtime:
     connector: TCPConnector  # every outbound HTTP call of the channels shares this pool
     exits: AsyncExitStack
     # Tells the chat what happened on the password page.
-    notifier: ChatNotifier = field(default_factory=RecordingNotifier)
 
     async def close(self) -> None:
         await self.dialog.drain()
@@ -161,7 +159,8 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
         dialog=runtime.dialog,
         store=runtime.store,
     )
-    add_password_page_routes(app, PasswordPage(runtime.dialog, runtime.store, runtime.notifier))
+    notifier = BotFrameworkNotifier(adapter, auth.app_id, runtime.store)
+    add_password_page_routes(app, PasswordPage(runtime.dialog, runtime.store, notifier))
     if runtime.settings.webchat.enabled:
         webchat = WebChat(
             runtime.settings.webchat,

@@ -32,13 +32,18 @@ class TurnRunner:
         self._store = store
 
     async def run(
-        self, conversation: str, inbound: Inbound, activity_id: str | None = None
+        self,
+        conversation: str,
+        inbound: Inbound,
+        activity_id: str | None = None,
+        reference: dict[str, Any] | None = None,
     ) -> list[Reply]:
-        """The replies to one message; none for a delivery already handled."""
+        """The replies to one message; none for a delivery already handled. `reference`
+        (how to reach the conversation again) is kept with the session, at no extra cost."""
         key = f"session:{conversation}"
         for _ in range(ATTEMPTS):
             try:
-                return await self._once(key, inbound, activity_id)
+                return await self._once(key, inbound, activity_id, reference)
             except EtagMismatch:
                 log.info("session changed under this turn; retrying", extra={"session": key})
             except (StoreUnavailable, DirectoryUnavailable, DeliveryFailed) as error:
@@ -46,9 +51,16 @@ class TurnRunner:
                 return [self._dialog.message("unavailable", inbound.locale)]
         return [self._dialog.message("try_again", inbound.locale)]
 
-    async def _once(self, key: str, inbound: Inbound, activity_id: str | None) -> list[Reply]:
+    async def _once(
+        self,
+        key: str,
+        inbound: Inbound,
+        activity_id: str | None,
+        reference: dict[str, Any] | None,
+    ) -> list[Reply]:
         record = await self._store.get(key)
         stored: dict[str, Any] = record.value if record else {}
+        extra = {"reference": reference or stored.get("reference")}
         seen: list[str] = stored.get("deliveries", [])
         if activity_id is not None and activity_id in seen:
             log.info("repeated delivery ignored", extra={"activity": activity_id})
@@ -58,23 +70,29 @@ class TurnRunner:
             seen = [*seen, activity_id][-REMEMBERED_DELIVERIES:]
         etag = record.etag if record else None
         if outcome.changed or activity_id is not None:
-            etag = await self._put(key, outcome.session, seen, etag)
+            etag = await self._put(key, outcome.session, seen, etag, extra)
         settled = await self._dialog.settle(outcome, session_key=key)
         if settled.changed:
             try:
-                await self._put(key, settled.session, seen, etag)
+                await self._put(key, settled.session, seen, etag, extra)
             except EtagMismatch:
                 # The password change has happened either way: log, never run the turn twice.
                 log.warning("a message crossed a password change", extra={"session": key})
         return outcome.replies + settled.replies
 
     async def _put(
-        self, key: str, session: dict[str, Any] | None, seen: list[str], etag: str | None
+        self,
+        key: str,
+        session: dict[str, Any] | None,
+        seen: list[str],
+        etag: str | None,
+        extra: dict[str, Any],
     ) -> str:
         """Write only over the version this turn read (or where there was none)."""
+        kept = {name: value for name, value in extra.items() if value is not None}
         return await self._store.put(
             key,
-            {"session": session, "deliveries": seen},
+            {"session": session, "deliveries": seen, **kept},
             ttl=self._dialog.session_ttl,
             if_match=etag,
             if_none_match=etag is None,

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import ClientResponse
 
-from bot.password_page import SECURITY_HEADERS, RecordingNotifier
+from bot.password_page import SECURITY_HEADERS
 from tests.harness import PASSWORDS
 from tests.http_fixtures import HttpBot, MakeHttpBot
 
@@ -77,9 +77,8 @@ def reset_events(bot: HttpBot) -> list[dict[str, object]]:
 
 
 def notices(bot: HttpBot) -> list[str]:
-    notifier = bot.runtime.notifier
-    assert isinstance(notifier, RecordingNotifier)
-    return [notice.text for notice in notifier.notices]
+    """What the bot told the chat on its own (the connector received it outside any turn)."""
+    return [reply.text for reply in bot.connector.received if reply.text.startswith("Done:")]
 
 
 async def test_a_whole_reset_ends_on_the_page(page_bot: HttpBot) -> None:

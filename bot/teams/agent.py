@@ -5,6 +5,7 @@ from typing import Any
 from microsoft_agents.activity import TurnContextProtocol
 
 from bot.agent import Identify, ResetAgent, conversation_of
+from bot.proactive import reference_of
 from bot.render import to_activity
 from bot.teams.admission import PRIVATE_CHAT_ONLY, TEAMS_CHANNEL, Admission, admit
 from bot.teams.cards import inbound_text, send_typing, teams_activity
@@ -46,7 +47,9 @@ class TeamsResetAgent(ResetAgent):
             user=self._who(activity),
             locale=activity.locale or "en",
         )
-        replies = await self._turns.run(conversation_of(activity), inbound, activity.id)
+        replies = await self._turns.run(
+            conversation_of(activity), inbound, activity.id, reference_of(activity)
+        )
         if replies:
             await turn_context.send_activities([teams_activity(reply) for reply in replies])
         await remember_reference(self._store, activity)

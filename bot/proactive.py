@@ -1,0 +1,51 @@
+"""Messages the bot starts itself in a Bot Framework conversation (the password page's
+result, later hand-offs and reminders), through the conversation reference kept with each
+conversation's session record."""
+
+import logging
+from typing import Any
+
+from microsoft_agents.activity import Activity, ConversationReference
+from microsoft_agents.hosting.aiohttp import CloudAdapter
+from microsoft_agents.hosting.core import ClaimsIdentity
+
+from bot.render import to_activity
+from dialogs import Reply
+from state import Store
+
+log = logging.getLogger(__name__)
+
+
+def reference_of(activity: Activity) -> dict[str, Any]:
+    """What to keep of an inbound activity to reach its conversation again."""
+    reference = activity.get_conversation_reference()
+    return dict(reference.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+class BotFrameworkNotifier:
+    """Sends into a conversation (as `TurnRunner.run` names it) whose session record holds
+    a reference;
+    conversations of other channels (web chat, Slack) have none and are left alone."""
+
+    def __init__(self, adapter: CloudAdapter, app_id: str | None, store: Store) -> None:
+        self._adapter = adapter
+        self._app_id = app_id
+        self._store = store
+
+    async def notify(self, conversation: str, reply: Reply) -> None:
+        record = await self._store.get(f"session:{conversation}")
+        kept = record.value.get("reference") if record else None
+        if not kept:
+            return
+        reference = ConversationReference.model_validate(kept)
+        continuation = reference.get_continuation_activity()
+
+        async def send(context: Any) -> None:
+            await context.send_activity(to_activity(reply))
+
+        if self._app_id:
+            await self._adapter.continue_conversation(self._app_id, continuation, send)
+        else:  # development mode: no token to present, as for replies
+            await self._adapter.continue_conversation_with_claims(
+                ClaimsIdentity({}, authentication_type="anonymous"), continuation, send, "anonymous"
+            )
