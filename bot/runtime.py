@@ -192,7 +192,9 @@ def bot_framework_adapter(
     runtime: Runtime, auth: BotFrameworkAuth, identify: Identify
 ) -> tuple[CloudAdapter, ResetAgent]:
     factory = PooledClientFactory(auth.connections, runtime.connector)
-    tenants = allowed_tenants(runtime.settings.teams, auth.configuration.TENANT_ID)
+    tenants = allowed_tenants(
+        runtime.settings.teams, auth.configuration.TENANT_ID, authenticated=not auth.development
+    )
     keys = channel_keys_from_environment(runtime.environ)
     runtime.exits.push_async_callback(keys.close)
     if runtime.environ.get("BotOpenIdMetadata"):

@@ -31,6 +31,10 @@ class TurnRunner:
         self._dialog = dialog
         self._store = store
 
+    def message(self, key: str, locale: str) -> Reply:
+        """A catalog message, for what a channel answers without running a turn."""
+        return self._dialog.message(key, locale)
+
     async def run(
         self,
         conversation: str,

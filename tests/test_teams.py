@@ -21,7 +21,6 @@ from aiohttp import ClientSession, web
 from bot.bot_framework import from_environment
 from bot.runtime import Runtime, http_application, start_runtime
 from bot.teams import TeamsSettings, allowed_tenants
-from bot.teams.admission import PRIVATE_CHAT_ONLY
 from bot.teams.cards import ADAPTIVE_CARD
 from bot.teams.manifest import manifest_problems, teams_manifest, write_teams_package
 from bot.teams.references import reference_key
@@ -304,7 +303,9 @@ async def test_a_shared_conversation_is_declined(
     replies = await teams_bot.say(
         "reset", conversation_type=conversation_type, conversation="19:group"
     )
-    assert [reply.text for reply in replies] == [PRIVATE_CHAT_ONLY]
+    assert [reply.text for reply in replies] == [
+        "I only talk in a private chat. Open a 1:1 chat with me and say 'reset'."
+    ]
     assert teams_bot.outbox.messages() == []
     assert await teams_bot.runtime.store.get("session:msteams:19:group:29:alice-teams-id") is None
 

@@ -63,18 +63,6 @@ MAX_REMEMBERED_REFERENCES = 10_000
 MessageFor = Callable[[str, str], Reply]
 """A catalog message by key and locale (`ResetDialog.message`)."""
 
-# Used when the message catalog has no entry of that key (yet).
-DEFAULT_TEXTS = {
-    "slack_direct_only": (
-        "I only help in a direct message, where nobody else sees your reset. "
-        "Open a direct message with me and say 'reset'."
-    ),
-    "slack_no_email": (
-        "Self-service password reset isn't available for your Slack account. "
-        "Please contact your IT helpdesk."
-    ),
-}
-
 
 @dataclass(frozen=True)
 class SlackRequest:
@@ -388,10 +376,7 @@ class SlackChannel:
         return True
 
     def _say(self, key: str, locale: str) -> Reply:
-        try:
-            return self._message(key, locale)
-        except KeyError:
-            return Reply(DEFAULT_TEXTS[key])
+        return self._message(key, locale)
 
     def _team_allowed(self, team: str) -> bool:
         allowed = self._settings.allowed_team_ids

@@ -17,23 +17,26 @@ from bot.teams.settings import TeamsSettings
 log = logging.getLogger(__name__)
 
 TEAMS_CHANNEL = "msteams"
-PRIVATE_CHAT_ONLY = "I only talk in a private chat — open a 1:1 chat with me."
 _GROUP_CONVERSATIONS = frozenset({"groupchat", "channel"})
 
 
 class Admission(enum.Enum):
     RUN = "run"  # run the turn
-    DECLINE_GROUP = "decline_group"  # answer PRIVATE_CHAT_ONLY once, run nothing
+    DECLINE_GROUP = "decline_group"  # answer `private_chat_only` once, run nothing
     REFUSE = "refuse"  # answer nothing, change nothing
 
 
-def allowed_tenants(settings: TeamsSettings, app_tenant_id: str | None) -> frozenset[str]:
-    """The configured allow-list, or the app's own tenant when none is configured."""
+def allowed_tenants(
+    settings: TeamsSettings, app_tenant_id: str | None, *, authenticated: bool = True
+) -> frozenset[str]:
+    """The configured allow-list, or the app's own tenant when none is configured. An
+    empty list with authentication on (a multi-tenant app) admits no Teams tenant: warned."""
     if settings.allowed_tenant_ids:
         return frozenset(settings.allowed_tenant_ids)
     if app_tenant_id and app_tenant_id.lower() not in ("common", "organizations"):
         return frozenset({app_tenant_id.lower()})
-    log.warning("no Teams tenant is allowed: set teams.allowed_tenant_ids")
+    if authenticated:
+        log.warning("no Teams tenant is allowed: set teams.allowed_tenant_ids")
     return frozenset()
 
 

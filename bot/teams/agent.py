@@ -7,11 +7,11 @@ from microsoft_agents.activity import TurnContextProtocol
 from bot.agent import Identify, ResetAgent, conversation_of
 from bot.proactive import reference_of
 from bot.render import to_activity
-from bot.teams.admission import PRIVATE_CHAT_ONLY, TEAMS_CHANNEL, Admission, admit
+from bot.teams.admission import TEAMS_CHANNEL, Admission, admit
 from bot.teams.cards import inbound_text, send_typing, teams_activity
 from bot.teams.references import remember_reference
 from bot.turns import TurnRunner
-from dialogs import Inbound, Reply
+from dialogs import Inbound
 from state import Store
 
 
@@ -35,7 +35,9 @@ class TeamsResetAgent(ResetAgent):
         if verdict is Admission.REFUSE:
             return
         if verdict is Admission.DECLINE_GROUP:
-            await turn_context.send_activity(to_activity(Reply(PRIVATE_CHAT_ONLY)))
+            locale = activity.locale or "en"
+            reply = self._turns.message("private_chat_only", locale)
+            await turn_context.send_activity(to_activity(reply))
             return
         if activity.channel_id != TEAMS_CHANNEL:
             await super().on_message_activity(turn_context)
