@@ -1,6 +1,6 @@
-"""Messages the bot starts itself in a Bot Framework conversation (the password page's
-result, later hand-offs and reminders), through the conversation reference kept with each
-conversation's session record."""
+"""Messages the bot starts itself (the password page's result, later hand-offs and
+reminders): into a Bot Framework conversation through the conversation reference kept with
+its session record, into Slack through the Slack channel."""
 
 import logging
 from typing import Any
@@ -10,6 +10,7 @@ from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity
 
 from bot.render import to_activity
+from bot.slack import SlackChannel
 from dialogs import Reply
 from state import Store
 
@@ -49,3 +50,19 @@ class BotFrameworkNotifier:
             await self._adapter.continue_conversation_with_claims(
                 ClaimsIdentity({}, authentication_type="anonymous"), continuation, send, "anonymous"
             )
+
+
+class ChannelNotifier:
+    """Routes a notice to the channel its conversation lives on."""
+
+    def __init__(self, bot_framework: BotFrameworkNotifier, slack: SlackChannel | None) -> None:
+        self._bot_framework = bot_framework
+        self._slack = slack
+
+    async def notify(self, conversation: str, reply: Reply) -> None:
+        if conversation.startswith("slack:"):
+            if self._slack is not None:
+                _, team, _, user = conversation.split(":", 3)
+                await self._slack.send_proactive(team, user, [reply])
+            return
+        await self._bot_framework.notify(conversation, reply)

@@ -33,7 +33,7 @@ from bot.password_page import (
     PasswordPage,
     add_password_page_routes,
 )
-from bot.proactive import BotFrameworkNotifier
+from bot.proactive import BotFrameworkNotifier, ChannelNotifier
 from bot.settings import Settings
 from bot.slack.channel import SlackChannel
 from bot.slack.routes import add_slack_routes
@@ -159,8 +159,18 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
         dialog=runtime.dialog,
         store=runtime.store,
     )
-    notifier = BotFrameworkNotifier(adapter, auth.app_id, runtime.store)
-    add_password_page_routes(app, PasswordPage(runtime.dialog, runtime.store, notifier))
+    slack: SlackChannel | None = None
+    if runtime.settings.slack.enabled:
+        slack = SlackChannel(
+            runtime.settings.slack,
+            environ=runtime.environ,
+            runner=runtime.runner,
+            store=runtime.store,
+            message=runtime.dialog.message,
+            connector=runtime.connector,
+            clock=runtime.clock,
+        )
+        add_slack_routes(app, slack)
     if runtime.settings.webchat.enabled:
         webchat = WebChat(
             runtime.settings.webchat,
@@ -174,17 +184,8 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
             secure_cookies=runtime.settings.server.public_url.startswith("https://"),
         )
         add_webchat_routes(app, webchat)
-    if runtime.settings.slack.enabled:
-        slack = SlackChannel(
-            runtime.settings.slack,
-            environ=runtime.environ,
-            runner=runtime.runner,
-            store=runtime.store,
-            message=runtime.dialog.message,
-            connector=runtime.connector,
-            clock=runtime.clock,
-        )
-        add_slack_routes(app, slack)
+    notifier = ChannelNotifier(BotFrameworkNotifier(adapter, auth.app_id, runtime.store), slack)
+    add_password_page_routes(app, PasswordPage(runtime.dialog, runtime.store, notifier))
     return app
 
 

@@ -8,6 +8,7 @@ bot's frozen clock as "now"; the bot is composed the way the service composes it
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -721,3 +722,27 @@ def test_the_manifest_check_names_what_is_wrong() -> None:
 def test_the_manifest_needs_a_public_https_url(url: str) -> None:
     with pytest.raises(PublicUrlInvalid):
         slack_manifest(SlackSettings(), url)
+
+
+async def test_the_password_page_reports_back_into_the_slack_conversation(
+    make_slack_bot: MakeSlackBot,
+) -> None:
+    async with make_slack_bot(password={"entry": "link"}) as bot:
+        await bot.say("reset")
+        await bot.say("email")
+        [link] = await bot.say(bot.outbox.last_code())
+        found = re.search(r"/password/([A-Za-z0-9_-]+)", link["text"])
+        assert found, link["text"]
+        page_url = f"{bot.url}/password/{found.group(1)}"
+        async with bot.session.get(page_url) as response:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', await response.text())
+        assert csrf
+        mark = len(bot.api.calls)
+        chosen = "amber kettle over the quiet harbour"
+        form = {"password": chosen, "confirm": chosen, "csrf": csrf.group(1)}
+        async with bot.session.post(page_url, data=form) as response:
+            assert response.status == 200
+        [notice] = bot.api.posts(mark)
+        assert notice["channel"] == ALICE_DM
+        assert notice["text"].startswith("Done: your new password is set")
+        assert await bot.runtime.directory.check_password("alice", chosen)  # type: ignore[attr-defined]
