@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tests.serving import serving
+
 SECRET = "captcha-secret-for-tests"
 SITE_KEY = "1x00000000000000000000AA"
 
@@ -74,13 +76,6 @@ def _app(stand_in: CaptchaStandIn) -> web.Application:
 async def captcha_stand_in() -> AsyncIterator[CaptchaStandIn]:
     """A running stand-in on a free loopback port; `url` is the siteverify endpoint."""
     stand_in = CaptchaStandIn(url="")
-    runner = web.AppRunner(_app(stand_in), access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        stand_in.url = f"http://127.0.0.1:{port}/siteverify"
+    async with serving(_app(stand_in)) as url:
+        stand_in.url = f"{url}/siteverify"
         yield stand_in
-    finally:
-        await runner.cleanup()

@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.serving import serving
+
 
 @dataclass(frozen=True)
 class Received:
@@ -76,13 +78,6 @@ def _app(stand_in: ConnectorStandIn) -> web.Application:
 async def connector_stand_in() -> AsyncIterator[ConnectorStandIn]:
     """A running stand-in on a free loopback port; `url` is what goes in `serviceUrl`."""
     stand_in = ConnectorStandIn(url="")
-    runner = web.AppRunner(_app(stand_in), access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        stand_in.url = f"http://127.0.0.1:{port}/"
+    async with serving(_app(stand_in)) as url:
+        stand_in.url = f"{url}/"
         yield stand_in
-    finally:
-        await runner.cleanup()

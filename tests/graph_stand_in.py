@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from tests.servers import TlsFiles, write_tls_files
+from tests.serving import serving
 
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT_ID = "0b1c2d3e-4f50-4617-8899-aabbccddeeff"
@@ -575,14 +576,9 @@ async def running_graph_stand_in(app: GraphApp) -> AsyncIterator[GraphStandIn]:
     stand_in = GraphStandIn(app)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(app.tls.certificate, app.tls.key)
-    runner = web.AppRunner(_app(stand_in), access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-        await site.start()
-        port = runner.addresses[0][1]
-        stand_in.url = f"https://127.0.0.1:{port}"
-        yield stand_in
-    finally:
-        stand_in.release.set()
-        await runner.cleanup()
+    async with serving(_app(stand_in), ssl_context=context) as url:
+        stand_in.url = url
+        try:
+            yield stand_in
+        finally:
+            stand_in.release.set()

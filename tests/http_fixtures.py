@@ -10,13 +10,14 @@ from typing import Any
 
 import pyotp
 import pytest
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 
 from bot.bot_framework import from_environment
 from bot.runtime import Runtime, http_application, start_runtime
 from state import FrozenClock
 from tests.connector_stand_in import ConnectorStandIn, Received, connector_stand_in
 from tests.harness import TOTP, Outbox, settings_for
+from tests.serving import serving
 
 _ids = count(1)
 
@@ -96,23 +97,10 @@ async def running_http_bot(
     runtime = await start_runtime(settings, environ=environ, clock=clock, console=None)
     try:
         app = http_application(runtime, from_environment(environ))
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            port = runner.addresses[0][1]
-            async with ClientSession() as session:
-                yield HttpBot(
-                    f"http://127.0.0.1:{port}",
-                    runtime,
-                    clock,
-                    Outbox(data_dir / "outbox.jsonl"),
-                    connector,
-                    session,
-                )
-        finally:
-            await runner.cleanup()
+        async with serving(app) as url, ClientSession() as session:
+            yield HttpBot(
+                url, runtime, clock, Outbox(data_dir / "outbox.jsonl"), connector, session
+            )
     finally:
         await runtime.close()
 

@@ -19,6 +19,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from tests.serving import serving
+
 BOT_TOKEN = "xoxb-1111-2222-standinbottoken"
 TEAM = "TCONTOSO"
 BOT_USER = "UBOT0001"
@@ -175,17 +177,12 @@ def _app(stand_in: SlackApiStandIn) -> web.Application:
 async def slack_api_stand_in() -> AsyncIterator[SlackApiStandIn]:
     """A running stand-in on a free loopback port; `api_url` is the client's `base_url`."""
     stand_in = SlackApiStandIn()
-    runner = web.AppRunner(_app(stand_in), access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        stand_in.api_url = f"http://127.0.0.1:{port}/api/"
-        yield stand_in
-    finally:
-        stand_in.users_info_gate.set()
-        await runner.cleanup()
+    async with serving(_app(stand_in)) as url:
+        stand_in.api_url = f"{url}/api/"
+        try:
+            yield stand_in
+        finally:
+            stand_in.users_info_gate.set()
 
 
 def form_payload(payload: dict[str, Any]) -> bytes:

@@ -21,6 +21,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, ClaimsIdentity
 
+from tests.serving import serving
+
 BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
 CHANNEL_AUDIENCE = "https://api.botframework.com"
 
@@ -119,15 +121,9 @@ async def channel_keys_stand_in(keys: Iterable[SigningKey]) -> AsyncIterator[Cha
     app = web.Application()
     app.router.add_get("/v1/.well-known/openidconfiguration", metadata)
     app.router.add_get("/v1/.well-known/keys", key_set)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        stand_in.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    async with serving(app) as url:
+        stand_in.url = url
         yield stand_in
-    finally:
-        await runner.cleanup()
 
 
 class MintingTokenProvider:

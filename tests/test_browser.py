@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 
 from bot.bot_framework import from_environment
@@ -16,6 +15,7 @@ from state import FrozenClock
 from tests.browser import PHONE, screenshot_path
 from tests.harness import PASSWORDS, Outbox, settings_for
 from tests.servers import free_port
+from tests.serving import serving as serve_app
 
 STRONG = "amber kettle over the quiet harbour"
 
@@ -35,13 +35,10 @@ async def serving(data_dir: Path, clock: FrozenClock) -> AsyncIterator[Site]:
     url = f"http://127.0.0.1:{port}"
     settings = settings_for(data_dir, server={"public_url": url}, password={"entry": "link"})
     runtime = await start_runtime(settings, environ={}, clock=clock, console=None)
-    runner = web.AppRunner(http_application(runtime, from_environment({})), access_log=None)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        yield Site(url, runtime, Outbox(data_dir / "outbox.jsonl"), clock)
+        async with serve_app(http_application(runtime, from_environment({})), port=port):
+            yield Site(url, runtime, Outbox(data_dir / "outbox.jsonl"), clock)
     finally:
-        await runner.cleanup()
         await runtime.close()
 
 

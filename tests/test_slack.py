@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 from pydantic import ValidationError
 from slack_sdk.signature import SignatureVerifier
 
@@ -37,6 +37,7 @@ from bot.slack.text import escape, typed_text
 from dialogs import Choice, Reply
 from state import FrozenClock
 from tests.harness import PASSWORDS, Outbox, settings_for
+from tests.serving import serving
 from tests.slack_stand_in import (
     BOT_TOKEN,
     BOT_USER,
@@ -214,15 +215,10 @@ async def running_slack_bot(
         stack.push_async_callback(runtime.close)
         app = http_application(runtime, from_environment(ENVIRON))
         channel = app[SLACK_KEY]
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
+        url = await stack.enter_async_context(serving(app))
         session = await stack.enter_async_context(ClientSession())
         yield SlackBot(
-            f"http://127.0.0.1:{port}",
+            url,
             runtime,
             channel,
             clock,

@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 import pytest
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 
 from bot.bot_framework import from_environment
 from bot.runtime import Runtime, http_application, start_runtime
@@ -27,6 +27,7 @@ from bot.teams.references import reference_key
 from state import FrozenClock
 from tests.connector_stand_in import ConnectorStandIn, Received
 from tests.harness import PASSWORDS, Outbox, settings_for
+from tests.serving import serving
 from tests.teams_auth import (
     CHANNEL_AUDIENCE,
     ChannelKeysStandIn,
@@ -147,15 +148,10 @@ async def teams_bot_fixture(
         auth = from_environment(environ)
         outbound = MintingTokenProvider(CHANNEL_KEY, auth.configuration)
         auth = replace(auth, connections=MintingConnections(outbound))
-        app = http_application(runtime, auth)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
+        url = await stack.enter_async_context(serving(http_application(runtime, auth)))
         session = await stack.enter_async_context(ClientSession())
         yield TeamsBot(
-            f"http://127.0.0.1:{runner.addresses[0][1]}",
+            url,
             runtime,
             Outbox(tmp_path / "data" / "outbox.jsonl"),
             connector,

@@ -20,6 +20,7 @@ from dialogs.settings import PasswordSettings
 from state import FrozenClock
 from tests.captcha_stand_in import SITE_KEY, captcha_stand_in
 from tests.harness import Outbox, settings_for
+from tests.serving import serving as serve_app
 
 API = "/webchat/api/messages"
 
@@ -128,14 +129,8 @@ async def serving(
                 locales=settings.messages,
             ),
         )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        exits.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
-        yield Served(
-            f"http://127.0.0.1:{port}", runtime, clock, Outbox(data_dir / "outbox.jsonl"), exits
-        )
+        url = await exits.enter_async_context(serve_app(app))
+        yield Served(url, runtime, clock, Outbox(data_dir / "outbox.jsonl"), exits)
 
 
 MakeServed = Callable[..., AbstractAsyncContextManager[Served]]
