@@ -7,7 +7,6 @@ set. With no app id at all the bot runs in development mode: no token is checked
 only allowed on a loopback address.
 """
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,12 +55,3 @@ def from_environment(environ: Mapping[str, str]) -> BotFrameworkAuth:
         settings.pop("TENANTID", None)
     manager = MsalConnectionManager(CONNECTIONS=connections, CONNECTIONSMAP=sdk["CONNECTIONSMAP"])
     return BotFrameworkAuth(app_id, manager.get_default_connection_configuration(), manager)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

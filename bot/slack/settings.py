@@ -4,12 +4,12 @@ Slack reaches the bot directly (no Azure Bot Service): a Slack app whose Events 
 interactivity requests come to `/api/slack/...`, and whose bot token posts the replies.
 """
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.addresses import protected_url_problem
 
 SIGNING_SECRET_VARIABLE = "SLACK_SIGNING_SECRET"  # noqa: S105 - the variable's name
 BOT_TOKEN_VARIABLE = "SLACK_BOT_TOKEN"  # noqa: S105 - the variable's name
@@ -17,15 +17,6 @@ BOT_TOKEN_VARIABLE = "SLACK_BOT_TOKEN"  # noqa: S105 - the variable's name
 
 class SlackMisconfigured(ValueError):
     """The Slack channel cannot start as configured; the message says what to change."""
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class SlackSettings(BaseModel):
@@ -84,11 +75,9 @@ class SlackSettings(BaseModel):
     @field_validator("api_url")
     @classmethod
     def _api_url_protects_the_token(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"https", "http"} or not parts.hostname:
-            raise ValueError("api_url must be an absolute https URL")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            raise ValueError("api_url must use https: the bot token is sent to it")
+        problem = protected_url_problem(value, "the bot token")
+        if problem:
+            raise ValueError(f"api_url {problem}")
         return value if value.endswith("/") else value + "/"
 
     @field_validator("allowed_team_ids")

@@ -32,7 +32,6 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout
 from microsoft_agents.hosting.aiohttp import CloudAdapter
@@ -49,7 +48,7 @@ from microsoft_agents.hosting.core.http import HttpRequestProtocol, HttpResponse
 from microsoft_agents.hosting.core.security import OutboundHostValidator
 from yarl import URL
 
-from bot.bot_framework import is_loopback
+from bot.addresses import protected_url_problem
 from bot.teams.admission import tenant_allowed, tenant_of
 
 log = logging.getLogger(__name__)
@@ -71,8 +70,7 @@ class KeysUnavailable(Exception):
 
 
 def _checked_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname or "")):
+    if protected_url_problem(url, "trust in every token") is None:
         return url
     raise ValueError(f"OpenID metadata must be served over https: {url}")
 

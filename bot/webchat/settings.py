@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.addresses import protected_url_problem
+
 CAPTCHA_SECRET_VARIABLE = "SSPR_CAPTCHA_SECRET"  # noqa: S105 - the variable's name
 
 Provider = Literal["none", "turnstile", "hcaptcha", "recaptcha"]
@@ -34,15 +36,6 @@ class WebChatMisconfigured(ValueError):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class CaptchaSettings(_Section):
@@ -101,11 +94,9 @@ class CaptchaSettings(_Section):
     def _verify_url_protects_the_secret(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in {"https", "http"} or not parts.hostname:
-            raise ValueError("verify_url must be an absolute https URL")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            raise ValueError("verify_url must use https: the CAPTCHA secret is sent to it")
+        problem = protected_url_problem(value, "the CAPTCHA secret")
+        if problem:
+            raise ValueError(f"verify_url {problem}")
         return value
 
     @model_validator(mode="after")
