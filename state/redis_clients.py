@@ -31,7 +31,7 @@ import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
@@ -75,6 +75,7 @@ class RedisClient:
     where: str  # for messages: names the servers, never the credentials
     secret: str | None
     slots: asyncio.Semaphore | None  # bounds commands in flight where the pool does not
+    timeout: float  # for connecting, each command, and a free connection
     sentinel: Sentinel | None = None
 
     async def ping(self) -> None:
@@ -105,6 +106,19 @@ class RedisClient:
         finally:
             if self.sentinel is not None:
                 await self.sentinel.aclose()
+
+
+class ConnectionOptions(TypedDict, total=False):
+    """How to reach a Redis deployment: `connect`'s keywords, for those that pass them on."""
+
+    mode: Mode
+    sentinels: Sequence[str]
+    sentinel_master: str
+    username: str | None
+    password: str | None
+    tls_ca_file: str | None
+    timeout: float
+    max_connections: int
 
 
 def connect(
@@ -167,6 +181,7 @@ def connect(
         where=f"Redis at {_describe(options)}",
         secret=secret,
         slots=None,
+        timeout=timeout,
     )
 
 
@@ -190,6 +205,7 @@ def _cluster(
         where=f"Redis Cluster at {_scheme(tls)}://{address}",
         secret=secret,
         slots=asyncio.Semaphore(max_connections),
+        timeout=options["socket_timeout"],
     )
 
 
@@ -230,6 +246,7 @@ def _sentinel(
         where=(f"Redis primary {name!r} (db {options.get('db', 0)}) via Sentinel {sentinel_list}"),
         secret=secret,
         slots=asyncio.Semaphore(max_connections),
+        timeout=options["socket_timeout"],
         sentinel=sentinel,
     )
 

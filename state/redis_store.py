@@ -43,14 +43,15 @@ import asyncio
 import json
 import math
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, Unpack
 
 from state.base import EtagMismatch, Record, StoreUnavailable
 from state.clock import Clock
 from state.redis_clients import (
     ERRORS,
+    ConnectionOptions,
     Mode,
     Persistence,
     RedisClient,
@@ -143,45 +144,16 @@ class RedisStore:
         clock: Clock,
         *,
         key_prefix: str = DEFAULT_PREFIX,
-        mode: Mode = "standalone",
-        sentinels: Sequence[str] = (),
-        sentinel_master: str = "mymaster",
-        username: str | None = None,
-        password: str | None = None,
-        tls_ca_file: str | None = None,
-        timeout: float = 2.0,
-        max_connections: int = 64,
+        **connection: Unpack[ConnectionOptions],
     ) -> None:
         """One client and its connections, connected lazily; use `open` to fail fast at
-        start-up.
-
-        `url` is `redis://[[user]:[password]@]host[:port][/db]`, `rediss://...` for TLS
-        (verified against `tls_ca_file` when given, else the system's CAs) or
-        `unix:///path/to/socket` (standalone only). `mode` says what it names: the server
-        (`standalone`), any one node of a Redis Cluster (`cluster`; the others are
-        discovered, and the database is 0), or one Sentinel (`sentinel`), which, with the
-        others in `sentinels` (`host:port` each), names the primary `sentinel_master`; the
-        URL's credentials, database and scheme are then the primary's. `username` and
-        `password`, when given, win over the URL's. `timeout` (seconds) bounds connecting,
-        each command, and the wait for a free connection when all `max_connections` are
-        busy.
-        """
+        start-up. `url` and `connection` say how to reach Redis, as for
+        `state.redis_clients.connect` (the deployment mode, credentials, TLS, timeout)."""
         if "{" in key_prefix or "}" in key_prefix:
             raise ValueError("the Redis key prefix must not contain { or }")
-        self._client: RedisClient = connect(
-            url,
-            mode=mode,
-            sentinels=sentinels,
-            sentinel_master=sentinel_master,
-            username=username,
-            password=password,
-            tls_ca_file=tls_ca_file,
-            timeout=timeout,
-            max_connections=max_connections,
-        )
+        self._client: RedisClient = connect(url, **connection)
         self._clock = clock
         self._prefix = key_prefix
-        self._timeout = timeout
         self._redis = self._client.commands
         self._put_script = self._redis.register_script(_PUT)
         self._delete_script = self._redis.register_script(_DELETE)
@@ -195,29 +167,10 @@ class RedisStore:
         clock: Clock,
         *,
         key_prefix: str = DEFAULT_PREFIX,
-        mode: Mode = "standalone",
-        sentinels: Sequence[str] = (),
-        sentinel_master: str = "mymaster",
-        username: str | None = None,
-        password: str | None = None,
-        tls_ca_file: str | None = None,
-        timeout: float = 2.0,  # noqa: ASYNC109 - configures the client, not this call alone
-        max_connections: int = 64,
+        **connection: Unpack[ConnectionOptions],
     ) -> Self:
         """A store whose servers have answered a PING, or StoreUnavailable."""
-        store = cls(
-            url,
-            clock,
-            key_prefix=key_prefix,
-            mode=mode,
-            sentinels=sentinels,
-            sentinel_master=sentinel_master,
-            username=username,
-            password=password,
-            tls_ca_file=tls_ca_file,
-            timeout=timeout,
-            max_connections=max_connections,
-        )
+        store = cls(url, clock, key_prefix=key_prefix, **connection)
         try:
             await store.ping()
         except BaseException:
@@ -377,12 +330,12 @@ class RedisStore:
             yield
             return
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._client.timeout):
                 await slots.acquire()
         except TimeoutError:
             raise StoreUnavailable(
                 f"{self._client.where} unavailable: every connection stayed busy for "
-                f"{self._timeout} s"
+                f"{self._client.timeout} s"
             ) from None
         try:
             yield
