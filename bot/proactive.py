@@ -18,9 +18,12 @@ log = logging.getLogger(__name__)
 
 
 def reference_of(activity: Activity) -> dict[str, Any]:
-    """What to keep of an inbound activity to reach its conversation again."""
+    """What to keep of an inbound activity to reach its conversation again: no message
+    text, nothing the user typed, and no activity id (a proactive message answers nothing)."""
     reference = activity.get_conversation_reference()
-    return dict(reference.model_dump(mode="json", by_alias=True, exclude_none=True))
+    value: dict[str, Any] = reference.model_dump(mode="json", by_alias=True, exclude_none=True)
+    value.pop("activityId", None)
+    return value
 
 
 class BotFrameworkNotifier:

@@ -9,7 +9,7 @@ from bot.proactive import reference_of
 from bot.render import to_activity
 from bot.teams.admission import TEAMS_CHANNEL, Admission, admit
 from bot.teams.cards import inbound_text, send_typing, teams_activity
-from bot.teams.references import remember_reference
+from bot.teams.references import References
 from bot.turns import TurnRunner
 from dialogs import Inbound
 from state import Store
@@ -24,10 +24,8 @@ class TeamsResetAgent(ResetAgent):
         self, runner: TurnRunner, identify: Identify, *, tenants: frozenset[str], store: Store
     ) -> None:
         super().__init__(runner, identify)
-        self._turns = runner
-        self._who = identify
         self._tenants = tenants
-        self._store = store
+        self._references = References(store)
 
     async def on_message_activity(self, turn_context: TurnContextProtocol[Any]) -> None:
         activity = turn_context.activity
@@ -36,7 +34,7 @@ class TeamsResetAgent(ResetAgent):
             return
         if verdict is Admission.DECLINE_GROUP:
             locale = activity.locale or "en"
-            reply = self._turns.message("private_chat_only", locale)
+            reply = self._runner.message("private_chat_only", locale)
             await turn_context.send_activity(to_activity(reply))
             return
         if activity.channel_id != TEAMS_CHANNEL:
@@ -46,12 +44,11 @@ class TeamsResetAgent(ResetAgent):
         inbound = Inbound(
             text=inbound_text(activity),
             channel=TEAMS_CHANNEL,
-            user=self._who(activity),
+            user=self._identify(activity),
             locale=activity.locale or "en",
         )
-        replies = await self._turns.run(
-            conversation_of(activity), inbound, activity.id, reference_of(activity)
-        )
+        reference = reference_of(activity)
+        replies = await self._runner.run(conversation_of(activity), inbound, activity.id, reference)
         if replies:
             await turn_context.send_activities([teams_activity(reply) for reply in replies])
-        await remember_reference(self._store, activity)
+        await self._references.remember(activity, reference)

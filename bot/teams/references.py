@@ -1,8 +1,9 @@
 """Conversation references kept per Teams user, so later work (a helpdesk hand-off, a
 reminder) can open the conversation again with `adapter.continue_conversation`.
 
-A reference is stored once per user and conversation: an unchanged reference costs one
-read, never a write. Keyed by the Entra object id, so it is found from the directory user.
+Keyed by the Entra object id, so it is found from the directory user. A reference is
+written when it is new or has moved; what this process last wrote is remembered, so an
+unchanged reference costs no store call on the turn's path.
 """
 
 import logging
@@ -15,33 +16,39 @@ from state import Store, StoreUnavailable
 log = logging.getLogger(__name__)
 
 REFERENCE_DAYS = 90
+MAX_REMEMBERED = 10_000
 
 
 def reference_key(object_id: str) -> str:
     return f"reference:msteams:{object_id.lower()}"
 
 
-def conversation_reference(activity: Activity) -> dict[str, Any]:
-    """What `continue_conversation` needs: no message text, nothing the user typed."""
-    reference = activity.get_conversation_reference()
-    value: dict[str, Any] = reference.model_dump(mode="json", by_alias=True, exclude_none=True)
-    value.pop("activityId", None)  # a proactive message answers nothing
-    return value
+class References:
+    """The Teams users' references in the store, and what this process last wrote there."""
 
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._written: dict[str, dict[str, Any]] = {}
 
-async def remember_reference(store: Store, activity: Activity) -> None:
-    """Store the user's 1:1 conversation reference when it is new or has moved."""
-    account = activity.from_property
-    object_id = account.aad_object_id if account else None
-    if not object_id:
-        return
-    key, value = reference_key(object_id), conversation_reference(activity)
-    try:
-        record = await store.get(key)
-        if record is None or record.value != value:
-            await store.put(key, value, ttl=REFERENCE_DAYS * 86400.0)
-    except StoreUnavailable:
-        log.warning("conversation reference not stored")
+    async def remember(self, activity: Activity, reference: dict[str, Any]) -> None:
+        """Keep the user's 1:1 conversation reference when it is new or has moved."""
+        account = activity.from_property
+        object_id = account.aad_object_id if account else None
+        if not object_id:
+            return
+        key = reference_key(object_id)
+        if self._written.get(key) == reference:
+            return
+        try:
+            record = await self._store.get(key)
+            if record is None or record.value != reference:
+                await self._store.put(key, reference, ttl=REFERENCE_DAYS * 86400.0)
+        except StoreUnavailable:
+            log.warning("conversation reference not stored")
+            return
+        if len(self._written) >= MAX_REMEMBERED:
+            self._written.clear()
+        self._written[key] = reference
 
 
 def stored_reference(value: dict[str, Any]) -> ConversationReference:
