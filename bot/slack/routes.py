@@ -2,6 +2,7 @@
 
 from aiohttp import web
 
+from bot.request_body import bounded_body
 from bot.slack.channel import SlackAnswer, SlackChannel, SlackRequest
 
 MAX_BODY = 256 * 1024
@@ -24,7 +25,7 @@ def add_slack_routes(app: web.Application, slack: SlackChannel) -> None:
 
 
 async def _events(request: web.Request) -> web.StreamResponse:
-    body = await _raw_body(request)
+    body = await bounded_body(request, MAX_BODY)
     if body is None:
         return _too_large()
     slack = request.app[SLACK_KEY]
@@ -32,25 +33,11 @@ async def _events(request: web.Request) -> web.StreamResponse:
 
 
 async def _interactivity(request: web.Request) -> web.StreamResponse:
-    body = await _raw_body(request)
+    body = await bounded_body(request, MAX_BODY)
     if body is None:
         return _too_large()
     slack = request.app[SLACK_KEY]
     return _response(await slack.interactivity(SlackRequest(body, request.headers)))
-
-
-async def _raw_body(request: web.Request) -> bytes | None:
-    """The body as sent, or None past MAX_BODY (read no further than that)."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.read(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _too_large() -> web.Response:

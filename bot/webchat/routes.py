@@ -3,6 +3,7 @@ JSON API; the body is read bounded, the conversation cookie set here."""
 
 from aiohttp import web
 
+from bot.request_body import bounded_body
 from bot.webchat.channel import COOKIE_NAME, COOKIE_PATH, WebChat, WebChatAnswer, WebChatRequest
 from bot.webchat.page import API_PATH, COMMON_HEADERS, STATIC_PREFIX, STATIC_TYPES, static_files
 
@@ -47,7 +48,7 @@ async def _static(request: web.Request) -> web.StreamResponse:
 
 async def _messages(request: web.Request) -> web.StreamResponse:
     webchat = request.app[WEBCHAT_KEY]
-    body = await _bounded_body(request, webchat.max_body)
+    body = await bounded_body(request, webchat.max_body)
     answer = await webchat.message(
         WebChatRequest(
             body=body,
@@ -58,20 +59,6 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         )
     )
     return _response(answer, secure=webchat.secure_cookies)
-
-
-async def _bounded_body(request: web.Request, limit: int) -> bytes | None:
-    """The body, or None past `limit` (read no further than that)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.read(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _response(answer: WebChatAnswer, *, secure: bool) -> web.Response:
