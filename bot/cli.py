@@ -13,11 +13,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from adapters.addresses import is_loopback
 from adapters.directory import DirectoryUnavailable
 from adapters.directory.at_rest import InvalidEncryptionKey
 from adapters.directory.embedded import EmbeddedDirectory
 from bot import logs
-from bot.addresses import is_loopback
 from bot.agent import development_identity
 from bot.bot_framework import from_environment
 from bot.config_file import ConfigError, load_settings

@@ -220,13 +220,13 @@ class ResetDialog:
         while self._background:
             await asyncio.gather(*self._background)
 
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+    def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(self._quietly(work))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     @staticmethod
-    async def _quietly(work: Coroutine[Any, Any, None]) -> None:
+    async def _quietly(work: Coroutine[Any, Any, object]) -> None:
         try:
             await work
         except Exception as error:

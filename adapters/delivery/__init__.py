@@ -1,5 +1,14 @@
-"""Getting a one-time code to a person: email, SMS, voice."""
+"""Getting a one-time code or a notice to a person: email, SMS, voice."""
 
-from adapters.delivery.base import CodeSender, DeliveryFailed, Message
+from adapters.delivery.base import CodeSender, DeliveryFailed, Medium, Message, Receipt
+from adapters.delivery.retry import RetryPolicy, TryAgain
 
-__all__ = ["CodeSender", "DeliveryFailed", "Message"]
+__all__ = [
+    "CodeSender",
+    "DeliveryFailed",
+    "Medium",
+    "Message",
+    "Receipt",
+    "RetryPolicy",
+    "TryAgain",
+]

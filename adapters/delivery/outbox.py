@@ -8,6 +8,7 @@ and why it must never be configured in production.
 import asyncio
 import json
 import os
+import secrets
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TextIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.delivery.base import DeliveryFailed, Message
+from adapters.delivery.base import DeliveryFailed, Message, Receipt
 
 
 class OutboxSettings(BaseModel):
@@ -45,18 +46,22 @@ class OutboxSender:
         self._console = console
         self._lock = asyncio.Lock()
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: Message) -> Receipt:
         """Append the message; raises DeliveryFailed when the file cannot be written."""
+        receipt = Receipt("outbox", secrets.token_hex(8))
         record = {
+            "id": receipt.id,
             "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "medium": message.medium,
             "to": message.to,
             "subject": message.subject,
             "body": message.body,
+            "locale": message.locale,
         }
         line = json.dumps(record, ensure_ascii=False) + "\n"
         async with self._lock:
             await asyncio.to_thread(self._deliver, line, message)
+        return receipt
 
     async def close(self) -> None:
         """Nothing to release: the file is opened for each message."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.addresses import protected_url_problem
+from adapters.addresses import protected_url_problem
 
 SIGNING_SECRET_VARIABLE = "SLACK_SIGNING_SECRET"  # noqa: S105 - the variable's name
 BOT_TOKEN_VARIABLE = "SLACK_BOT_TOKEN"  # noqa: S105 - the variable's name

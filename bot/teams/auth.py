@@ -48,7 +48,7 @@ from microsoft_agents.hosting.core.http import HttpRequestProtocol, HttpResponse
 from microsoft_agents.hosting.core.security import OutboundHostValidator
 from yarl import URL
 
-from bot.addresses import protected_url_problem
+from adapters.addresses import protected_url_problem
 from bot.teams.admission import tenant_allowed, tenant_of
 
 log = logging.getLogger(__name__)

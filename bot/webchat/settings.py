@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.addresses import protected_url_problem
+from adapters.addresses import protected_url_problem
 
 CAPTCHA_SECRET_VARIABLE = "SSPR_CAPTCHA_SECRET"  # noqa: S105 - the variable's name
 

@@ -23,7 +23,7 @@ async def test_each_message_is_one_json_line_and_a_console_line(tmp_path: Path) 
 
     lines = path.read_text(encoding="utf-8").splitlines()
     first, second = (json.loads(line) for line in lines)
-    assert list(first) == ["at", "medium", "to", "subject", "body"]
+    assert list(first) == ["id", "at", "medium", "to", "subject", "body", "locale"]
     assert first["medium"] == "email"
     assert first["to"] == "alice@contoso.com"
     assert first["subject"] == "Your reset code"
