@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from adapters.addresses import is_loopback
+from adapters.delivery import DeliveryUnavailable
 from adapters.directory import DirectoryUnavailable
 from adapters.directory.at_rest import InvalidEncryptionKey
 from adapters.directory.embedded import EmbeddedDirectory
@@ -22,6 +23,7 @@ from bot.agent import development_identity
 from bot.bot_framework import from_environment
 from bot.config_file import ConfigError, load_settings
 from bot.console import chat
+from bot.delivery import outbox_in_production
 from bot.keys import SecretKeyInvalid
 from bot.runtime import bot_framework_adapter, http_application, open_directory, start_runtime
 from bot.settings import Settings
@@ -38,6 +40,7 @@ STARTUP_FAILURES = (
     SecretKeyInvalid,
     InvalidEncryptionKey,
     DirectoryUnavailable,
+    DeliveryUnavailable,
     StoreUnavailable,
     StoreMisconfigured,
     SlackMisconfigured,
@@ -146,6 +149,9 @@ def _serve(args: argparse.Namespace) -> int:
             "and the channel's user id is trusted as the username. Loopback only.",
             extra={"host": host, "port": port},
         )
+    elif problem := outbox_in_production(settings.delivery):
+        print(f"sspr-bot cannot start: {problem}", file=sys.stderr)
+        return 2
     asyncio.run(_run_server(settings, host, port))
     return 0
 

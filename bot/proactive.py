@@ -1,8 +1,9 @@
-"""Messages the bot starts itself (the password page's result, later hand-offs and
-reminders): into a Bot Framework conversation through the conversation reference kept with
-its session record, into Slack through the Slack channel."""
+"""Messages the bot starts itself (the password page's result, notices about an account,
+later hand-offs and reminders): into a Bot Framework conversation through a kept
+conversation reference, into Slack through the Slack channel."""
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from microsoft_agents.activity import Activity, ConversationReference
@@ -27,9 +28,10 @@ def reference_of(activity: Activity) -> dict[str, Any]:
 
 
 class BotFrameworkNotifier:
-    """Sends into a conversation (as `TurnRunner.run` names it) whose session record holds
-    a reference;
-    conversations of other channels (web chat, Slack) have none and are left alone."""
+    """Sends into a Bot Framework conversation through a kept reference: the one in a
+    conversation's session record (`notify`, for conversations as `TurnRunner.run` names
+    them; web chat and Slack ones have none and are left alone), or one kept elsewhere
+    (`send`, for a Teams user's own chat)."""
 
     def __init__(self, adapter: CloudAdapter, app_id: str | None, store: Store) -> None:
         self._adapter = adapter
@@ -39,20 +41,34 @@ class BotFrameworkNotifier:
     async def notify(self, conversation: str, reply: Reply) -> None:
         record = await self._store.get(f"session:{conversation}")
         kept = record.value.get("reference") if record else None
-        if not kept:
-            return
-        reference = ConversationReference.model_validate(kept)
-        continuation = reference.get_continuation_activity()
+        if kept:
+            await self.send(kept, reply)
 
-        async def send(context: Any) -> None:
-            await context.send_activity(to_activity(reply))
+    async def send(self, kept: Mapping[str, Any], reply: Reply) -> None:
+        """Post `reply` into the conversation of a reference `reference_of` made.
+
+        What failed is raised after the turn (a connector refusal is an
+        aiohttp.ClientResponseError): the adapter's turn-error handler answers a failed
+        turn with an apology, and a message nobody asked for needs none.
+        """
+        reference = ConversationReference.model_validate(dict(kept))
+        continuation = reference.get_continuation_activity()
+        failures: list[Exception] = []
+
+        async def post(context: Any) -> None:
+            try:
+                await context.send_activity(to_activity(reply))
+            except Exception as error:
+                failures.append(error)
 
         if self._app_id:
-            await self._adapter.continue_conversation(self._app_id, continuation, send)
+            await self._adapter.continue_conversation(self._app_id, continuation, post)
         else:  # development mode: no token to present, as for replies
             await self._adapter.continue_conversation_with_claims(
-                ClaimsIdentity({}, authentication_type="anonymous"), continuation, send, "anonymous"
+                ClaimsIdentity({}, authentication_type="anonymous"), continuation, post, "anonymous"
             )
+        if failures:
+            raise failures[0]
 
 
 class ChannelNotifier:

@@ -18,7 +18,6 @@ from aiohttp import TCPConnector, web
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 
 from adapters.audit.jsonl import JsonlAudit
-from adapters.delivery.outbox import OutboxSender
 from adapters.directory import Directory
 from adapters.directory.at_rest import EncryptionKey
 from adapters.directory.embedded import EmbeddedDirectory
@@ -27,6 +26,7 @@ from adapters.directory.ldap import open_ldap_directory
 from bot.agent import Identify, ResetAgent, development_identity, entra_identity
 from bot.bot_framework import BotFrameworkAuth
 from bot.connector_pool import PooledClientFactory
+from bot.delivery import open_senders
 from bot.http_app import create_app
 from bot.keys import code_key
 from bot.password_page import (
@@ -34,6 +34,7 @@ from bot.password_page import (
     add_password_page_routes,
 )
 from bot.proactive import BotFrameworkNotifier, ChannelNotifier
+from bot.reach import ChannelReach
 from bot.settings import Settings
 from bot.slack.channel import SlackChannel
 from bot.slack.routes import add_slack_routes
@@ -59,7 +60,7 @@ class Runtime:
     runner: TurnRunner
     connector: TCPConnector  # every outbound HTTP call of the channels shares this pool
     exits: AsyncExitStack
-    # Tells the chat what happened on the password page.
+    reach: ChannelReach  # people's own chats, for notices; channels join it as they are built
 
     async def close(self) -> None:
         await self.dialog.drain()
@@ -83,13 +84,18 @@ async def start_runtime(
             log.warning(warning)
         directory = await open_directory(settings, environ)
         exits.push_async_callback(directory.close)
-        outbox = settings.delivery.outbox
-        sender = OutboxSender(
-            settings.local_path(outbox.path), console=console if outbox.console else None
+        sender = await open_senders(
+            settings.delivery,
+            environ,
+            data_dir=data_dir,
+            outbox_path=settings.local_path(settings.delivery.outbox.path),
+            console=console,
+            graph=settings.directory.graph,
         )
         exits.push_async_callback(sender.close)
         audit = JsonlAudit(settings.local_path(settings.audit.path))
         exits.push_async_callback(audit.close)
+        reach = ChannelReach(store)
         dialog = ResetDialog(
             settings.dialog(),
             directory=directory,
@@ -99,6 +105,7 @@ async def start_runtime(
             clock=clock,
             code_key=code_key(environ, data_dir),
             password_page=settings.server.password_page,
+            reach=reach,
         )
     except BaseException:
         await exits.aclose()
@@ -115,6 +122,7 @@ async def start_runtime(
         TurnRunner(dialog, store),
         connector,
         exits,
+        reach,
     )
 
 
@@ -184,7 +192,11 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
             secure_cookies=runtime.settings.server.public_url.startswith("https://"),
         )
         add_webchat_routes(app, webchat)
-    notifier = ChannelNotifier(BotFrameworkNotifier(adapter, auth.app_id, runtime.store), slack)
+    bot_framework = BotFrameworkNotifier(adapter, auth.app_id, runtime.store)
+    runtime.reach.add_bot_framework(bot_framework)
+    if slack is not None:
+        runtime.reach.add_slack(slack)
+    notifier = ChannelNotifier(bot_framework, slack)
     add_password_page_routes(app, PasswordPage(runtime.dialog, runtime.store, notifier))
     return app
 

@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from adapters.audit.jsonl import AuditSettings
-from adapters.delivery.outbox import OutboxSettings
 from adapters.directory.embedded import EmbeddedDirectorySettings
 from adapters.directory.graph import GraphDirectorySettings
 from adapters.directory.ldap import LdapDirectorySettings
+from bot.delivery import DeliverySection
 from bot.slack.settings import SlackSettings
 from bot.teams.settings import TeamsSettings
 from bot.webchat.settings import WebChatSettings
@@ -85,13 +85,6 @@ class DirectorySection(_Section):
         return self
 
 
-class DeliverySection(_Section):
-    kind: Literal["outbox"] = Field(
-        "outbox", description="How codes reach people; outbox writes them to a local file."
-    )
-    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
-
-
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     format: Literal["json", "text"] = Field(
@@ -114,6 +107,15 @@ class Settings(DialogSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
     webchat: WebChatSettings = Field(default_factory=WebChatSettings)
+
+    @model_validator(mode="after")
+    def _graph_mail_has_an_app(self) -> Self:
+        if self.delivery.email.kind == "graph" and self.directory.graph is None:
+            raise ValueError(
+                "delivery.email kind graph sends with the directory's app registration: "
+                "it needs the directory.graph section"
+            )
+        return self
 
     def dialog(self) -> DialogSettings:
         fields = set(DialogSettings.model_fields)

@@ -3,8 +3,8 @@
 The write is conditional on the etag that was read, so a turn racing another one (a second
 message, another bot instance) never overwrites it: the loser runs again on fresh state.
 The dialog's effects (codes, password changes, audit events) happen only after the write
-has won. When the store, the directory or the code carrier fails, the user gets a polite
-answer and nothing is written.
+has won. When the store or the directory fails, the user gets a polite answer and nothing
+is written; a code the carrier would not take is the dialog's to answer.
 
 The record also remembers the last activity ids of the conversation: a delivery the channel
 repeats (channels retry, sometimes to another instance) finds its id there and is answered
@@ -15,7 +15,6 @@ copies processed at once only the one whose write wins has any effect.
 import logging
 from typing import Any
 
-from adapters.delivery import DeliveryFailed
 from adapters.directory import DirectoryUnavailable
 from dialogs import Inbound, Reply, ResetDialog
 from state import EtagMismatch, Store, StoreUnavailable
@@ -50,7 +49,7 @@ class TurnRunner:
                 return await self._once(key, inbound, activity_id, reference)
             except EtagMismatch:
                 log.info("session changed under this turn; retrying", extra={"session": key})
-            except (StoreUnavailable, DirectoryUnavailable, DeliveryFailed) as error:
+            except (StoreUnavailable, DirectoryUnavailable) as error:
                 log.error("dependency unavailable", extra={"error": type(error).__name__})
                 return [self._dialog.message("unavailable", inbound.locale)]
         return [self._dialog.message("try_again", inbound.locale)]
@@ -82,6 +81,8 @@ class TurnRunner:
             except EtagMismatch:
                 # The password change has happened either way: log, never run the turn twice.
                 log.warning("a message crossed a password change", extra={"session": key})
+        if settled.supersedes:
+            return settled.replies
         return outcome.replies + settled.replies
 
     async def _put(

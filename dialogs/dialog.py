@@ -17,7 +17,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from adapters.audit import Audit
-from adapters.delivery import CodeSender, Message
+from adapters.delivery import CodeSender, DeliveryFailed, Message, Receipt
 from adapters.directory import (
     Account,
     Directory,
@@ -38,11 +38,13 @@ from dialogs.methods import (
     Result,
     VerificationMethod,
 )
+from dialogs.notices import Composer, Happened, Notice
 from dialogs.password_link import link_key, new_token
 from dialogs.password_policy import PasswordPolicy
 from dialogs.policy import ResetPolicy
+from dialogs.reach import ChatReach, NoChatReach
 from dialogs.replies import Choice, Inbound, Outcome, Reply
-from dialogs.session import AccountChange, AuditEvent, IssuedLink, ResetSession
+from dialogs.session import AccountChange, AuditEvent, Delivery, IssuedLink, ResetSession
 from dialogs.settings import DialogSettings, PasswordSettings
 from state import Clock, Store
 
@@ -96,9 +98,11 @@ class ResetDialog:
         clock: Clock,
         code_key: bytes,
         password_page: str,
+        reach: ChatReach | None = None,
     ) -> None:
         """`password_page`: the configured public address links are made from (the token
-        is appended), never anything a request said about itself."""
+        is appended), never anything a request said about itself. `reach` tells people in
+        their other chats after a reset."""
         self._settings = settings
         self._password_page = password_page
         self._store = store
@@ -107,6 +111,8 @@ class ResetDialog:
         self._audit = audit
         self._clock = clock
         self._catalog = Catalog(settings.messages)
+        self._compose = Composer(self._catalog, settings.helpdesk.contact)
+        self._reach: ChatReach = reach or NoChatReach()
         self._limits = Limits(store, settings.limits, clock)
         self._passwords = PasswordPolicy(settings.password)
         self._machine = ResetMachine()
@@ -119,11 +125,11 @@ class ResetDialog:
             limits=self._limits,
             clock=clock,
             code_key=code_key,
+            compose=self._compose,
         )
+        self._codes = {medium: CodeMethod(medium) for medium in ("email", "sms", "voice")}
         self._methods: dict[str, VerificationMethod] = {
-            "email": CodeMethod("email"),
-            "sms": CodeMethod("sms"),
-            "voice": CodeMethod("voice"),
+            **self._codes,
             "authenticator": AuthenticatorMethod(),
             "questions": QuestionsMethod(settings.questions.asked),
         }
@@ -199,9 +205,10 @@ class ResetDialog:
             )
         for delivery in outcome.deliveries:
             if delivery.background:
-                self._in_background(self._sender.send(delivery.message))
-            else:
-                await self._sender.send(delivery.message)
+                self._in_background(self._deliver(delivery, outcome.session))
+                continue
+            if (undelivered := await self._deliver(delivery, outcome.session)) is not None:
+                return undelivered
         change = outcome.account_change
         if change is None or outcome.session is None:
             return Outcome(changed=False)
@@ -210,6 +217,70 @@ class ResetDialog:
             replies = await self._change_account(session, change)
         await self._write_audit(session.events)
         return Outcome(replies, session.to_dict())
+
+    async def _deliver(self, delivery: Delivery, stored: dict[str, Any] | None) -> Outcome | None:
+        """Send one code; None when it went. A code the carrier did not take costs no
+        budget and leaves no challenge: the user is told and offered the other methods (a
+        blind challenge says nothing, so a made-up name and a real one still read alike).
+        """
+        message = delivery.message
+        session = ResetSession.from_dict(stored or {})
+        context = {"session": session.nonce[:12], "account": session.account_id}
+        try:
+            receipt: Receipt = await self._sender.send(message)
+        except DeliveryFailed as failure:
+            await self._audit.record(
+                "code.send_failed",
+                **context,
+                method=message.medium,
+                reason=failure.reason,
+                maybe_sent=failure.maybe_sent,
+            )
+            log.warning(
+                "code not sent",
+                extra={"method": message.medium, "reason": failure.reason},
+            )
+            if failure.maybe_sent:
+                if delivery.background:
+                    return None
+                to = await self._destination(session, message.medium)
+                return Outcome([self._say(session, "send_uncertain", to=to)], changed=False)
+            await self._limits.nothing_sent(session.subject, message.medium)
+            if delivery.background or stored is None:
+                return None
+            return await self._undelivered(session, message.medium)
+        await self._audit.record(
+            "code.sent",
+            **context,
+            method=message.medium,
+            provider=receipt.provider,
+            message_id=receipt.id,
+        )
+        return None
+
+    async def _destination(self, session: ResetSession, medium: str) -> str:
+        """Where a code by `medium` goes, masked as the chat shows it."""
+        account = await self._account(session)
+        return self._codes[medium].masked(account) if account else ""
+
+    async def _undelivered(self, session: ResetSession, medium: str) -> Outcome:
+        account = await self._account(session)
+        to = self._codes[medium].masked(account) if account else ""
+        with self._machine.attached(session):
+            session.challenge = None
+            session.unreachable.append(medium)
+            failed = self._say(session, "send_failed", to=to)
+            if account is not None and self._policy.choices(session, account):
+                session.offer_methods()
+                intro = "choose_second" if session.passed else "choose_method"
+                replies = [failed, self._menu(session, account, intro)]
+            else:
+                replies = [
+                    failed,
+                    *await self._escalate(session, "escalated", reason="undelivered"),
+                ]
+        await self._write_audit(session.events)
+        return Outcome(replies, session.to_dict(), supersedes=True)
 
     async def _write_audit(self, events: list[AuditEvent]) -> None:
         for event in events:
@@ -230,7 +301,7 @@ class ResetDialog:
         try:
             await work
         except Exception as error:
-            log.warning("background delivery failed", extra={"error": type(error).__name__})
+            log.warning("background work failed", extra={"error": type(error).__name__})
 
     def _say(self, session: ResetSession, key: str, **values: Any) -> Reply:
         return Reply(self._catalog.text(key, session.locale, **values))
@@ -272,6 +343,7 @@ class ResetDialog:
         session.started_at = now
         session.expires_at = now + self._settings.session.timeout
         session.nonce = secrets.token_hex(16)
+        session.channel = inbound.channel
         if inbound.user is None:
             session.typed = True
             session.ask_account()
@@ -537,7 +609,7 @@ class ResetDialog:
         session.finish()
         await self._limits.clear(session.subject)
         await self._record(session, "account.unlocked", methods=",".join(session.passed))
-        self._notify(session, account, "notify_unlock_subject", "notify_unlock_body")
+        self._notify(session, account, "unlock")
         return [self._say(session, "unlocked")]
 
     async def _change_password(
@@ -578,23 +650,59 @@ class ResetDialog:
             must_change=must_change,
             admin=account.is_admin,
         )
-        self._notify(session, account, "notify_subject", "notify_body")
+        self._notify(session, account, "reset")
 
-    def _notify(self, session: ResetSession, account: Account, subject: str, body: str) -> None:
-        """Tell the owner (and the configured people, for an admin) what just happened."""
-        helpdesk = self._settings.helpdesk
-        recipients = [account.email] if account.email else []
-        if account.is_admin:
-            recipients += helpdesk.admin_reset_recipients
-        values = {"username": account.username, "helpdesk": helpdesk.contact}
-        for recipient in recipients:
-            notice = Message(
-                medium="email",
-                to=recipient,
-                subject=self._catalog.text(subject, session.locale),
-                body=self._catalog.text(body, session.locale, **values),
-            )
-            self._in_background(self._sender.send(notice))
+    def _notify(self, session: ResetSession, account: Account, notice: Notice) -> None:
+        """Tell the owner, and for an admin's reset every admin, once the reply is out."""
+        self._in_background(self._tell(session, account, notice, self._clock.now()))
+
+    async def _tell(
+        self, session: ResetSession, account: Account, notice: Notice, at: float
+    ) -> None:
+        settings = self._settings.notifications
+        happened = Happened(account.username, at, session.channel, session.locale)
+        context = {"session": session.nonce[:12], "account": account.id, "notice": notice}
+        if settings.users:
+            if account.email:
+                message = self._compose.notice(notice, account.email, happened)
+                await self._send_notice(message, context)
+            text = self._compose.notice_text(notice, happened)
+            if await self._reach.tell(account, text, besides=session.channel):
+                await self._audit.record("notice.sent", **context, to="chat")
+        if settings.admins and account.is_admin and notice == "reset":
+            for address in await self._admin_addresses(account):
+                message = self._compose.notice("admin_reset", address, happened)
+                await self._send_notice(message, {**context, "notice": "admin_reset"})
+
+    async def _admin_addresses(self, account: Account) -> list[str]:
+        """The directory's admins and the configured addresses, each once, without the
+        admin who was reset (they had their own notice)."""
+        try:
+            admins = await self._directory.admin_emails()
+        except DirectoryUnavailable:
+            log.warning("directory admins unknown: only the configured addresses are told")
+            admins = []
+        own = (account.email or "").casefold()
+        addresses: dict[str, str] = {}
+        for address in [*admins, *self._settings.notifications.admin_recipients]:
+            if address.casefold() != own:
+                addresses.setdefault(address.casefold(), address)
+        return list(addresses.values())
+
+    async def _send_notice(self, message: Message, context: dict[str, Any]) -> None:
+        try:
+            receipt = await self._sender.send(message)
+        except DeliveryFailed as failure:
+            await self._audit.record("notice.send_failed", **context, reason=failure.reason)
+            log.warning("notice not sent", extra={"reason": failure.reason})
+            return
+        await self._audit.record(
+            "notice.sent",
+            **context,
+            to="email",
+            provider=receipt.provider,
+            message_id=receipt.id,
+        )
 
     async def _lock(self, session: ResetSession, *, already: bool = False) -> list[Reply]:
         if not already:

@@ -46,6 +46,13 @@ class Limits:
     async def reserve_phone_budget(self) -> bool:
         return await self._take(PHONE_BUDGET_KEY, self._settings.phone_budget)
 
+    async def nothing_sent(self, subject: str, medium: str) -> None:
+        """A code the carrier certainly did not take costs neither the account's send
+        budget nor (for texts and calls) the global one."""
+        await self._store.give_back(f"send-{medium}:{subject}")
+        if medium != "email":
+            await self._store.give_back(PHONE_BUDGET_KEY)
+
     async def clear(self, subject: str) -> None:
         """After a successful reset the account starts afresh (as in Entra SSPR)."""
         await self._store.clear(f"fail:{subject}", *(f"send-{m}:{subject}" for m in CODE_METHODS))

@@ -42,11 +42,14 @@ class ResetPolicy:
         return len(usable) >= self.required(account) and any(m != "questions" for m in usable)
 
     def choices(self, session: ResetSession, account: Account) -> list[MethodName]:
-        """Methods left to offer: unused ones, and questions only as a second factor."""
+        """Methods left to offer: unused ones that could be reached in this session, and
+        questions only as a second factor."""
         return [
             name
             for name in self._usable(account)
-            if name not in session.passed and (session.passed or name != "questions")
+            if name not in session.passed
+            and name not in session.unreachable
+            and (session.passed or name != "questions")
         ]
 
     def blind_order(self) -> list[str]:

@@ -41,7 +41,9 @@ class Inbound:
 @dataclass
 class Outcome:
     """The dialog's answer to one message: replies, the session to store if `changed`, and
-    the work to do once it is stored (see `ResetDialog.settle`)."""
+    the work to do once it is stored (see `ResetDialog.settle`). A settled outcome that
+    `supersedes` replaces the turn's replies (a code said to be on its way that could not
+    be sent)."""
 
     replies: list[Reply] = field(default_factory=list)
     session: dict[str, Any] | None = None
@@ -50,3 +52,4 @@ class Outcome:
     events: list[AuditEvent] = field(default_factory=list)
     account_change: AccountChange | None = field(default=None, repr=False)
     issued_link: IssuedLink | None = field(default=None, repr=False)
+    supersedes: bool = False

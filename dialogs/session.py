@@ -75,12 +75,14 @@ class ResetSession:
     started_at: float = 0.0
     expires_at: float = 0.0
     locale: str = "en"
+    channel: str = ""
     typed: bool = False
     subject: str = ""
     account_id: str | None = None
     required: int = 1
     passed: list[str] = field(default_factory=list)
     offered: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
     challenge: Challenge | None = None
     link_key: str = ""
     link_expires_at: float = 0.0

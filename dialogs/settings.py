@@ -166,10 +166,41 @@ class HelpdeskSettings(_Section):
         "the IT helpdesk",
         description="How to reach a person, shown when the bot hands over (phone, URL).",
     )
-    admin_reset_recipients: list[str] = Field(
-        default_factory=list,
-        description="Email addresses told whenever an admin account's password is reset.",
+
+
+class NotificationSettings(_Section):
+    """Who is told after a reset or an unlock, as Entra's two notification switches do."""
+
+    users: bool = Field(
+        True,
+        description=(
+            "Tell people whenever their own password is reset or their account unlocked: by "
+            "email, and by a chat message on the other channels where the bot can reach them."
+        ),
     )
+    admins: bool = Field(
+        True,
+        description=(
+            "Tell every administrator when an administrator's password is reset: the "
+            "directory's admins (Entra Global Administrators, members of the AD admin "
+            "groups, embedded accounts with `admin: true`) plus `admin_recipients`."
+        ),
+    )
+    admin_recipients: list[str] = Field(
+        default_factory=list,
+        description=(
+            "More addresses told when an administrator's password is reset (a security "
+            "team's mailbox)."
+        ),
+    )
+
+    @field_validator("admin_recipients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address or any(ch in address for ch in " \r\n,;<>"):
+                raise ValueError(f"{address!r} is not one email address")
+        return value
 
 
 class DialogSettings(_Section):
@@ -183,6 +214,7 @@ class DialogSettings(_Section):
     session: SessionSettings = Field(default_factory=SessionSettings)
     password: PasswordSettings = Field(default_factory=PasswordSettings)
     helpdesk: HelpdeskSettings = Field(default_factory=HelpdeskSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     messages: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Per-locale overrides of the bot's messages, e.g. {de: {welcome: ...}}.",

@@ -4,6 +4,8 @@ It speaks the wire format of the real service (`POST /v3/conversations/{id}/acti
 `.../activities/{activityId}`, answering `{"id": ...}`) so the real Agents SDK client talks
 to it unchanged, and it keeps what a test needs to assert on: the activity JSON, the
 Authorization header and which TCP connection (client port) carried the request.
+`refuse_with`, when set, is the status every activity is then refused with (as Teams
+answers 403 once the user has removed the app), and nothing is recorded.
 """
 
 from collections.abc import AsyncIterator
@@ -39,6 +41,7 @@ class Received:
 class ConnectorStandIn:
     url: str
     received: list[Received] = field(default_factory=list)
+    refuse_with: int | None = None
 
     def texts_since(self, mark: int) -> list[str]:
         return [entry.text for entry in self.received[mark:]]
@@ -56,6 +59,12 @@ def _app(stand_in: ConnectorStandIn) -> web.Application:
         body = await request.json()
         if not isinstance(body, dict) or not body.get("type"):
             return web.json_response({"error": {"code": "BadArgument"}}, status=400)
+        if stand_in.refuse_with is not None:
+            error = {
+                "code": "BotNotInConversationRoster",
+                "message": "The bot is not part of the conversation roster.",
+            }
+            return web.json_response({"error": error}, status=stand_in.refuse_with)
         peer = request.transport.get_extra_info("peername") if request.transport else None
         stand_in.received.append(
             Received(

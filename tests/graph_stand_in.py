@@ -3,13 +3,18 @@
 It speaks their wire format so the real msal and the real Graph adapter talk to it
 unchanged: the tenant's OpenID configuration, the v2.0 token endpoint (client credentials
 with a client secret or a certificate-signed client assertion, whose signature it
-verifies), and the Graph endpoints the adapter uses. It checks what the real services
+verifies), and the Graph endpoints the adapters use. It checks what the real services
 check (bearer token, scope, OData filter syntax, ConsistencyLevel for casts, 20 group ids
-per checkMemberGroups), enforces Entra's password rules, refuses to reset the password of
-a directory-role member (the app holds no privileged role), and records every request.
+per checkMemberGroups, the shape of a sendMail request), enforces Entra's password rules,
+refuses to reset the password of a directory-role member (the app holds no privileged
+role), and records every request and every mail it accepted (`stand_in.sent_mail`).
+
+`stand_in.mail_send = False` makes sendMail answer as Graph does when the app lacks the
+Mail.Send permission (403 ErrorAccessDenied); `stand_in.page_size` is how many role
+members one page holds before an `@odata.nextLink`.
 
 `stand_in.fail_next(...)` makes the next Graph request(s) answer 429/503 with Retry-After,
-500, hang past the client's timeout, or any other error body.
+500, hang past the client's timeout, or any other error body (None lets one through).
 
 Use `graph_app(directory)` once per session for the certificates and the app's
 credentials, and `async with running_graph_stand_in(app) as stand_in:` per test;
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import jwt
 from aiohttp import web
@@ -63,6 +68,41 @@ ON_PREMISES_MESSAGE = (
     "Unable to update the specified properties for on-premises mastered Directory Sync "
     "objects or objects currently undergoing migration."
 )
+ACCESS_DENIED_MESSAGE = "Access is denied. Check credentials and try again."
+NO_MAILBOX_MESSAGE = "The mailbox is either inactive, soft-deleted, or is hosted on-premise."
+# Built-in roles by display name, with the template id that is the same in every tenant.
+ROLE_TEMPLATES = {
+    "Global Administrator": "62e90394-69f5-4237-9190-012177145e10",
+    "User Administrator": "fe930be7-5e62-47db-91af-98c3a49a38b1",
+    "Helpdesk Administrator": "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+    "Privileged Role Administrator": "e8611ab8-c189-46e8-94e1-60213ab1f814",
+}
+# What Graph returns for a user when no $select names the properties.
+DEFAULT_USER_PROPERTIES = (
+    "businessPhones",
+    "displayName",
+    "mail",
+    "mobilePhone",
+    "userPrincipalName",
+    "id",
+)
+# The message properties sendMail takes (a subset of microsoft.graph.message).
+MESSAGE_PROPERTIES = frozenset(
+    {
+        "subject",
+        "body",
+        "toRecipients",
+        "ccRecipients",
+        "bccRecipients",
+        "replyTo",
+        "internetMessageHeaders",
+        "importance",
+        "from",
+        "sender",
+        "attachments",
+    }
+)
+_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True)
@@ -140,6 +180,17 @@ class Group:
     id: str
     display_name: str
     members: set[str] = field(default_factory=set)  # user and group ids
+    template_id: str | None = None  # directory roles only
+
+
+@dataclass(frozen=True)
+class SentMail:
+    """A mail sendMail accepted: from which mailbox (its user id), and the request."""
+
+    mailbox: str
+    message: dict[str, Any]
+    save_to_sent_items: bool
+    request_id: str
 
 
 @dataclass
@@ -189,6 +240,7 @@ class Request:
     raw_query: str
     headers: dict[str, str]
     body: Any
+    raw_path: str = ""  # as sent, percent-encoded
 
 
 @dataclass
@@ -201,9 +253,12 @@ class GraphStandIn:
     requests: list[Request] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     discovery_requests: int = 0
-    faults: deque[Fault] = field(default_factory=deque)
+    faults: deque[Fault | None] = field(default_factory=deque)
     tokens: set[str] = field(default_factory=set)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    sent_mail: list[SentMail] = field(default_factory=list)
+    mail_send: bool = True  # whether the app holds the Mail.Send permission
+    page_size: int = 100
 
     # -- what a test sets up ------------------------------------------------------------
     def add_user(self, upn: str, display_name: str, **details: Any) -> User:
@@ -216,13 +271,23 @@ class GraphStandIn:
         self.groups[group.id] = group
         return group
 
-    def add_role(self, display_name: str, *members: User | Group) -> Group:
-        role = Group(str(uuid.uuid4()), display_name, {member.id for member in members})
+    def add_role(
+        self, display_name: str, *members: User | Group, template_id: str | None = None
+    ) -> Group:
+        """A directory role (activated in the tenant); a built-in role's template id is
+        known from its display name."""
+        role = Group(
+            str(uuid.uuid4()),
+            display_name,
+            {member.id for member in members},
+            template_id or ROLE_TEMPLATES.get(display_name),
+        )
         self.roles[role.id] = role
         return role
 
-    def fail_next(self, *faults: Fault) -> None:
-        """Answer the next Graph requests with these faults, one each, in order."""
+    def fail_next(self, *faults: Fault | None) -> None:
+        """Answer the next Graph requests with these faults, one each, in order (None: that
+        request is answered normally)."""
         self.faults.extend(faults)
 
     # -- what the adapter is configured with ---------------------------------------------
@@ -372,14 +437,15 @@ def _app(stand_in: GraphStandIn) -> web.Application:
                 raw_query=raw_query,
                 headers=dict(request.headers),
                 body=body,
+                raw_path=request.rel_url.raw_path,
             )
         )
         authorization = request.headers.get("Authorization", "")
         scheme, _, presented = authorization.partition(" ")
         if scheme != "Bearer" or presented not in stand_in.tokens:
             return _error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
-        if stand_in.faults:
-            fault = stand_in.faults.popleft()
+        fault = stand_in.faults.popleft() if stand_in.faults else None
+        if fault is not None:
             if fault.hang:
                 await stand_in.release.wait()
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
@@ -392,6 +458,14 @@ def _app(stand_in: GraphStandIn) -> web.Application:
         if user is None:
             raise _not_found(request.match_info["id"])
         return user
+
+    def mailbox_user(key: str) -> User | None:
+        """A user by object id or user principal name, as /users/{id | upn} takes it."""
+        wanted = key.casefold()
+        for user in stand_in.users.values():
+            if user.id == wanted or user.upn.casefold() == wanted:
+                return user
+        return None
 
     async def list_users(request: web.Request) -> web.Response:
         try:
@@ -483,6 +557,56 @@ def _app(stand_in: GraphStandIn) -> web.Application:
         ]
         return web.json_response({"value": found})
 
+    async def send_mail(request: web.Request) -> web.Response:
+        if not stand_in.mail_send:
+            return _error(403, "ErrorAccessDenied", ACCESS_DENIED_MESSAGE)
+        key = request.match_info["id"]
+        user = mailbox_user(key)
+        if user is None:
+            return _error(404, "ErrorInvalidUser", f"The requested user '{key}' is invalid.")
+        if user.mail is None:
+            return _error(404, "MailboxNotEnabledForRESTAPI", NO_MAILBOX_MESSAGE)
+        if request.content_type != "application/json":
+            return _error(415, "UnsupportedMediaType", "Content-Type must be application/json.")
+        problem = _send_mail_problem(request[JSON_BODY])
+        if problem is not None:
+            return problem
+        request_id = str(uuid.uuid4())
+        body = request[JSON_BODY]
+        stand_in.sent_mail.append(
+            SentMail(user.id, body["message"], body.get("saveToSentItems", True), request_id)
+        )
+        headers = {"request-id": request_id}
+        if "client-request-id" in request.headers:
+            headers["client-request-id"] = request.headers["client-request-id"]
+        return web.Response(status=202, headers=headers)
+
+    async def role_members(request: web.Request) -> web.Response:
+        match = re.fullmatch(r"roleTemplateId='([0-9a-fA-F-]{36})'", request.match_info["key"])
+        if match is None:
+            return _error(400, "Request_BadRequest", "Invalid object identifier.")
+        template_id = match.group(1).lower()
+        role = next((r for r in stand_in.roles.values() if r.template_id == template_id), None)
+        if role is None:
+            raise _not_found(template_id)
+        members = sorted(
+            (stand_in.users[m] for m in role.members if m in stand_in.users),
+            key=lambda user: user.upn,
+        )
+        start = int(request.query.get("$skiptoken", "0"))
+        page = members[start : start + stand_in.page_size]
+        fields = request.query.get("$select", ",".join(DEFAULT_USER_PROPERTIES)).split(",")
+        answer: dict[str, Any] = {
+            "@odata.context": f"{base()}/v1.0/$metadata#users",
+            "value": [{name: user.resource().get(name) for name in fields} for user in page],
+        }
+        if start + stand_in.page_size < len(members):
+            select = quote(",".join(fields), safe=",")
+            answer["@odata.nextLink"] = (
+                f"{base()}{request.path}?$select={select}&$skiptoken={start + stand_in.page_size}"
+            )
+        return web.json_response(answer)
+
     app = web.Application(middlewares=[graph_checks])
     app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration)
     app.router.add_post("/{tenant}/oauth2/v2.0/token", token)
@@ -497,7 +621,62 @@ def _app(stand_in: GraphStandIn) -> web.Application:
     app.router.add_get("/v1.0/users/{id}/authentication/phoneMethods", phone_methods)
     app.router.add_get("/v1.0/users/{id}/authentication/emailMethods", email_methods)
     app.router.add_get("/v1.0/groups", list_groups)
+    app.router.add_post("/v1.0/users/{id}/sendMail", send_mail)
+    app.router.add_get("/v1.0/directoryRoles({key})/members/microsoft.graph.user", role_members)
     return app
+
+
+def _send_mail_problem(body: Any) -> web.Response | None:
+    """Graph's answer to a sendMail body it cannot take, or None for a good one."""
+    if not isinstance(body, dict) or not isinstance(body.get("message"), dict):
+        return _error(
+            400, "ErrorInvalidParameter", "The value of the parameter 'Message' is empty."
+        )
+    for name in body:
+        if name not in ("message", "saveToSentItems"):
+            return _unknown_property(name, "microsoft.graph.sendMail")
+    if not isinstance(body.get("saveToSentItems", True), bool):
+        return _error(400, "RequestBodyRead", "Cannot convert the literal to Edm.Boolean.")
+    message = body["message"]
+    for name in message:
+        if name not in MESSAGE_PROPERTIES:
+            return _unknown_property(name, "microsoft.graph.message")
+    content = message.get("body", {})
+    if not isinstance(content, dict) or not isinstance(content.get("content", ""), str):
+        return _error(400, "RequestBodyRead", "Invalid itemBody.")
+    if str(content.get("contentType", "Text")).casefold() not in ("text", "html"):
+        return _error(400, "RequestBodyRead", "Requested value was not found.")
+    recipients = message.get("toRecipients")
+    if not isinstance(recipients, list) or not recipients:
+        return _error(400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
+    for recipient in recipients:
+        email = recipient.get("emailAddress") if isinstance(recipient, dict) else None
+        address = email.get("address") if isinstance(email, dict) else None
+        if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
+            return _error(
+                400,
+                "ErrorInvalidRecipients",
+                "At least one recipient is not valid., Recipient is not resolved. All "
+                "recipients must be resolved before a message can be submitted.",
+            )
+    for header in message.get("internetMessageHeaders", []):
+        name = str(header.get("name", "")) if isinstance(header, dict) else ""
+        if not name.casefold().startswith("x-"):
+            return _error(
+                400,
+                "InvalidInternetMessageHeader",
+                f"The internet message header name '{name}' should start with 'x-' or 'X-'.",
+            )
+    return None
+
+
+def _unknown_property(name: str, type_name: str) -> web.Response:
+    return _error(
+        400,
+        "RequestBodyRead",
+        f"The property '{name}' does not exist on type '{type_name}'. Make sure to only use "
+        "property names that are defined by the type or mark the type as open type.",
+    )
 
 
 def _select(resource: dict[str, Any], request: web.Request) -> dict[str, Any]:

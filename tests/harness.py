@@ -50,9 +50,9 @@ class Outbox:
 
     def last_code(self) -> str:
         body = self.messages()[-1]["body"]
-        found = re.search(r"code is:? ([\d ]+?)[.]", body)
+        found = re.search(r"\d(?:[ ,]*\d){5,}", body)
         assert found, body
-        return found.group(1).replace(" ", "")
+        return re.sub(r"\D", "", found.group())
 
 
 class Chat:

@@ -20,7 +20,9 @@ Who is who (`seed_entries` creates them once, as the root DN, so the overlays se
 | uid `bob` | only mail; in no group but `contractors` (a groupOfUniqueNames) |
 | uid `carol` | in `sales`, which is a member of `sspr-users` (nested) |
 | uid `dave` | disabled: `pwdAccountLockedTime: 000001010000Z`; in `sspr-users` |
-| uid `erin` | an admin: in `it-admins` and `sspr-users` |
+| uid `erin` | an admin: in `it-admins` and `sspr-users`, and in `security-team` |
+| uid `grace` | an admin through `security-team` (a groupOfUniqueNames in `it-admins`) |
+| uid `heidi` | an admin without mail: a direct member of `it-admins` |
 | uid `olivia` (ou=protected) | an account the bot may read but whose password it may not set |
 | `cycle-a`, `cycle-b` | two groups that contain each other |
 
@@ -444,6 +446,8 @@ def seed_entries(bot_password: str) -> list[tuple[str, dict[str, Any]]]:
             ),
         ),
         (user_dn("erin"), person("erin", "Erin Example", mail="erin@example.org")),
+        (user_dn("grace"), person("grace", "Grace Example", mail="grace@example.org")),
+        (user_dn("heidi"), person("heidi", "Heidi Example")),
         (
             user_dn("olivia", PROTECTED),
             person("olivia", "Olivia Example", mail="olivia@example.org"),
@@ -453,8 +457,20 @@ def seed_entries(bot_password: str) -> list[tuple[str, dict[str, Any]]]:
             {"objectClass": ["groupOfNames"], "cn": "sales", "member": [user_dn("carol")]},
         ),
         (
+            group_dn("security-team"),
+            {
+                "objectClass": ["groupOfUniqueNames"],
+                "cn": "security-team",
+                "uniqueMember": [user_dn("grace"), user_dn("erin")],
+            },
+        ),
+        (
             group_dn("it-admins"),
-            {"objectClass": ["groupOfNames"], "cn": "it-admins", "member": [user_dn("erin")]},
+            {
+                "objectClass": ["groupOfNames"],
+                "cn": "it-admins",
+                "member": [user_dn("erin"), user_dn("heidi"), group_dn("security-team")],
+            },
         ),
         (
             group_dn("sspr-users"),

@@ -31,7 +31,10 @@ The domain is seeded over LDAPS, as Administrator, with what the adapter tests n
   --min-pwd-age=0 --account-lockout-threshold=3` sets);
 - in CN=Users: `alice` (UPN alice@sspr.test, mail, mobile, telephoneNumber), `bob`,
   `carol` (member of `sales`, itself a member of `sspr-users`: nested), `dave` (disabled),
-  `erin` (for lockout tests), `sspr-admin` (a member of Domain Admins); every UPN is
+  `erin` (for lockout tests), `sspr-admin` (a member of Domain Admins, no mail, like
+  Administrator), `frank` (a member of Domain Admins with mail), `gina` (disabled, a
+  member of Domain Admins with mail), `hana` (mail `Hana.Hill@sspr.test`, a member of
+  `tier0-admins`, itself a member of Domain Admins: nested); every UPN is
   `name@sspr.test`, every password is random and kept in `SambaDC.passwords`.
 
 `ad` (function scope) hands the same domain to a test after putting every seeded user back
@@ -122,6 +125,7 @@ SEED_GROUPS: dict[str, tuple[str, ...]] = {
     # group: the groups it is a member of (created in this order)
     "sspr-users": (),
     "sales": ("sspr-users",),
+    "tier0-admins": ("Domain Admins",),
 }
 
 SEED_USERS = (
@@ -141,6 +145,19 @@ SEED_USERS = (
     SeedUser("dave", "Dave Dunn", enabled=False),
     SeedUser("erin", "Erin Evans"),
     SeedUser("sspr-admin", "SSPR Admin", groups=("Domain Admins",)),
+    SeedUser(
+        "frank", "Frank Foster", groups=("Domain Admins",), attributes={"mail": "frank@sspr.test"}
+    ),
+    SeedUser(
+        "gina",
+        "Gina Grey",
+        enabled=False,
+        groups=("Domain Admins",),
+        attributes={"mail": "gina@sspr.test"},
+    ),
+    SeedUser(
+        "hana", "Hana Hill", groups=("tier0-admins",), attributes={"mail": "Hana.Hill@sspr.test"}
+    ),
 )
 
 

@@ -6,6 +6,7 @@ without the bot token (`not_authed`, `invalid_auth`), reads arguments from the q
 form or a JSON body, and checks what Slack checks of a message (a channel, a text or blocks,
 well-formed buttons). It records every call, so tests assert on what reached Slack.
 `users_info_gate`, when cleared, holds `users.info` answers back: a deterministic slow turn.
+`users.lookupByEmail` finds the first user whose profile email matches, case-insensitively.
 """
 
 import asyncio
@@ -136,6 +137,27 @@ def _app(stand_in: SlackApiStandIn) -> web.Application:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": user}
 
+    async def lookup_by_email(args: dict[str, Any]) -> dict[str, Any]:
+        email = str(args.get("email") or "").casefold()
+        if not email:
+            return {"ok": False, "error": "invalid_arguments"}
+        for user in stand_in.users.values():
+            if str((user.get("profile") or {}).get("email", "")).casefold() == email:
+                return {"ok": True, "user": user}
+        return {"ok": False, "error": "users_not_found"}
+
+    async def auth_test(args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://contoso.slack.com/",
+            "team": "Contoso",
+            "user": "sspr-bot",
+            "team_id": TEAM,
+            "user_id": BOT_USER,
+            "bot_id": "BBOT0001",
+            "is_enterprise_install": False,
+        }
+
     async def post_message(args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
@@ -163,7 +185,9 @@ def _app(stand_in: SlackApiStandIn) -> web.Application:
         return {"ok": True, "channel": {"id": f"D{users}"}}
 
     methods = {
+        "auth.test": auth_test,
         "users.info": users_info,
+        "users.lookupByEmail": lookup_by_email,
         "chat.postMessage": post_message,
         "chat.update": update,
         "conversations.open": conversations_open,

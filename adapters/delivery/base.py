@@ -6,6 +6,11 @@ from typing import Literal, Protocol
 Medium = Literal["email", "sms", "voice"]
 
 
+class DeliveryUnavailable(Exception):
+    """A provider cannot be set up from its settings (a secret not set, an unreadable CA
+    file); the message names the setting or variable, so the bot refuses to start clearly."""
+
+
 class DeliveryFailed(Exception):
     """The message did not reach its carrier; the reason is safe to log (never the message).
 

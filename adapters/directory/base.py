@@ -56,6 +56,10 @@ class Account:
     locked: bool = False
 
 
+# Admins told of an admin's reset, at most: a notice is one email per address.
+MAX_ADMIN_EMAILS = 100
+
+
 class Directory(Protocol):
     """Every method may raise DirectoryUnavailable."""
 
@@ -87,6 +91,12 @@ class Directory(Protocol):
 
     async def unlock(self, account: Account) -> None:
         """Clear a lockout (too many wrong passwords at sign-in), keeping the password."""
+        ...
+
+    async def admin_emails(self) -> list[str]:
+        """The email addresses of the directory's administrators, who are told whenever an
+        admin's password is reset (as Entra tells all admins). Administrators without an
+        address are left out; the list is bounded and never raises for an empty result."""
         ...
 
     async def close(self) -> None: ...

@@ -33,6 +33,7 @@ from adapters.directory.at_rest import (
     password_matches,
 )
 from adapters.directory.base import (
+    MAX_ADMIN_EMAILS,
     Account,
     DirectoryUnavailable,
     PasswordRejected,
@@ -232,6 +233,12 @@ class EmbeddedDirectory:
         if user is None or user.password_hash is None:
             return False
         return await asyncio.to_thread(password_matches, user.password_hash, password)
+
+    async def admin_emails(self) -> list[str]:
+        """The addresses of the enabled accounts marked `admin: true`."""
+        users = self._snapshot.users.values()
+        found = sorted({u.email for u in users if u.admin and u.enabled and u.email})
+        return found[:MAX_ADMIN_EMAILS]
 
     async def close(self) -> None:
         """Nothing to release: the file is open only while it is read or rewritten."""

@@ -246,6 +246,19 @@ class SlackChannel:
             await self._remember(team, user, channel)
         return await self._post(channel, replies)
 
+    async def send_by_email(self, email: str, replies: Sequence[Reply]) -> bool:
+        """Post to the direct message of the person whose Slack email is `email` (an active
+        human member of a home workspace, as for a conversation's identity): for notices
+        about their account. False when there is no such member or Slack could not be asked.
+        """
+        try:
+            member = await self._identities.member(email)
+        except IdentityUnavailable:
+            return False
+        if member is None:
+            return False
+        return await self.send_proactive(member.team, member.user, replies)
+
     # -- events -----------------------------------------------------------------------
 
     def _accept_event(self, envelope: dict[str, Any]) -> SlackAnswer:

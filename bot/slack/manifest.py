@@ -19,7 +19,7 @@ BOT_SCOPES = (
     "im:read",  # know the bot's direct messages
     "im:write",  # open a direct message for a proactive message
     "users:read",  # users.info
-    "users:read.email",  # the user's email: the identity the directory knows
+    "users:read.email",  # emails (users.info, users.lookupByEmail): the directory identity
 )
 BOT_EVENTS = ("message.im",)
 DESCRIPTION = "Reset a forgotten password after checking it's you."

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from adapters.directory import Account, Directory
 from dialogs.catalog import Catalog
 from dialogs.limits import Limits
+from dialogs.notices import Composer
 from dialogs.replies import Reply
 from dialogs.session import ResetSession
 from dialogs.settings import DialogSettings
@@ -56,6 +57,7 @@ class MethodKit:
     limits: Limits
     clock: Clock
     code_key: bytes
+    compose: Composer
 
     def say(self, session: ResetSession, key: str, **values: Any) -> Reply:
         return Reply(self.catalog.text(key, session.locale, **values))

@@ -2,8 +2,7 @@
 
 import secrets
 
-from adapters.delivery import Message
-from adapters.delivery.base import Medium
+from adapters.delivery import Medium
 from adapters.directory import Account
 from dialogs.masking import mask_email, mask_phone
 from dialogs.methods.base import (
@@ -33,7 +32,7 @@ class CodeMethod:
         return bool(self.destination(account))
 
     def label(self, account: Account, kit: MethodKit, session: ResetSession) -> str:
-        return kit.catalog.text(f"label_{self.name}", session.locale, to=self._masked(account))
+        return kit.catalog.text(f"label_{self.name}", session.locale, to=self.masked(account))
 
     async def start(
         self, session: ResetSession, account: Account | None, kit: MethodKit, *, blind: bool
@@ -55,17 +54,7 @@ class CodeMethod:
         )
         minutes = round(codes.lifetime / 60)
         if to:
-            message = Message(
-                medium=self.name,
-                to=to,
-                subject=kit.catalog.text("code_subject", session.locale),
-                body=kit.catalog.text(
-                    f"{self.name}_message",
-                    session.locale,
-                    code=" ".join(code) if self.name == "voice" else code,
-                    minutes=minutes,
-                ),
-            )
+            message = kit.compose.code(self.name, to, code, minutes, session.locale)
             session.deliveries.append(Delivery(message, background=blind))
         if blind:
             return kit.say(session, f"blind_{self.name}", length=codes.length, minutes=minutes)
@@ -75,7 +64,7 @@ class CodeMethod:
             f"sent_{self.name}",
             length=codes.length,
             minutes=minutes,
-            to=self._masked(account),
+            to=self.masked(account),
         )
 
     async def check(
@@ -102,6 +91,7 @@ class CodeMethod:
             return Verdict(Result.FAILED, kit.say(session, "code_void"))
         return Verdict(Result.FAILED, kit.say(session, "code_wrong"))
 
-    def _masked(self, account: Account) -> str:
+    def masked(self, account: Account) -> str:
+        """The destination as the chat may show it (b***@contoso.com, ***0123)."""
         to = self.destination(account) or ""
         return mask_email(to) if self.name == "email" else mask_phone(to)

@@ -2,6 +2,7 @@
 (`tests.samba_dc`): lookups, nested groups, account state, password resets over LDAPS and
 their refusals, lockout and unlock, as the bot does them."""
 
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -142,6 +143,66 @@ async def test_admin_group_membership_is_what_makes_the_admin(ad: SambaDC) -> No
             assert not (await found(directory, "bob")).is_admin
         finally:
             await directory.close()
+
+
+# Administrators' addresses
+
+
+async def test_admin_emails_are_the_enabled_admins_with_mail(directory: LdapDirectory) -> None:
+    """frank directly and hana through tier0-admins (nested) are told; gina is disabled,
+    Administrator and sspr-admin have no mail."""
+    assert await directory.admin_emails() == ["frank@sspr.test", "Hana.Hill@sspr.test"]
+
+
+async def test_admin_emails_of_the_default_admin_groups_are_told_once(ad: SambaDC) -> None:
+    """Domain Admins is itself a member of Administrators: its members come back from two
+    of the four searches, and are told once."""
+    directory = await open_directory(ad, admin_groups=None)
+    try:
+        assert await directory.admin_emails() == ["frank@sspr.test", "Hana.Hill@sspr.test"]
+    finally:
+        await directory.close()
+
+
+async def test_a_disabled_admin_is_not_told(directory: LdapDirectory, ad: SambaDC) -> None:
+    gina = await found(directory, "gina")
+    assert (gina.enabled, gina.is_admin, gina.email) == (False, True, "gina@sspr.test")
+    assert "gina@sspr.test" not in await directory.admin_emails()
+
+
+async def test_no_admin_with_mail_is_an_empty_list(ad: SambaDC) -> None:
+    directory = await open_directory(ad, admin_groups=["Enterprise Admins"])  # Administrator
+    try:
+        assert await directory.admin_emails() == []
+    finally:
+        await directory.close()
+
+
+async def test_a_missing_admin_group_is_skipped_with_one_warning(
+    ad: SambaDC, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = f"CN=Gone Admins,{ad.users_dn}"
+    directory = await open_directory(ad, admin_groups=[gone, "Domain Admins"])
+    try:
+        with caplog.at_level(logging.WARNING, logger="adapters.directory.ldap"):
+            for _ in range(2):
+                assert await directory.admin_emails() == ["frank@sspr.test", "Hana.Hill@sspr.test"]
+    finally:
+        await directory.close()
+    assert sum(repr(gone) in record.getMessage() for record in caplog.records) == 1
+
+
+async def test_admin_emails_come_from_the_configured_email_attribute(ad: SambaDC) -> None:
+    """With the UPN as the email attribute, the admins without mail are told too."""
+    directory = await open_directory(ad, attributes={"email": "userPrincipalName"})
+    try:
+        assert await directory.admin_emails() == [
+            "frank@sspr.test",
+            "hana@sspr.test",
+            "sspr-admin@sspr.test",
+        ]
+    finally:
+        await directory.close()
 
 
 # Password resets

@@ -19,6 +19,7 @@ from adapters.directory.graph import (
 )
 from tests.graph_stand_in import (
     ASSERTION_TYPE,
+    Fault,
     GraphApp,
     GraphStandIn,
     User,
@@ -604,3 +605,101 @@ def test_settings_keep_secrets_out_and_urls_https() -> None:
             GraphDirectorySettings(**{**base, **wrong})
     for name, field in GraphDirectorySettings.model_fields.items():
         assert field.description, name
+
+
+GLOBAL_ADMINISTRATORS = (
+    "/directoryRoles(roleTemplateId='62e90394-69f5-4237-9190-012177145e10')"
+    "/members/microsoft.graph.user"
+)
+
+
+@pytest.fixture
+def admins(stand_in: GraphStandIn) -> list[User]:
+    """Global Administrators: two with mail, one disabled, one without a mailbox, one
+    through a group (not a user: the cast leaves it out), and a User Administrator."""
+    adele = stand_in.add_user("adele@contoso.com", "Adele Vance", mail="AdeleV@contoso.com")
+    grady = stand_in.add_user("grady@contoso.com", "Grady Archie", mail="grady@contoso.com")
+    gone = stand_in.add_user("dan@contoso.com", "Dan Left", enabled=False, mail="dan@contoso.com")
+    cloud = stand_in.add_user("break-glass@contoso.onmicrosoft.com", "Break glass")
+    group = stand_in.add_group("Tier 0 admins", stand_in.add_user("t0@contoso.com", "T0"))
+    stand_in.add_role("Global Administrator", adele, grady, gone, cloud, group)
+    uma = stand_in.add_user("uma@contoso.com", "Uma User-Admin", mail="uma@contoso.com")
+    stand_in.add_role("User Administrator", uma)
+    return [adele, grady, gone, cloud]
+
+
+async def test_admin_emails_are_the_enabled_global_administrators_with_mail(
+    directory: GraphDirectory,
+    stand_in: GraphStandIn,
+    admins: list[User],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stand_in.page_size = 2
+    with caplog.at_level(logging.WARNING):
+        emails = await directory.admin_emails()
+    assert sorted(emails) == ["AdeleV@contoso.com", "grady@contoso.com"]
+    pages = stand_in.graph_requests("GET", GLOBAL_ADMINISTRATORS)
+    assert len(pages) == 2  # four users, two a page, through @odata.nextLink
+    assert pages[0].query["$select"] == "mail,userPrincipalName,accountEnabled"
+    assert pages[1].query["$skiptoken"] == "2"
+    [left_out] = [r for r in caplog.records if hasattr(r, "users")]
+    assert left_out.users == ["break-glass@contoso.onmicrosoft.com"]
+
+
+async def test_an_address_that_is_not_one_plain_mailbox_is_left_out(
+    directory: GraphDirectory, stand_in: GraphStandIn
+) -> None:
+    odd = [
+        stand_in.add_user(f"odd{n}@contoso.com", "Odd", mail=mail)
+        for n, mail in enumerate(["a@contoso.com\r\nBcc: x@evil.example", "a@b.example, c@d", ""])
+    ]
+    stand_in.add_role("Global Administrator", *odd)
+    assert await directory.admin_emails() == []
+
+
+async def test_admin_emails_are_bounded(directory: GraphDirectory, stand_in: GraphStandIn) -> None:
+    many = [
+        stand_in.add_user(f"admin{n:03}@contoso.com", "Admin", mail=f"admin{n:03}@contoso.com")
+        for n in range(130)
+    ]
+    stand_in.add_role("Global Administrator", *many)
+    stand_in.page_size = 50
+    emails = await directory.admin_emails()
+    assert len(emails) == 100
+    assert len(stand_in.graph_requests("GET", GLOBAL_ADMINISTRATORS)) == 2
+
+
+async def test_a_tenant_without_the_role_has_no_admin_emails(
+    directory: GraphDirectory, stand_in: GraphStandIn
+) -> None:
+    assert await directory.admin_emails() == []
+    assert stand_in.graph_requests("GET", GLOBAL_ADMINISTRATORS)
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"), [(forbidden(), "403"), (internal_error(), "500"), (hang(), "did not answer")]
+)
+async def test_admin_emails_errors_are_unavailable(
+    make_directory: MakeDirectory, stand_in: GraphStandIn, admins: list[User], fault: Any, said: str
+) -> None:
+    directory = await make_directory(timeout=0.3)
+    stand_in.fail_next(fault)
+    with pytest.raises(DirectoryUnavailable, match=said):
+        await directory.admin_emails()
+
+
+async def test_admin_emails_wait_out_throttling(
+    directory: GraphDirectory, stand_in: GraphStandIn, admins: list[User], sleeps: Sleeps
+) -> None:
+    stand_in.fail_next(throttled("2"))
+    assert len(await directory.admin_emails()) == 2
+    assert sleeps.calls == [2.0]
+
+
+async def test_a_page_that_goes_missing_is_unavailable_not_empty(
+    directory: GraphDirectory, stand_in: GraphStandIn, admins: list[User]
+) -> None:
+    stand_in.page_size = 2
+    stand_in.fail_next(None, Fault(404, "Request_ResourceNotFound", "Resource does not exist."))
+    with pytest.raises(DirectoryUnavailable, match="404"):
+        await directory.admin_emails()

@@ -17,6 +17,7 @@ from adapters.directory import (
     PasswordRejected,
     ResetNotPermitted,
 )
+from adapters.directory.base import MAX_ADMIN_EMAILS
 from adapters.directory.ldap import (
     BIND_PASSWORD_VARIABLE,
     LdapDirectory,
@@ -29,6 +30,7 @@ from adapters.directory.ldap.library import ldap3
 from adapters.directory.ldap.passwords import check_ad_result, unicode_pwd
 from tests.ldap_server import (
     BOT_DN,
+    DISABLED_TIME,
     POLICY_MAX_FAILURE,
     ROOT_DN,
     SEED_PASSWORD,
@@ -127,6 +129,110 @@ async def test_a_cycle_of_groups_ends_the_walk(
     member = await found(directory, make_ldap_user(groups=["cycle-a"]))
     assert await directory.in_any_group(member, ["cycle-b"])
     assert not await directory.in_any_group(member, ["sspr-users"])
+
+
+# Administrators' addresses
+
+
+async def test_admin_emails_are_the_admin_groups_members_with_mail(
+    directory: LdapDirectory,
+) -> None:
+    """erin directly and through security-team (once), grace through security-team (a
+    groupOfUniqueNames nested in it-admins); heidi has no mail and is left out."""
+    assert await directory.admin_emails() == ["erin@example.org", "grace@example.org"]
+
+
+async def test_admin_emails_through_two_groups_are_told_once(slapd: SlapdServer) -> None:
+    settings = settings_for(slapd, admin_groups=["security-team", group_dn("it-admins")])
+    opened = await open_ldap_directory(settings, slapd.environ)
+    try:
+        assert await opened.admin_emails() == ["erin@example.org", "grace@example.org"]
+    finally:
+        await opened.close()
+
+
+async def test_admin_emails_keep_the_first_spelling_and_leave_out_the_disabled(
+    directory: LdapDirectory, make_ldap_user: Callable[..., str]
+) -> None:
+    make_ldap_user(groups=["it-admins"], mail="ERIN@Example.org")  # after erin's own entry
+    make_ldap_user(groups=["it-admins"], mail="  Zoe@example.org ")
+    make_ldap_user(
+        groups=["it-admins"], mail="gone@example.org", pwdAccountLockedTime=DISABLED_TIME
+    )
+    make_ldap_user(groups=["it-admins"], mail="not an address")
+    assert await directory.admin_emails() == [
+        "erin@example.org",
+        "grace@example.org",
+        "Zoe@example.org",
+    ]
+
+
+async def test_admin_emails_read_unique_members_with_an_optional_uid(
+    slapd: SlapdServer, make_ldap_user: Callable[..., str]
+) -> None:
+    member = user_dn(make_ldap_user(mail="uid-form@example.org"))
+    value = f"{member}#'0101'B"
+    with slapd.root() as connection:
+        connection.modify(group_dn("contractors"), {"uniqueMember": [(ldap3.MODIFY_ADD, [value])]})
+    try:
+        opened = await open_ldap_directory(
+            settings_for(slapd, admin_groups=["contractors"]), slapd.environ
+        )
+        try:
+            assert await opened.admin_emails() == ["bob@example.org", "uid-form@example.org"]
+        finally:
+            await opened.close()
+    finally:
+        with slapd.root() as connection:
+            connection.modify(
+                group_dn("contractors"), {"uniqueMember": [(ldap3.MODIFY_DELETE, [value])]}
+            )
+
+
+async def test_no_admin_with_an_address_is_an_empty_list(
+    slapd: SlapdServer, make_ldap_user: Callable[..., str]
+) -> None:
+    make_ldap_user(groups=["cycle-b"])  # no mail, behind a cycle of groups
+    for admin_groups in (["cycle-a"], []):
+        opened = await open_ldap_directory(
+            settings_for(slapd, admin_groups=admin_groups), slapd.environ
+        )
+        try:
+            assert await opened.admin_emails() == []
+        finally:
+            await opened.close()
+
+
+async def test_missing_admin_groups_are_skipped_with_one_warning(
+    slapd: SlapdServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = group_dn("gone")
+    settings = settings_for(slapd, admin_groups=["no-such-group", gone, "it-admins"])
+    opened = await open_ldap_directory(settings, slapd.environ)
+    try:
+        with caplog.at_level(logging.WARNING, logger="adapters.directory.ldap"):
+            for _ in range(2):
+                assert await opened.admin_emails() == ["erin@example.org", "grace@example.org"]
+    finally:
+        await opened.close()
+    warnings = [record.getMessage() for record in caplog.records]
+    assert sum("'no-such-group'" in message for message in warnings) == 1
+    assert sum(repr(gone) in message for message in warnings) == 1
+
+
+async def test_admin_emails_are_bounded(
+    slapd: SlapdServer, make_ldap_user: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    for number in range(MAX_ADMIN_EMAILS + 1):
+        make_ldap_user(groups=["cycle-b"], mail=f"admin{number:03}@example.org")
+    opened = await open_ldap_directory(settings_for(slapd, admin_groups=["cycle-a"]), slapd.environ)
+    try:
+        with caplog.at_level(logging.WARNING, logger="adapters.directory.ldap"):
+            found = await opened.admin_emails()
+    finally:
+        await opened.close()
+    assert found == [f"admin{number:03}@example.org" for number in range(MAX_ADMIN_EMAILS)]
+    assert any(f"only the first {MAX_ADMIN_EMAILS}" in r.getMessage() for r in caplog.records)
 
 
 # Setting passwords
@@ -337,6 +443,7 @@ async def test_server_stopped_then_back(tmp_path: Path) -> None:
             ca_file=str(server.tls.ca),
             bind_dn=ROOT_DN,
             base_dn=SUFFIX,
+            admin_groups=[group_dn("it-admins")],
             pool_size=1,
             timeout=2.0,
         )
@@ -347,8 +454,11 @@ async def test_server_stopped_then_back(tmp_path: Path) -> None:
             with pytest.raises(DirectoryUnavailable) as down:
                 await opened.find("alice")
             assert server.root_password not in str(down.value)
+            with pytest.raises(DirectoryUnavailable):
+                await opened.admin_emails()
             server.start()
             assert await opened.find("alice") is None  # answered again
+            assert await opened.admin_emails() == []  # the group is not there
         finally:
             await opened.close()
     finally:
@@ -430,6 +540,10 @@ def test_ad_nested_group_filter_uses_the_in_chain_rule() -> None:
         "DC=corp,DC=example)"
     )
     assert filters.member_of_any_in_chain(["CN=a", "CN=b"]).startswith("(|(memberOf:")
+
+
+def test_ad_enabled_filter_tests_the_disable_bit_on_the_server() -> None:
+    assert filters.ad_enabled() == "(!(userAccountControl:1.2.840.113556.1.4.803:=2))"
 
 
 def test_ad_unicode_pwd_is_quoted_utf16le() -> None:

@@ -5,16 +5,19 @@ doubled, control characters refused) that is then percent-encoded. Group names i
 configuration are resolved to ids once. A password change is reported as done only when
 Graph said so: a timeout, an outage or a throttle that outlasts the retry budget is
 DirectoryUnavailable, never success.
+
+`admin_emails` reads the members of the Global Administrator role, which needs the
+RoleManagement.Read.Directory application permission (or Directory.Read.All).
 """
 
 import asyncio
 import logging
+import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
-
-import aiohttp
 
 from adapters.directory.base import (
     Account,
@@ -22,7 +25,7 @@ from adapters.directory.base import (
     PasswordRejected,
     ResetNotPermitted,
 )
-from adapters.directory.graph.client import GraphClient, GraphError
+from adapters.microsoft_graph import GraphAnswer, GraphClient, GraphError, GraphUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,18 @@ USER_FIELDS = (
 )
 # checkMemberGroups takes at most 20 group ids per request.
 CHECK_MEMBER_GROUPS_LIMIT = 20
+# The Global Administrator role's template id: the same in every tenant.
+GLOBAL_ADMINISTRATOR_TEMPLATE = "62e90394-69f5-4237-9190-012177145e10"
+GLOBAL_ADMINISTRATORS = (
+    f"/directoryRoles(roleTemplateId='{GLOBAL_ADMINISTRATOR_TEMPLATE}')"
+    "/members/microsoft.graph.user"
+)
+# How many administrators are told of an admin's reset at most, and how many role members
+# are read to find them.
+ADMIN_EMAIL_LIMIT = 100
+_LIST_LIMIT = 1000
+# One plain address: what a mail header and an SMTP envelope can carry unquoted.
+_MAILBOX = re.compile(r"[^@\s,;<>\"()\[\]\\]+@[^@\s,;<>\"()\[\]\\]+")
 
 POLICY_REASON = (
     "That password does not meet the directory's rules: use at least 8 characters with "
@@ -89,15 +104,13 @@ class GraphDirectory:
     def __init__(
         self,
         client: GraphClient,
-        session: aiohttp.ClientSession,
         *,
         read_authentication_methods: bool,
-        on_close: Sequence[Any] = (),
+        close: Callable[[], Awaitable[None]],
     ) -> None:
         self._client = client
-        self._session = session
         self._read_methods = read_authentication_methods
-        self._on_close = tuple(on_close)
+        self._close = close
         self._group_ids: dict[str, frozenset[str]] = {}
         self._group_lock = asyncio.Lock()
 
@@ -149,16 +162,14 @@ class GraphDirectory:
             }
         }
         try:
-            await self._client.request("PATCH", f"/users/{_segment(account.id)}", body=body)
+            await self._request("PATCH", f"/users/{_segment(account.id)}", body=body)
         except GraphError as error:
             raise _password_refusal(error) from None
         log.info("graph password set", extra={"user_id": account.id, "must_change": must_change})
 
     async def revoke_sessions(self, account: Account) -> None:
         try:
-            await self._client.request(
-                "POST", f"/users/{_segment(account.id)}/revokeSignInSessions"
-            )
+            await self._request("POST", f"/users/{_segment(account.id)}/revokeSignInSessions")
         except GraphError as error:
             raise DirectoryUnavailable(
                 f"Microsoft Graph refused to revoke the sessions ({error.status} {error.code}); "
@@ -172,14 +183,47 @@ class GraphDirectory:
             "after a short wait, or the helpdesk can unlock it."
         )
 
+    async def admin_emails(self) -> list[str]:
+        """The mail addresses of the enabled Global Administrators. A member without a
+        `mail` is left out (a UPN is not always a mailbox); a tenant where the role was
+        never activated has none."""
+        addresses: dict[str, str] = {}  # by case-folded address
+        without_mail: list[str] = []
+        seen: int | None = None  # members read; None before the first page
+        pages = self._pages(
+            GLOBAL_ADMINISTRATORS, query(select="mail,userPrincipalName,accountEnabled")
+        )
+        try:
+            async with aclosing(pages):
+                async for page in pages:
+                    for user in page:
+                        if user.get("accountEnabled") is not True:
+                            continue
+                        mail = _mailbox(user.get("mail"))
+                        if mail is None:
+                            without_mail.append(str(user.get("userPrincipalName") or ""))
+                        else:
+                            addresses.setdefault(mail.casefold(), mail)
+                    seen = (seen or 0) + len(page)
+                    if len(addresses) >= ADMIN_EMAIL_LIMIT or seen >= _LIST_LIMIT:
+                        break
+        except GraphError as error:
+            if error.status == 404 and seen is None:
+                return []  # the role was never activated in this tenant
+            raise _unavailable(error, "list the Global Administrators") from None
+        if without_mail:
+            log.warning(
+                "Global Administrators without a mail address are not told of admin resets",
+                extra={"users": without_mail[:ADMIN_EMAIL_LIMIT]},
+            )
+        return list(addresses.values())[:ADMIN_EMAIL_LIMIT]
+
     async def close(self) -> None:
-        await self._session.close()
-        for close in self._on_close:
-            await asyncio.to_thread(close)
+        await self._close()
 
     async def _user_by_id(self, user_id: str) -> dict[str, Any] | None:
         try:
-            answer = await self._client.request(
+            answer = await self._request(
                 "GET", f"/users/{user_id}", query=query(select=USER_FIELDS)
             )
         except GraphError as error:
@@ -252,17 +296,33 @@ class GraphDirectory:
             return self._group_ids[name]
 
     async def _list(self, path: str, query_string: str) -> list[dict[str, Any]]:
-        """Every item of a collection, following `@odata.nextLink` within this Graph."""
+        """Every item of a collection (up to a bound)."""
         items: list[dict[str, Any]] = []
-        answer = await self._read("GET", path, query=query_string)
-        while answer:
-            items.extend(item for item in answer.get("value", []) if isinstance(item, dict))
-            next_link = answer.get("@odata.nextLink")
-            if not isinstance(next_link, str) or len(items) > 1000:
-                break
-            next_path, _, next_query = self._relative(next_link).partition("?")
-            answer = await self._read("GET", next_path, query=next_query)
+        pages = self._pages(path, query_string)
+        try:
+            async with aclosing(pages):
+                async for page in pages:
+                    items.extend(page)
+                    if len(items) > _LIST_LIMIT:
+                        break
+        except GraphError as error:
+            raise _unavailable(error, f"GET {path.split('/')[1]}") from None
         return items
+
+    async def _pages(
+        self, path: str, query_string: str
+    ) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """Each page of a collection, following `@odata.nextLink` within this Graph;
+        GraphError as Graph answered, for the caller to word."""
+        answer = await self._request("GET", path, query=query_string)
+        while isinstance(answer.body, dict):
+            values = answer.body.get("value")
+            yield [item for item in values or [] if isinstance(item, dict)]
+            next_link = answer.body.get("@odata.nextLink")
+            if not isinstance(next_link, str):
+                return
+            next_path, _, next_query = self._relative(next_link).partition("?")
+            answer = await self._request("GET", next_path, query=next_query)
 
     async def _read(
         self,
@@ -274,12 +334,26 @@ class GraphDirectory:
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any] | None:
         try:
-            answer = await self._client.request(
-                method, path, query=query, body=body, headers=headers
-            )
+            answer = await self._request(method, path, query=query, body=body, headers=headers)
         except GraphError as error:
             raise _unavailable(error, f"{method} {path.split('/')[1]}") from None
         return answer.body if isinstance(answer.body, dict) else None
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> GraphAnswer:
+        """The client's request; GraphError as Graph answered, DirectoryUnavailable when
+        Graph or the authority cannot be reached or keep throttling."""
+        try:
+            return await self._client.request(method, path, query=query, body=body, headers=headers)
+        except GraphUnavailable as error:
+            raise DirectoryUnavailable(error.reason) from None
 
     def _relative(self, link: str) -> str:
         base = self._client.base_url
@@ -308,6 +382,11 @@ def _account(user: Mapping[str, Any], *, is_admin: bool, methods: Mapping[str, s
         questions=(),
         locked=False,
     )
+
+
+def _mailbox(value: Any) -> str | None:
+    """`value` when it is one plain mail address (directory data goes into mail headers)."""
+    return value if isinstance(value, str) and _MAILBOX.fullmatch(value) else None
 
 
 def _first(values: Iterable[str]) -> str | None:

@@ -1,73 +1,32 @@
-"""The `graph` directory section of the bot's configuration: which tenant, which app."""
+"""The `graph` directory section of the bot's configuration: which tenant, which app, and
+what the directory reads.
 
-import re
-from typing import Self
-from urllib.parse import urlsplit
+The app registration needs these application permissions (Microsoft Graph, admin
+consent): User.Read.All (find people, read their directory roles), GroupMember.Read.All
+(nested group checks, group names), User-PasswordProfile.ReadWrite.All (set the password),
+User.RevokeSessions.All (sign the user out everywhere), RoleManagement.Read.Directory
+(list the Global Administrators, who are told when an admin's password is reset;
+Directory.Read.All also allows it), and UserAuthenticationMethod.Read.All only with
+`read_authentication_methods`. Mail sent through Graph from this app needs Mail.Send.
+"""
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field
 
-# Environment variables that keep the app's secrets out of the config file.
-CLIENT_SECRET_VARIABLE = "SSPR_GRAPH_CLIENT_SECRET"  # noqa: S105 - the variable's name
-CERTIFICATE_PASSPHRASE_VARIABLE = "SSPR_GRAPH_CERTIFICATE_PASSPHRASE"  # noqa: S105 - a name
+from adapters.microsoft_graph.settings import (
+    CERTIFICATE_PASSPHRASE_VARIABLE,
+    CLIENT_SECRET_VARIABLE,
+    GraphAppSettings,
+)
 
-_GUID = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+__all__ = ["CERTIFICATE_PASSPHRASE_VARIABLE", "CLIENT_SECRET_VARIABLE", "GraphDirectorySettings"]
 
 
-class GraphDirectorySettings(BaseModel):
+class GraphDirectorySettings(GraphAppSettings):
     """Microsoft Entra ID reached through Microsoft Graph with an app registration's own
     (application) permissions. The client secret is never in this file: it comes from the
-    SSPR_GRAPH_CLIENT_SECRET environment variable, unless `certificate_file` is set."""
+    SSPR_GRAPH_CLIENT_SECRET environment variable, unless `certificate_file` is set. The
+    same app sends mail when email delivery is `graph`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tenant_id: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$",
-        description=(
-            "The directory (tenant) id of the Entra tenant, a GUID, or its "
-            "`contoso.onmicrosoft.com` domain name."
-        ),
-    )
-    client_id: str = Field(
-        pattern=_GUID,
-        description="The application (client) id of the bot's app registration, a GUID.",
-    )
-    certificate_file: str | None = Field(
-        default=None,
-        min_length=1,
-        description=(
-            "A PEM file holding the app's certificate and its RSA private key, uploaded to "
-            "the app registration under 'Certificates & secrets'. Preferred over a client "
-            "secret. When set, SSPR_GRAPH_CLIENT_SECRET is not used; an encrypted key's "
-            "passphrase comes from SSPR_GRAPH_CERTIFICATE_PASSPHRASE. A relative path is "
-            "taken from the bot's data directory. Keep the file readable by the bot only."
-        ),
-    )
-    authority_host: str = Field(
-        default="https://login.microsoftonline.com",
-        description=(
-            "Where tokens come from: `https://login.microsoftonline.com` for the global "
-            "cloud, `https://login.microsoftonline.us` for US Government, "
-            "`https://login.partner.microsoftonline.cn` for the cloud operated by 21Vianet."
-        ),
-    )
-    graph_url: str = Field(
-        default="https://graph.microsoft.com/v1.0",
-        description=(
-            "The Microsoft Graph endpoint with its version: "
-            "`https://graph.microsoft.com/v1.0`, `https://graph.microsoft.us/v1.0` (US "
-            "Government L4), `https://dod-graph.microsoft.us/v1.0` (L5), "
-            "`https://microsoftgraph.chinacloudapi.cn/v1.0` (21Vianet)."
-        ),
-    )
-    ca_file: str | None = Field(
-        default=None,
-        min_length=1,
-        description=(
-            "A PEM file of extra certificate authorities to trust for the authority and "
-            "Graph, besides the system's (a TLS-inspecting proxy's CA). A relative path is "
-            "taken from the bot's data directory."
-        ),
-    )
     read_authentication_methods: bool = Field(
         default=False,
         description=(
@@ -77,64 +36,3 @@ class GraphDirectorySettings(BaseModel):
             "Needs the UserAuthenticationMethod.Read.All application permission."
         ),
     )
-    timeout: float = Field(
-        default=10.0,
-        gt=0,
-        description=(
-            "Seconds to wait for the authority or Graph to connect and answer one request. "
-            "A password change that is not answered in time is reported as failed, never "
-            "as done."
-        ),
-    )
-    max_retries: int = Field(
-        default=2,
-        ge=0,
-        le=10,
-        description=(
-            "How many times a request that Graph throttled (429) or found briefly "
-            "unavailable (503) is sent again, after the wait Graph asks for in Retry-After."
-        ),
-    )
-    max_retry_wait: float = Field(
-        default=30.0,
-        ge=0,
-        description=(
-            "The most seconds one request may spend waiting between retries in total. When "
-            "Graph asks for a longer wait the request fails at once, so a person in the "
-            "chat is not left waiting."
-        ),
-    )
-
-    @field_validator("authority_host", "graph_url")
-    @classmethod
-    def _https_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme != "https" or not parts.hostname:
-            raise ValueError("must be an https:// URL")
-        if parts.query or parts.fragment:
-            raise ValueError("must not have a query or fragment")
-        return value.rstrip("/")
-
-    @field_validator("tenant_id")
-    @classmethod
-    def _not_a_common_endpoint(cls, value: str) -> str:
-        if value.casefold() in {"common", "organizations", "consumers"}:
-            raise ValueError("must name one tenant (app-only tokens need a tenant)")
-        return value
-
-    @model_validator(mode="after")
-    def _authority_has_no_path(self) -> Self:
-        if re.sub(r"^https://[^/]+", "", self.authority_host):
-            raise ValueError("authority_host is a scheme and host only, without a path")
-        return self
-
-    @property
-    def authority(self) -> str:
-        """The tenant's authority URL, as msal takes it."""
-        return f"{self.authority_host}/{self.tenant_id}"
-
-    @property
-    def scope(self) -> str:
-        """The app-only scope for this Graph: its origin with `/.default`."""
-        parts = urlsplit(self.graph_url)
-        return f"{parts.scheme}://{parts.netloc}/.default"

@@ -11,18 +11,26 @@ How account state is read:
   locked for good and which is how an administrator disables an account there: that
   value reads as not `enabled` (and not `locked`: `unlock` never re-enables it).
 
+Who is told of an administrator's reset (`admin_emails`): the enabled members, nested too,
+of `admin_groups`, by the configured email attribute. Active Directory finds them with one
+search per group (LDAP_MATCHING_RULE_IN_CHAIN, disabled accounts filtered out by the
+server); OpenLDAP by walking member / uniqueMember down from each group. Accounts that
+carry only AD's `adminCount=1` are not told: AD leaves it set on former administrators.
+
 Nothing here logs a value: names, DNs of users, passwords and server messages about them
 stay out of log records and out of exception text.
 """
 
 import logging
+import re
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import ldap3
 
 from adapters.directory.base import (
+    MAX_ADMIN_EMAILS,
     Account,
     DirectoryUnavailable,
     ResetNotPermitted,
@@ -47,11 +55,18 @@ MAX_GROUP_DEPTH = 32
 # DNs per membership search while walking nested groups.
 MEMBERS_PER_SEARCH = 50
 
-ACCOUNTDISABLE = 0x2
+# Entries read while collecting administrators' addresses, at most: AD answers no more
+# than 1000 entries to a search without paging (its MaxPageSize), and the answer is cut
+# to MAX_ADMIN_EMAILS anyway.
+MAX_ADMIN_ENTRIES = 1000
+
 OPENLDAP_DISABLED = "000001010000Z"
 NO_SUCH_ATTRIBUTE = 16
 
 _Attributes = Mapping[str, list[bytes]]
+_GROUP_CLASSES = frozenset(kind.casefold() for kind in filters.GROUP_CLASSES)
+# uniqueMember's optional unique identifier after the DN (nameAndOptionalUID: `dn#'0101'B`).
+_OPTIONAL_UID = re.compile(r"#'[01]*'B$")
 
 
 class LdapDirectory:
@@ -66,6 +81,7 @@ class LdapDirectory:
         self._names = settings.effective_name_attributes
         self._group_dns: dict[str, tuple[str, ...]] = {}
         self._group_lock = threading.Lock()
+        self._missing_admin_groups: set[str] = set()
         mapping = settings.attributes
         self._read = tuple(
             dict.fromkeys(
@@ -180,6 +196,22 @@ class LdapDirectory:
 
         await self._pool.run(clear)
 
+    async def admin_emails(self) -> list[str]:
+        """The first address (`attributes.email`) of every enabled member of the admin
+        groups, one spelling per address whatever its case (the first one met), sorted,
+        at most MAX_ADMIN_EMAILS. A group that is not there is left out."""
+        groups = self._settings.effective_admin_groups
+        if not groups:
+            return []
+
+        def collect(session: Session) -> list[str]:
+            targets = self._resolve_groups(session, groups)
+            if self._active_directory:
+                return _admin_addresses(self._ad_admin_addresses(session, targets))
+            return _admin_addresses(self._openldap_admin_addresses(session, targets))
+
+        return await self._pool.run(collect)
+
     async def close(self) -> None:
         await self._pool.close()
 
@@ -275,7 +307,7 @@ class LdapDirectory:
         """(enabled, locked, admin by a flag on the entry)."""
         if self._active_directory:
             control = _integer(attributes, "userAccountControl")
-            enabled = not (control & ACCOUNTDISABLE)
+            enabled = not (control & filters.ACCOUNTDISABLE)
             locked = _integer(attributes, "lockoutTime") > 0
             return enabled, locked, _integer(attributes, "adminCount") == 1
         locked_time = _first(attributes, "pwdAccountLockedTime")
@@ -324,6 +356,96 @@ class LdapDirectory:
                 return False
         log.warning("LDAP group walk stopped at %d levels of nesting", MAX_GROUP_DEPTH)
         return False
+
+    def _ad_admin_addresses(self, session: Session, group_dns: Sequence[str]) -> list[str | None]:
+        """One search per group: the domain controller walks the nesting and leaves out
+        disabled accounts and accounts without an address."""
+        settings = self._settings
+        email = settings.attributes.email
+        found: list[str | None] = []
+        for group in group_dns:
+            search_filter = filters.all_of(
+                [
+                    settings.effective_user_filter,
+                    filters.member_of_any_in_chain([group]),
+                    filters.ad_enabled(),
+                    filters.present(email),
+                ]
+            )
+            entries = session.search(
+                settings.base_dn, search_filter, (email,), size_limit=MAX_ADMIN_ENTRIES
+            )
+            if len(entries) >= MAX_ADMIN_ENTRIES:
+                log.warning(
+                    "LDAP admin group %r: the search stopped at %d members with an "
+                    "address; any further ones are not told",
+                    group,
+                    MAX_ADMIN_ENTRIES,
+                )
+            if not entries and not session.search(group, filters.any_group(), (), scope=ldap3.BASE):
+                self._missing_admin_group(group)
+            found.extend(_first(attributes, email) for _, attributes in entries)
+        return found
+
+    def _openldap_admin_addresses(
+        self, session: Session, group_dns: Sequence[str]
+    ) -> list[str | None]:
+        """Breadth-first down from the groups through member / uniqueMember, reading each
+        entry once (so a cycle of groups ends the walk), MAX_GROUP_DEPTH levels of nesting
+        and MAX_ADMIN_ENTRIES entries at most. Members outside base_dn and users disabled
+        by an administrator are left out."""
+        settings = self._settings
+        email = settings.attributes.email
+        read = ("objectClass", "member", "uniqueMember", email, "pwdAccountLockedTime")
+        member_filter = filters.any_of([settings.effective_user_filter, filters.any_group()])
+        seen: set[str] = set()
+        found: list[str | None] = []
+        level = list(group_dns)
+        for depth in range(MAX_GROUP_DEPTH + 1):
+            members: list[str] = []
+            for dn in level:
+                key = filters.normal_dn(dn)
+                if key in seen:
+                    continue
+                if len(seen) == MAX_ADMIN_ENTRIES:
+                    log.warning(
+                        "LDAP admin groups: more than %d entries; the rest are not told",
+                        MAX_ADMIN_ENTRIES,
+                    )
+                    return found
+                seen.add(key)
+                search_filter = filters.any_group() if depth == 0 else member_filter
+                entries = session.search(dn, search_filter, read, scope=ldap3.BASE)
+                if not entries:
+                    if depth == 0:
+                        self._missing_admin_group(dn)
+                    continue
+                _, attributes = entries[0]
+                classes = {kind.casefold() for kind in _texts(attributes, "objectClass")}
+                if classes & _GROUP_CLASSES:
+                    members.extend(_texts(attributes, "member"))
+                    members.extend(
+                        _OPTIONAL_UID.sub("", value) for value in _texts(attributes, "uniqueMember")
+                    )
+                elif _first(attributes, "pwdAccountLockedTime") != OPENLDAP_DISABLED:
+                    found.append(_first(attributes, email))
+            level = [member for member in members if self._under_base(member)]
+            if not level:
+                return found
+        log.warning(
+            "LDAP admin groups nested deeper than %d levels; the deeper members are not told",
+            MAX_GROUP_DEPTH,
+        )
+        return found
+
+    def _missing_admin_group(self, dn: str) -> None:
+        """Warn once per group: the list is asked for at every administrator's reset."""
+        key = filters.normal_dn(dn)
+        with self._group_lock:
+            if key in self._missing_admin_groups:
+                return
+            self._missing_admin_groups.add(key)
+        log.warning("LDAP admin group %r not found; its members are not told", dn)
 
     def _resolve_groups(self, session: Session, groups: Sequence[str]) -> list[str]:
         """Configured groups as DNs: a DN as it is, a cn looked up once under base_dn."""
@@ -378,6 +500,24 @@ async def open_ldap_directory(
             "Directory password resets will be refused"
         )
     return LdapDirectory(settings, pool)
+
+
+def _admin_addresses(values: Iterable[str | None]) -> list[str]:
+    """One spelling per address, compared without case (the first one met), sorted, at
+    most MAX_ADMIN_EMAILS; values that cannot be an address are left out."""
+    unique: dict[str, str] = {}
+    for value in values:
+        address = (value or "").strip()
+        if "@" in address and " " not in address and address.isprintable():
+            unique.setdefault(address.casefold(), address)
+    addresses = sorted(unique.values(), key=str.casefold)
+    if len(addresses) > MAX_ADMIN_EMAILS:
+        log.warning(
+            "LDAP: %d administrators' addresses found; only the first %d (sorted) are told",
+            len(addresses),
+            MAX_ADMIN_EMAILS,
+        )
+    return addresses[:MAX_ADMIN_EMAILS]
 
 
 def _texts(attributes: _Attributes, name: str) -> list[str]:

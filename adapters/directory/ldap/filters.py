@@ -14,6 +14,10 @@ from ldap3.utils.dn import parse_dn
 
 # LDAP_MATCHING_RULE_IN_CHAIN: AD walks nested group membership on the server.
 IN_CHAIN = "1.2.840.113556.1.4.1941"
+# LDAP_MATCHING_RULE_BIT_AND: AD tests bits of an integer attribute on the server.
+BIT_AND = "1.2.840.113556.1.4.803"
+# userAccountControl's ACCOUNTDISABLE bit.
+ACCOUNTDISABLE = 0x2
 GROUP_CLASSES = ("group", "groupOfNames", "groupOfUniqueNames")
 
 
@@ -27,6 +31,11 @@ def any_of(parts: Sequence[str]) -> str:
 
 def all_of(parts: Sequence[str]) -> str:
     return parts[0] if len(parts) == 1 else f"(&{''.join(parts)})"
+
+
+def present(attribute: str) -> str:
+    """The entry has a value of `attribute` (a configured attribute name, never user input)."""
+    return f"({attribute}=*)"
 
 
 def guid_equals(attribute: str, value: uuid.UUID) -> str:
@@ -50,6 +59,11 @@ def member_of_any_in_chain(group_dns: Iterable[str]) -> str:
     return any_of([f"(memberOf:{IN_CHAIN}:={escape_filter_chars(dn)})" for dn in group_dns])
 
 
+def ad_enabled() -> str:
+    """Active Directory: the account is not disabled (ACCOUNTDISABLE clear)."""
+    return f"(!(userAccountControl:{BIT_AND}:={ACCOUNTDISABLE}))"
+
+
 def groups_containing(member_dns: Iterable[str]) -> str:
     """groupOfNames / groupOfUniqueNames that list one of `member_dns` as a member."""
     members = [
@@ -58,8 +72,13 @@ def groups_containing(member_dns: Iterable[str]) -> str:
     return all_of([any_of([equals("objectClass", c) for c in GROUP_CLASSES[1:]]), any_of(members)])
 
 
+def any_group() -> str:
+    """A group entry of any of the kinds AD and OpenLDAP use."""
+    return any_of([equals("objectClass", c) for c in GROUP_CLASSES])
+
+
 def group_named(cn: str) -> str:
-    return all_of([any_of([equals("objectClass", c) for c in GROUP_CLASSES]), equals("cn", cn)])
+    return all_of([any_group(), equals("cn", cn)])
 
 
 def is_filter(text: str) -> bool:

@@ -120,10 +120,12 @@ class LdapDirectorySettings(BaseModel):
         None,
         description=(
             "Groups whose members (nested too) are administrators: they always need two "
-            "verifications and never security questions. A DN, or a group's cn (looked up "
-            "once under base_dn). On Active Directory accounts with `adminCount=1` are "
-            "administrators as well. Default: Domain Admins, Enterprise Admins, Schema "
-            "Admins and Administrators on Active Directory; none on OpenLDAP."
+            "verifications and never security questions, and the enabled ones with an "
+            "address (`attributes.email`) are told whenever an administrator's password is "
+            "reset. A DN, or a group's cn (looked up once under base_dn). On Active "
+            "Directory accounts with `adminCount=1` are administrators as well (but not "
+            "told: AD leaves it set on former ones). Default: Domain Admins, Enterprise "
+            "Admins, Schema Admins and Administrators on Active Directory; none on OpenLDAP."
         ),
     )
     pool_size: int = Field(

@@ -1,7 +1,11 @@
 """Requests to Microsoft Graph over one shared aiohttp session, with Graph's throttling
-rules (429 and 503 with Retry-After: wait, then send again, within a bound)."""
+rules (429 and 503 with Retry-After: wait, then send again, within a bound).
 
-import asyncio
+Every failure says whether the request may have reached Graph, because a caller that
+changes something (a password, a mail) must never repeat a request Graph may have acted
+on, and must never report one as done that Graph did not confirm.
+"""
+
 import email.utils
 import json
 import logging
@@ -14,8 +18,13 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from adapters.directory.base import DirectoryUnavailable
-from adapters.directory.graph.token import AppTokens
+from adapters.microsoft_graph.errors import (
+    GraphBusy,
+    GraphError,
+    GraphMisconfigured,
+    GraphUnavailable,
+)
+from adapters.microsoft_graph.token import AppTokens
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +36,22 @@ _FIRST_BACKOFF = 1.0
 _RETRIED = frozenset({429, 503})
 
 
-class GraphError(Exception):
-    """Graph answered with an error status; `code` and `message` are Graph's own."""
+@dataclass(frozen=True)
+class GraphAnswer:
+    """A successful answer: its status, its JSON body (None when empty) and Graph's
+    `request-id` for it (what Microsoft support asks for)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"HTTP {status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
+    status: int
+    body: Any
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
-class GraphAnswer:
+class _Reply:
     status: int
-    body: Any
+    retry_after: float | None
+    request_id: str | None
+    payload: bytes
 
 
 def trust(ca_file: str | None) -> ssl.SSLContext:
@@ -51,7 +62,7 @@ def trust(ca_file: str | None) -> ssl.SSLContext:
             context.load_verify_locations(cafile=ca_file)
         except (OSError, ssl.SSLError) as exc:
             reason = getattr(exc, "strerror", None) or "not a PEM file of certificates"
-            raise DirectoryUnavailable(f"graph.ca_file {ca_file}: {reason}") from None
+            raise GraphMisconfigured(f"directory.graph.ca_file {ca_file}: {reason}") from None
     return context
 
 
@@ -88,8 +99,9 @@ class GraphClient:
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> GraphAnswer:
-        """Send one request; GraphError for an error answer, DirectoryUnavailable when
-        Graph cannot be reached, does not answer in time, or keeps throttling.
+        """Send one request; GraphError for an error answer, GraphTokenError without a
+        token, GraphBusy when Graph keeps throttling past `max_retries`, GraphUnavailable
+        when Graph cannot be reached or does not answer in time.
 
         `path` and `query` must already be percent-encoded (values escaped by the caller).
         """
@@ -102,56 +114,83 @@ class GraphClient:
             token = await self._tokens.token()
             sent = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             sent.update(headers or {})
-            status, retry_after, payload = await self._send(method, url, sent, body)
-            if status not in _RETRIED:
-                return _answer(status, payload)
-            delay = retry_after if retry_after is not None else backoff
+            reply = await self._send(method, url, sent, body)
+            if reply.status not in _RETRIED:
+                return _answer(reply)
+            delay = reply.retry_after if reply.retry_after is not None else backoff
             backoff *= 2
             if tries > self._max_retries or waited + delay > self._max_retry_wait:
                 break
             log.warning(
                 "graph throttled a request; retrying",
-                extra={"status": status, "retry_after": delay, "attempt": tries},
+                extra={"status": reply.status, "retry_after": delay, "attempt": tries},
             )
             await self._sleep(delay)
             waited += delay
-        error = _answer_error(status, payload)
-        raise DirectoryUnavailable(
+        error = _answer_error(reply.status, reply.payload)
+        raise GraphBusy(
             f"Microsoft Graph is busy ({error.status} {error.code}); gave up after "
-            f"{tries} tries and {waited:g} s of waiting"
+            f"{tries} tries and {waited:g} s of waiting",
+            status=error.status,
+            code=error.code,
+            retry_after=reply.retry_after,
         )
 
     async def _send(
         self, method: str, url: URL, headers: dict[str, str], body: Mapping[str, Any] | None
-    ) -> tuple[int, float | None, bytes]:
+    ) -> _Reply:
         started = time.monotonic()
         try:
             async with self._session.request(method, url, headers=headers, json=body) as answer:
                 payload = await answer.read()
-                return answer.status, _retry_after(answer.headers.get("Retry-After")), payload
+                return _Reply(
+                    answer.status,
+                    _retry_after(answer.headers.get("Retry-After")),
+                    answer.headers.get("request-id"),
+                    payload,
+                )
+        except aiohttp.ConnectionTimeoutError:
+            raise GraphUnavailable(
+                f"Microsoft Graph cannot be reached (no connection within "
+                f"{time.monotonic() - started:.1f} s)",
+                transient=True,
+            ) from None
         except TimeoutError:
-            outcome = "" if method == "GET" else "; whether the change was made is unknown"
-            raise DirectoryUnavailable(
+            outcome = "" if method == "GET" else "; whether Graph acted on it is unknown"
+            raise GraphUnavailable(
                 f"Microsoft Graph did not answer {method} {url.path} within "
-                f"{time.monotonic() - started:.1f} s{outcome}"
+                f"{time.monotonic() - started:.1f} s{outcome}",
+                maybe_processed=True,
+            ) from None
+        except aiohttp.ClientSSLError as exc:
+            raise GraphUnavailable(
+                f"Microsoft Graph cannot be reached: TLS failed ({type(exc).__name__})"
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise GraphUnavailable(
+                f"Microsoft Graph cannot be reached ({type(exc).__name__})", transient=True
             ) from None
         except aiohttp.ClientError as exc:
-            raise DirectoryUnavailable(
-                f"Microsoft Graph cannot be reached ({type(exc).__name__})"
+            outcome = "" if method == "GET" else "; whether Graph acted on it is unknown"
+            raise GraphUnavailable(
+                f"the connection to Microsoft Graph broke during {method} {url.path} "
+                f"({type(exc).__name__}){outcome}",
+                maybe_processed=True,
             ) from None
 
 
-def _answer(status: int, payload: bytes) -> GraphAnswer:
-    if 200 <= status < 300:
-        if not payload:
-            return GraphAnswer(status, None)
+def _answer(reply: _Reply) -> GraphAnswer:
+    if 200 <= reply.status < 300:
+        if not reply.payload:
+            return GraphAnswer(reply.status, None, reply.request_id)
         try:
-            return GraphAnswer(status, json.loads(payload))
+            return GraphAnswer(reply.status, json.loads(reply.payload), reply.request_id)
         except ValueError:
-            raise DirectoryUnavailable(
-                f"Microsoft Graph answered {status} with a body that is not JSON"
+            raise GraphUnavailable(
+                f"Microsoft Graph answered {reply.status} with a body that is not JSON",
+                maybe_processed=True,
             ) from None
-    raise _answer_error(status, payload)
+    raise _answer_error(reply.status, reply.payload)
 
 
 def _answer_error(status: int, payload: bytes) -> GraphError:
@@ -183,7 +222,7 @@ def _retry_after(value: str | None) -> float | None:
 
 
 async def open_session(context: ssl.SSLContext, request_timeout: float) -> aiohttp.ClientSession:
-    """The one pooled session every Graph request goes through."""
+    """The one pooled session an app's Graph requests go through."""
     connector = aiohttp.TCPConnector(ssl=context, limit=50, keepalive_timeout=60)
     return aiohttp.ClientSession(
         connector=connector,
@@ -191,7 +230,3 @@ async def open_session(context: ssl.SSLContext, request_timeout: float) -> aioht
         raise_for_status=False,
         trust_env=True,  # HTTPS_PROXY / NO_PROXY, as msal's requests session does
     )
-
-
-async def sleep(seconds: float) -> None:
-    await asyncio.sleep(seconds)

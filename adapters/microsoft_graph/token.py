@@ -23,9 +23,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from requests.adapters import HTTPAdapter
 
-from adapters.directory.base import DirectoryUnavailable
+from adapters.microsoft_graph.errors import GraphMisconfigured, GraphTokenError
+from adapters.microsoft_graph.settings import CERTIFICATE_PASSPHRASE_VARIABLE
 
 log = logging.getLogger(__name__)
+
+# Where the certificate is configured, as a problem with it names it.
+_CERTIFICATE_SETTING = "directory.graph.certificate_file"
 
 
 @dataclass(frozen=True, repr=False)
@@ -59,32 +63,32 @@ class AppCredential:
 
 
 def load_certificate(path: Path, passphrase: str | None) -> AppCredential:
-    """Read a PEM with the app's certificate and its private key; DirectoryUnavailable
+    """Read a PEM with the app's certificate and its private key; GraphMisconfigured
     naming the problem (never the key) when it is unreadable or the two do not belong
     together."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DirectoryUnavailable(
-            f"graph.certificate_file {path}: cannot be read ({exc.strerror})"
+        raise GraphMisconfigured(
+            f"{_CERTIFICATE_SETTING} {path}: cannot be read ({exc.strerror})"
         ) from None
     try:
         certificates = x509.load_pem_x509_certificates(data)
     except ValueError:
-        raise DirectoryUnavailable(
-            f"graph.certificate_file {path}: holds no PEM certificate"
+        raise GraphMisconfigured(
+            f"{_CERTIFICATE_SETTING} {path}: holds no PEM certificate"
         ) from None
     try:
         key = serialization.load_pem_private_key(
             data, password=passphrase.encode() if passphrase else None
         )
     except (ValueError, TypeError):
-        raise DirectoryUnavailable(
-            f"graph.certificate_file {path}: holds no readable PEM private key (an encrypted "
-            "key needs SSPR_GRAPH_CERTIFICATE_PASSPHRASE)"
+        raise GraphMisconfigured(
+            f"{_CERTIFICATE_SETTING} {path}: holds no readable PEM private key (an encrypted "
+            f"key needs {CERTIFICATE_PASSPHRASE_VARIABLE})"
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise DirectoryUnavailable(f"graph.certificate_file {path}: the key must be RSA")
+        raise GraphMisconfigured(f"{_CERTIFICATE_SETTING} {path}: the key must be RSA")
     public = key.public_key().public_numbers()
     matching = [
         certificate
@@ -93,8 +97,8 @@ def load_certificate(path: Path, passphrase: str | None) -> AppCredential:
         and certificate.public_key().public_numbers() == public  # type: ignore[union-attr]
     ]
     if not matching:
-        raise DirectoryUnavailable(
-            f"graph.certificate_file {path}: no certificate in it matches the private key"
+        raise GraphMisconfigured(
+            f"{_CERTIFICATE_SETTING} {path}: no certificate in it matches the private key"
         )
     certificate = matching[0]
     return AppCredential(
@@ -169,7 +173,7 @@ class AppTokens:
         self._lock = threading.Lock()
 
     async def token(self) -> str:
-        """A valid access token; DirectoryUnavailable when none can be had."""
+        """A valid access token; GraphTokenError when none can be had."""
         return await asyncio.to_thread(self._acquire)
 
     def close(self) -> None:
@@ -180,14 +184,12 @@ class AppTokens:
             try:
                 app = self._application()
                 result: dict[str, Any] = app.acquire_token_for_client(scopes=[self._scope])
-            except DirectoryUnavailable:
-                raise
             except (requests.RequestException, OSError) as exc:
-                raise DirectoryUnavailable(
+                raise GraphTokenError(
                     f"the authority {self._authority} cannot be reached ({type(exc).__name__})"
                 ) from None
             except (ValueError, msal.exceptions.MsalError) as exc:
-                raise DirectoryUnavailable(
+                raise GraphTokenError(
                     f"the authority {self._authority} answered nonsense ({type(exc).__name__})"
                 ) from None
         token = result.get("access_token")
@@ -199,7 +201,7 @@ class AppTokens:
             return token
         error = str(result.get("error") or "no access token")
         description = str(result.get("error_description") or "").split("\n")[0][:200]
-        raise DirectoryUnavailable(f"the authority refused a token: {error} {description}".strip())
+        raise GraphTokenError(f"the authority refused a token: {error} {description}".strip())
 
     def _application(self) -> msal.ConfidentialClientApplication:
         """Built on first use: its constructor fetches the tenant's OpenID configuration,
