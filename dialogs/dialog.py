@@ -220,8 +220,9 @@ class ResetDialog:
 
     async def _deliver(self, delivery: Delivery, stored: dict[str, Any] | None) -> Outcome | None:
         """Send one code; None when it went. A code the carrier did not take costs no
-        budget and leaves no challenge: the user is told and offered the other methods (a
-        blind challenge says nothing, so a made-up name and a real one still read alike).
+        budget and leaves no challenge: the user is told and offered the other methods. A
+        blind challenge says nothing and keeps its budget spent, so a real name whose mail
+        bounces and a made-up one still read alike to the end.
         """
         message = delivery.message
         session = ResetSession.from_dict(stored or {})
@@ -245,9 +246,9 @@ class ResetDialog:
                     return None
                 to = await self._destination(session, message.medium)
                 return Outcome([self._say(session, "send_uncertain", to=to)], changed=False)
-            await self._limits.nothing_sent(session.subject, message.medium)
             if delivery.background or stored is None:
                 return None
+            await self._limits.nothing_sent(session.subject, message.medium)
             return await self._undelivered(session, message.medium)
         await self._audit.record(
             "code.sent",

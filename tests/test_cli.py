@@ -266,6 +266,16 @@ def test_serve_refuses_a_public_address_without_an_app_id(tmp_path: Path) -> Non
     assert not (tmp_path / "sspr-data").exists()
 
 
+def test_serve_in_production_refuses_codes_that_would_only_reach_a_file(tmp_path: Path) -> None:
+    app = {"MicrosoftAppId": "0b1c2d3e-4f50-4617-8899-aabbccddeeff", "MicrosoftAppPassword": "x"}
+    result = sspr_bot(tmp_path, "serve", "--port", str(free_port()), env=app)
+    assert result.returncode == 2
+    assert result.stderr.startswith("sspr-bot cannot start: delivery of email, sms, voice")
+    assert "delivery.allow_outbox_in_production: true" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "sspr-data").exists()
+
+
 async def test_serve_in_development_mode_answers_healthz_and_says_so(tmp_path: Path) -> None:
     port = free_port()
     async with (

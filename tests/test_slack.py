@@ -22,8 +22,9 @@ from pydantic import ValidationError
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.directory.embedded import EmbeddedDirectory
+from bot.agent import development_identity
 from bot.bot_framework import from_environment
-from bot.runtime import Runtime, http_application, start_runtime
+from bot.runtime import Runtime, bot_framework_adapter, http_application, start_runtime
 from bot.slack import (
     PublicUrlInvalid,
     SlackChannel,
@@ -36,7 +37,7 @@ from bot.slack.routes import SLACK_KEY
 from bot.slack.text import escape, typed_text
 from dialogs import Choice, Reply
 from state import FrozenClock
-from tests.harness import PASSWORDS, Outbox, settings_for
+from tests.harness import PASSWORDS, Chat, Outbox, settings_for
 from tests.serving import serving
 from tests.slack_stand_in import (
     BOT_TOKEN,
@@ -742,3 +743,30 @@ async def test_the_password_page_reports_back_into_the_slack_conversation(
         assert notice["channel"] == ALICE_DM
         assert notice["text"].startswith("Done: your new password is set")
         assert await bot.runtime.directory.check_password("alice", chosen)  # type: ignore[attr-defined]
+
+
+async def test_a_reset_on_another_channel_is_told_in_slack_and_one_in_slack_is_not(
+    slack_bot: SlackBot,
+) -> None:
+    _, agent = bot_framework_adapter(slack_bot.runtime, from_environment({}), development_identity)
+    teams = Chat(agent, "alice")
+    await teams.text("reset")
+    await teams.text("email")
+    mark = len(slack_bot.api.calls)
+    assert "temporary password" in await teams.text(slack_bot.outbox.last_code())
+    await slack_bot.runtime.dialog.drain()
+    [notice] = slack_bot.api.posts(mark)
+    [opened] = slack_bot.api.called("conversations.open", mark)
+    assert opened.args["users"] == ALICE
+    assert notice["channel"] == opened.answer["channel"]["id"]
+    assert notice["text"].startswith("The password of alice was reset")
+    assert "temporary" not in notice["text"]
+
+    await slack_bot.say("reset")
+    await slack_bot.say("email")
+    mark = len(slack_bot.api.calls)
+    [done] = await slack_bot.say(slack_bot.outbox.last_code())
+    await slack_bot.runtime.dialog.drain()
+    await slack_bot.slack.drain()
+    assert "temporary password" in done["text"]
+    assert [post["text"] for post in slack_bot.api.posts(mark)] == [done["text"]]
