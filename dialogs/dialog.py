@@ -170,6 +170,7 @@ class ResetDialog:
             session = ResetSession(locale=inbound.locale or "en")
         else:
             session = previous
+        session.client = inbound.client
         with self._machine.attached(session):
             replies = await self._step(session, inbound, text)
         return Outcome(
@@ -248,7 +249,8 @@ class ResetDialog:
                 return Outcome([self._say(session, "send_uncertain", to=to)], changed=False)
             if delivery.background or stored is None:
                 return None
-            await self._limits.nothing_sent(session.subject, message.medium)
+            subjects = [session.subject, *filter(None, [session.account_key])]
+            await self._limits.nothing_sent(subjects, message.medium)
             return await self._undelivered(session, message.medium)
         await self._audit.record(
             "code.sent",
@@ -322,6 +324,8 @@ class ResetDialog:
             return [self._say(session, "cancelled")]
         if command == "agent":
             return await self._escalate(session, "escalated", reason="asked")
+        if session.state not in ("idle", "identifying") and await self._locked(session):
+            return await self._lock(session, already=True)
         try:
             if session.state == "idle":
                 return await self._begin(session, inbound, text)
@@ -373,7 +377,7 @@ class ResetDialog:
     async def _identify_typed(self, session: ResetSession, text: str) -> list[Reply]:
         name = text if 0 < len(text) <= MAX_ACCOUNT_NAME else ""
         account = await self._directory.find(name) if name else None
-        session.subject = account.id if account else f"name:{name.casefold()}"
+        session.subject = f"name:{name.casefold()}"
         if await self._limits.is_locked(session.subject):
             return await self._lock(session, already=True)
         if account is not None and await self._policy.eligible(account):
@@ -423,7 +427,7 @@ class ResetDialog:
             return await self._passed(session, account, challenge.method)
         if verdict.result is Result.FAILED:
             await self._record(session, "challenge.failed", method=challenge.method)
-            if await self._limits.failures_exhausted(session.subject):
+            if await self._failures_exhausted(session):
                 return await self._lock(session)
             if challenge.method == "questions" and account is not None:
                 again = await self._methods["questions"].start(
@@ -539,6 +543,9 @@ class ResetDialog:
         account = await self._account(session)
         if account is None:
             return Outcome([self._say(session, "password_link_used")], stored, changed=False)
+        if await self._locked(session):
+            helpdesk = self._settings.helpdesk.contact
+            return Outcome([self._say(session, "locked", helpdesk=helpdesk)], stored, changed=False)
         refusal = self._passwords.refusal(password, self._context_words(account))
         if refusal is not None:
             reply = self._say(session, refusal.message, **refusal.values)
@@ -608,7 +615,7 @@ class ResetDialog:
     async def _unlock(self, session: ResetSession, account: Account) -> list[Reply]:
         await self._directory.unlock(account)
         session.finish()
-        await self._limits.clear(session.subject)
+        await self._clear_limits(session)
         await self._record(session, "account.unlocked", methods=",".join(session.passed))
         self._notify(session, account, "unlock")
         return [self._say(session, "unlocked")]
@@ -626,11 +633,16 @@ class ResetDialog:
             if temporary:
                 return await self._escalate(session, "escalated", reason="temporary_refused")
             return [self._refusal(session, rejected)]
-        await self._after_reset(session, account, must_change=temporary)
+        signed_out = await self._after_reset(session, account, must_change=temporary)
         if temporary:
             text = self._catalog.text("temporary_password", session.locale, password=password)
-            return [Reply(text, sensitive=True)]
-        return [self._say(session, "reset_done")]
+            done = Reply(text, sensitive=True)
+        else:
+            done = self._say(session, "reset_done")
+        if signed_out:
+            return [done]
+        helpdesk = self._settings.helpdesk.contact
+        return [done, self._say(session, "not_signed_out", helpdesk=helpdesk)]
 
     def _refusal(self, session: ResetSession, rejected: PasswordRejected) -> Reply:
         by_kind = {"history": "password_used_before", "same": "password_same"}
@@ -640,18 +652,27 @@ class ResetDialog:
 
     async def _after_reset(
         self, session: ResetSession, account: Account, *, must_change: bool
-    ) -> None:
+    ) -> bool:
+        """The password is set: whatever follows, the reset is done, audited and told.
+        Returns whether the account's other sessions were ended."""
         session.finish()
-        await self._directory.revoke_sessions(account)
-        await self._limits.clear(session.subject)
+        try:
+            await self._directory.revoke_sessions(account)
+            signed_out = True
+        except DirectoryUnavailable:
+            log.error("password set, but the account's sessions could not be ended")
+            signed_out = False
+        await self._clear_limits(session)
         await self._record(
             session,
             "password.reset",
             methods=",".join(session.passed),
             must_change=must_change,
             admin=account.is_admin,
+            signed_out=signed_out,
         )
         self._notify(session, account, "reset")
+        return signed_out
 
     def _notify(self, session: ResetSession, account: Account, notice: Notice) -> None:
         """Tell the owner, and for an admin's reset every admin, once the reply is out."""
@@ -705,9 +726,36 @@ class ResetDialog:
             message_id=receipt.id,
         )
 
+    async def _locked(self, session: ResetSession) -> bool:
+        """Whether the flow is locked as this conversation may show it: the subject's lock,
+        and once something is verified the account's (a lock set in any conversation, on
+        any instance, under any of the account's names)."""
+        if await self._limits.is_locked(session.subject):
+            return True
+        key = session.account_key
+        return key is not None and not session.blind and await self._limits.is_locked(key)
+
+    async def _failures_exhausted(self, session: ResetSession) -> bool:
+        """The subject's failures are spent. The account's, spent under any of its names,
+        lock the account, though a blind challenge goes on answering as before (the
+        account's lock then keeps any answer from passing and any code from going out)."""
+        key = session.account_key
+        if key is not None and await self._limits.failures_exhausted(key):
+            await self._limits.lock(key)
+            if not session.blind:
+                return True
+        return await self._limits.failures_exhausted(session.subject)
+
+    async def _clear_limits(self, session: ResetSession) -> None:
+        await self._limits.clear(session.subject)
+        if session.account_key is not None:
+            await self._limits.clear(session.account_key)
+
     async def _lock(self, session: ResetSession, *, already: bool = False) -> list[Reply]:
         if not already:
             await self._limits.lock(session.subject)
+            if session.account_key is not None and not session.blind:
+                await self._limits.lock(session.account_key)
         session.lock()
         await self._record(session, "reset.locked", already=already)
         return [self._say(session, "locked", helpdesk=self._settings.helpdesk.contact)]

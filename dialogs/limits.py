@@ -9,6 +9,7 @@ from dialogs.settings import CODE_METHODS, LimitSettings, Window
 from state import Clock, Store
 
 PHONE_BUDGET_KEY = "budget:phone"
+TYPED_PHONE_BUDGET_KEY = "budget:phone-typed"
 
 
 class Limits:
@@ -46,10 +47,23 @@ class Limits:
     async def reserve_phone_budget(self) -> bool:
         return await self._take(PHONE_BUDGET_KEY, self._settings.phone_budget)
 
-    async def nothing_sent(self, subject: str, medium: str) -> None:
+    async def reserve_typed_send(self, client: str | None, medium: str) -> bool:
+        """What a typed, unverified name may spend: the client address's share and, for
+        texts and calls, the typed names' share of the phone budget. Taken for every name,
+        real or made up, so spending it tells nothing about which names exist."""
+        if client and not await self._take(
+            f"typed-client:{client}", self._settings.typed_per_client
+        ):
+            return False
+        if medium == "email":
+            return True
+        return await self._take(TYPED_PHONE_BUDGET_KEY, self._settings.typed_phone_budget)
+
+    async def nothing_sent(self, subjects: list[str], medium: str) -> None:
         """A code the carrier certainly did not take costs neither the account's send
-        budget nor (for texts and calls) the global one."""
-        await self._store.give_back(f"send-{medium}:{subject}")
+        budgets nor (for texts and calls) the global one."""
+        for subject in subjects:
+            await self._store.give_back(f"send-{medium}:{subject}")
         if medium != "email":
             await self._store.give_back(PHONE_BUDGET_KEY)
 

@@ -1,18 +1,28 @@
 """The bot's own check of a new password, before the directory applies its policy.
 
 NIST SP 800-63B: a length floor, a generous ceiling, no composition rules, a blocklist of
-common passwords and context words, and a reason the user can act on.
+common passwords and context words, and a reason the user can act on. Beyond NIST, a
+password must be something a person can type and a directory can store: no control
+characters anywhere, and more than blanks.
 """
 
 import re
 import secrets
 import string
+import unicodedata
 from dataclasses import dataclass
 from importlib.resources import files
 
 from dialogs.settings import PasswordSettings
 
 _EDGE = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+
+# Refused anywhere: C0 and C1 controls and DEL (Cc: NUL, tab, line breaks, escape), which
+# directories and the protocols on the way cut, drop or reject (a C string ends at NUL), and
+# lone surrogates (Cs), which no directory can encode.
+_NEVER = frozenset({"Cc", "Cs"})
+# A password of nothing but these is blank to the eye: spaces and invisible format marks.
+_BLANK = frozenset({"Zs", "Zl", "Zp", "Cf"})
 
 
 def _common_passwords() -> frozenset[str]:
@@ -43,6 +53,8 @@ class PasswordPolicy:
             return PolicyRefusal("password_too_short", {"min": settings.min_length})
         if len(password) > settings.max_length:
             return PolicyRefusal("password_too_long", {"max": settings.max_length})
+        if not _typeable(password):
+            return PolicyRefusal("password_characters", {})
         folded = password.casefold()
         if folded in self._common or _EDGE.sub("", folded) in self._common:
             return PolicyRefusal("password_common", {})
@@ -62,3 +74,11 @@ class PasswordPolicy:
             candidate = "".join(secrets.choice(alphabet) for _ in range(length))
             if all(any(ch in group for ch in candidate) for group in classes):
                 return candidate
+
+
+def _typeable(password: str) -> bool:
+    """No control character anywhere, and something other than blanks."""
+    categories = [unicodedata.category(ch) for ch in password]
+    if any(category in _NEVER for category in categories):
+        return False
+    return not all(category in _BLANK for category in categories)

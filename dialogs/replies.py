@@ -29,13 +29,15 @@ class Inbound:
 
     `user` is the account the channel vouches for (Teams object id, Slack email, the
     development user); None means the channel does not identify people and the account
-    name is typed.
+    name is typed. `client` is the network address the message came from, where the
+    channel knows it (the web chat): what typed names may spend is also capped per client.
     """
 
     text: str
     channel: str
     user: str | None = None
     locale: str = "en"
+    client: str | None = None
 
 
 @dataclass

@@ -62,7 +62,7 @@ class AuditEvent:
     fields: dict[str, Any]
 
 
-TRANSIENT = frozenset({"deliveries", "account_change", "events", "issued_link"})
+TRANSIENT = frozenset({"deliveries", "account_change", "events", "issued_link", "client"})
 
 
 @dataclass(eq=False)
@@ -90,6 +90,7 @@ class ResetSession:
     account_change: AccountChange | None = field(default=None, repr=False)
     events: list[AuditEvent] = field(default_factory=list, repr=False)
     issued_link: IssuedLink | None = field(default=None, repr=False)
+    client: str | None = field(default=None, repr=False)  # this turn's client address
 
     if TYPE_CHECKING:  # triggers that dialogs.machine binds while a session is attached
 
@@ -110,6 +111,20 @@ class ResetSession:
     def has_enough_verifications(self) -> bool:
         """The machine's guard: distinct passed methods, never a count of passes."""
         return len(set(self.passed)) >= self.required
+
+    @property
+    def blind(self) -> bool:
+        """A typed account name with nothing verified yet: every answer must read the same
+        whether or not the name exists."""
+        return self.typed and not self.passed
+
+    @property
+    def account_key(self) -> str | None:
+        """The account's own counters and lock, when the session's are keyed by the name
+        that was typed (an account has many names; its limits hold across all of them)."""
+        if self.account_id is None or self.account_id == self.subject:
+            return None
+        return self.account_id
 
     def has_link(self) -> bool:
         """The machine's guard: the new password comes from the password page."""

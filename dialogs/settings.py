@@ -119,7 +119,28 @@ class LimitSettings(_Section):
         default_factory=lambda: Window(count=200, window=3600),
         description="Texts and calls for all accounts together (toll-fraud guard).",
     )
+    typed_phone_budget: Window = Field(
+        default_factory=lambda: Window(count=50, window=3600),
+        description=(
+            "The share of phone_budget that typed, unverified account names may spend, for "
+            "all clients together, taken whether or not the name exists: a signed-out "
+            "visitor can never use up what signed-in users get."
+        ),
+    )
+    typed_per_client: Window = Field(
+        default_factory=lambda: Window(count=10, window=3600),
+        description=(
+            "Codes (any medium) one client address may have sent to typed account names, "
+            "taken whether or not the name exists."
+        ),
+    )
     lockout: Duration = Field(86400, description="How long the reset flow stays locked.")
+
+    @model_validator(mode="after")
+    def _typed_share_is_a_share(self) -> Self:
+        if self.typed_phone_budget.count >= self.phone_budget.count:
+            raise ValueError("typed_phone_budget.count must be below phone_budget.count")
+        return self
 
 
 class SessionSettings(_Section):

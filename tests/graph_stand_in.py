@@ -160,6 +160,7 @@ class User:
     passwords: list[str] = field(default_factory=list)  # newest last
     must_change: bool | None = None
     sessions_revoked: int = 0
+    revoke_fails: bool = False  # revokeSignInSessions answers 500 for this user
 
     def resource(self) -> dict[str, Any]:
         return {
@@ -506,6 +507,8 @@ def _app(stand_in: GraphStandIn) -> web.Application:
 
     async def revoke(request: web.Request) -> web.Response:
         user = user_or_404(request)
+        if user.revoke_fails:
+            return _error(500, "generalException", "An unexpected error occurred.")
         user.sessions_revoked += 1
         return web.json_response(
             {"@odata.context": f"{base()}/v1.0/$metadata#Edm.Boolean", "value": True}

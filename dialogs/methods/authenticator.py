@@ -40,7 +40,8 @@ class AuthenticatorMethod:
         typed = digits_of(text)
         if typed is None:
             return Verdict(Result.PENDING, kit.say(session, "code_format"))
-        await kit.spend_attempt(session)
+        if not await kit.spend_attempt(session):
+            account = None  # answered exactly as for a name that does not exist
         secret = await kit.directory.totp_secret(account) if account else None
         step = self._matching_step(secret, typed, kit) if secret else None
         if account and step is not None and await self._claim(account, step, kit):

@@ -69,12 +69,43 @@ class MethodKit:
     def unmatchable_hash(self) -> str:
         return hmac.new(self.code_key, secrets.token_bytes(32), hashlib.sha256).hexdigest()
 
-    async def spend_attempt(self, session: ResetSession) -> None:
+    async def spend_attempt(self, session: ResetSession) -> bool:
+        """Take a slot of the failure budget before an answer is checked; False when the
+        answer may not pass whatever it is: the account behind a typed name is locked or
+        has spent its own budget under another of its names, which a blind challenge must
+        not show (it then answers as for a name that does not exist)."""
         if not await self.limits.reserve_attempt(session.subject):
             raise FlowLocked
+        key = session.account_key
+        if key is None:
+            return True
+        if not await self.limits.is_locked(key) and await self.limits.reserve_attempt(key):
+            return True
+        if session.blind:
+            return False
+        raise FlowLocked
 
     async def refund_attempt(self, session: ResetSession) -> None:
+        """A passed check hands back the slots it took."""
         await self.limits.attempt_passed(session.subject)
+        if session.account_key is not None:
+            await self.limits.attempt_passed(session.account_key)
+
+    async def may_send(self, session: ResetSession, medium: str) -> bool:
+        """Whether a code may go to the account behind a typed name: not locked, and its own
+        send budget (across all its names) not spent. False for a blind challenge means
+        "send nothing, say the same"; otherwise the flow locks."""
+        key = session.account_key
+        if key is None:
+            return True
+        # Typed names draw on a budget of their own, so a visitor cannot spend the one the
+        # account's owner has once signed in.
+        budget = f"typed:{key}" if session.blind else key
+        if not await self.limits.is_locked(key) and await self.limits.reserve_send(budget, medium):
+            return True
+        if session.blind:
+            return False
+        raise FlowLocked
 
 
 def digits_of(text: str) -> str | None:

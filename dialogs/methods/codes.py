@@ -42,6 +42,10 @@ class CodeMethod:
         to = self.destination(account) if account else None
         if not await kit.limits.reserve_send(session.subject, self.name):
             raise FlowLocked
+        if blind and not await kit.limits.reserve_typed_send(session.client, self.name):
+            to = None
+        if to and not await kit.may_send(session, self.name):
+            to = None
         if to and self.name != "email" and not await kit.limits.reserve_phone_budget():
             if not blind:
                 raise PhoneBudgetSpent
@@ -80,9 +84,10 @@ class CodeMethod:
         typed = digits_of(text)
         if typed is None:
             return Verdict(Result.PENDING, kit.say(session, "code_format"))
-        await kit.spend_attempt(session)
+        may_pass = await kit.spend_attempt(session)
         challenge.attempts_left -= 1
-        if secrets.compare_digest(kit.code_hash(session, typed), challenge.code_hash):
+        matches = secrets.compare_digest(kit.code_hash(session, typed), challenge.code_hash)
+        if matches and may_pass:
             challenge.code_hash = None
             challenge.attempts_left = 0
             await kit.refund_attempt(session)
