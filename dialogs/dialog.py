@@ -336,7 +336,7 @@ class ResetDialog:
             if session.state == "challenged":
                 return await self._answer(session, text, command)
             if session.state == "choosing_password":
-                return await self._take_password(session, text)
+                return await self._take_password(session, inbound.text)
             if session.state == "awaiting_password":
                 return await self._awaiting_page(session)
             return [self._say(session, "try_again")]
@@ -638,7 +638,7 @@ class ResetDialog:
             text = self._catalog.text("temporary_password", session.locale, password=password)
             done = Reply(text, sensitive=True)
         else:
-            done = self._say(session, "reset_done")
+            done = self._say(session, "password_link_done" if session.link_key else "reset_done")
         if signed_out:
             return [done]
         helpdesk = self._settings.helpdesk.contact

@@ -8,7 +8,10 @@ Every write is conditional where it matters: a session is written back with the 
 read with, so two bot instances (or two turns racing in one) can never silently overwrite
 each other. Counters are sliding windows of events, and
 taking a slot from a budget is one atomic step, so parallel guesses cannot exceed it.
-Expiry is measured on the store's clock; an expired record reads as absent.
+Expiry is measured on the store's clock; an expired record reads as absent, and the backend
+removes it, as it removes every counter event once it has left the window it was taken
+with: what a store holds is what is live, however many keys (typed names, client
+addresses) came and went.
 """
 
 from dataclasses import dataclass
@@ -68,7 +71,11 @@ class Store(Protocol):
         ...
 
     async def count(self, key: str, *, window: float) -> int:
-        """Events recorded under `key` in the last `window` seconds."""
+        """Events recorded under `key` in the last `window` seconds.
+
+        An event is kept only for the window it was taken with, so ask with that window (or
+        a shorter one).
+        """
         ...
 
     async def give_back(self, key: str) -> None:

@@ -24,7 +24,9 @@ Expiry. A record expires on the store's clock (the contract's tests freeze it): 
 `expires_at` is stored with it, passed-in `now` is compared with it (expired when
 `now >= expires_at`, like the other backends), and an expired record reads as absent. Redis
 is also given a real TTL (the record's ttl plus a margin) so it frees the memory itself;
-counters get a TTL of their window plus the margin on every event taken.
+a counter's TTL is raised on every event taken to that event's window plus the margin, and
+never lowered, so each event outlives its window and a counter nobody takes from any more is
+gone a margin after its last event left its window.
 
 Failures. Redis-py's own retries are off: a write whose reply was lost (a timeout, a
 dropped connection) must not run twice, since a second `take` would count twice and a
@@ -111,11 +113,13 @@ return 0
 
 _TAKE = """
 -- KEYS[1] events sorted set. ARGV: horizon (events at or before it have left the window),
--- limit, now, a unique member, real TTL in ms.
+-- limit, now, a unique member, real TTL in ms (PTTL is -1 for a key without one).
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
 return 1
 """
 

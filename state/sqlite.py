@@ -5,6 +5,10 @@ never waits on disk, and the connection is never shared between threads. Every w
 BEGIN IMMEDIATE transaction, which takes the file's write lock before reading, so a
 check-then-write (an etag comparison, a slot count) cannot interleave with another
 connection's, whether it lives in this process or in another one sharing the file.
+
+Every record with a ttl and every counter event carries its expiry (an event: the window it
+was taken with), and every write first deletes a batch of what has expired, so the file
+keeps only what is live however many typed names and client addresses came and went.
 """
 
 import asyncio
@@ -22,30 +26,32 @@ from state.clock import Clock
 
 T = TypeVar("T")
 
-_SCHEMA = """
-BEGIN IMMEDIATE;
-CREATE TABLE IF NOT EXISTS records (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    etag TEXT NOT NULL,
-    expires_at REAL
-);
-CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS counter_events (
-    key TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS counter_events_key_at ON counter_events (key, at);
-COMMIT;
-"""
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+    "etag TEXT NOT NULL, expires_at REAL)",
+    "CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at) "
+    "WHERE expires_at IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS counter_events (key TEXT NOT NULL, at REAL NOT NULL, "
+    "expires_at REAL)",
+    "CREATE INDEX IF NOT EXISTS counter_events_key_at ON counter_events (key, at)",
+)
+_EVENT_EXPIRY_INDEX = (
+    "CREATE INDEX IF NOT EXISTS counter_events_expiry ON counter_events (expires_at)"
+)
+
+# Events recorded by a version that kept no expiry are given this long: more than any
+# window the limits use (hours, a day at most), so no count is cut short, and the leftover
+# of an old file is gone within a month.
+_LEGACY_EVENT_LIFETIME = 30 * 86400
 
 _SELECT_LIVE = (
     "SELECT value, etag FROM records WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
 )
 
-# Expired records are removed a bounded batch at a time, so no single write pays for a
-# backlog that built up while the bot was down.
-_PRUNE_BATCH = 100
+# Every write first removes expired records and counter events, a bounded batch of each:
+# a write adds at most one row, so the file stays the size of what is live, and no single
+# write pays for a backlog that built up while the bot was down.
+_PRUNE_BATCH = 1000
 
 
 class SqliteStore:
@@ -93,11 +99,6 @@ class SqliteStore:
         etag = secrets.token_hex(16)
 
         def write(conn: sqlite3.Connection) -> str:
-            conn.execute(
-                "DELETE FROM records WHERE key IN "
-                "(SELECT key FROM records WHERE expires_at <= ? LIMIT ?)",
-                (now, _PRUNE_BATCH),
-            )
             # With if_none_match, if_match is None: the only etag it accepts is "absent".
             conditional = if_match is not None or if_none_match
             if conditional and _live_etag(conn, key, now) != if_match:
@@ -110,7 +111,7 @@ class SqliteStore:
             )
             return etag
 
-        return await self._write(write)
+        return await self._write(write, now)
 
     async def delete(self, key: str, *, if_match: str | None = None) -> bool:
         now = self._clock.now()
@@ -122,7 +123,7 @@ class SqliteStore:
             conn.execute("DELETE FROM records WHERE key = ?", (key,))
             return current is not None
 
-        return await self._write(remove)
+        return await self._write(remove, now)
 
     async def take(self, key: str, *, limit: int, window: float) -> bool:
         now = self._clock.now()
@@ -136,10 +137,13 @@ class SqliteStore:
             ).fetchone()
             if held >= limit:
                 return False
-            conn.execute("INSERT INTO counter_events (key, at) VALUES (?, ?)", (key, now))
+            conn.execute(
+                "INSERT INTO counter_events (key, at, expires_at) VALUES (?, ?, ?)",
+                (key, now, now + window),
+            )
             return True
 
-        return await self._write(reserve)
+        return await self._write(reserve, now)
 
     async def count(self, key: str, *, window: float) -> int:
         horizon = self._clock.now() - window
@@ -160,13 +164,13 @@ class SqliteStore:
                 (key,),
             )
 
-        await self._write(release)
+        await self._write(release, self._clock.now())
 
     async def clear(self, *keys: str) -> None:
         def forget(conn: sqlite3.Connection) -> None:
             conn.executemany("DELETE FROM counter_events WHERE key = ?", [(k,) for k in keys])
 
-        await self._write(forget)
+        await self._write(forget, self._clock.now())
 
     async def ping(self) -> None:
         """One `SELECT 1` on the worker thread: the file is open and the thread is not stuck."""
@@ -184,8 +188,14 @@ class SqliteStore:
             # The worker is idle once the disconnect above has run, so this join is immediate.
             self._executor.shutdown(wait=True)
 
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._run(lambda conn: _in_transaction(conn, work))
+    async def _write(self, work: Callable[[sqlite3.Connection], T], now: float) -> T:
+        """`work` in one transaction, after a batch of what expired by `now` is removed."""
+
+        def pruned_then(conn: sqlite3.Connection) -> T:
+            _prune(conn, now)
+            return work(conn)
+
+        return await self._run(lambda conn: _in_transaction(conn, pruned_then))
 
     async def _run(self, job: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
@@ -222,7 +232,7 @@ class SqliteStore:
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(_SCHEMA)
+            _in_transaction(conn, _migrate)
         except BaseException:
             conn.close()
             raise
@@ -244,6 +254,29 @@ def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection
             conn.execute("ROLLBACK")
         raise
     return result
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Create the tables, and give the events of an older file the expiry they lack."""
+    for statement in _TABLES:
+        conn.execute(statement)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(counter_events)")}
+    if "expires_at" not in columns:
+        conn.execute("ALTER TABLE counter_events ADD COLUMN expires_at REAL")
+        conn.execute("UPDATE counter_events SET expires_at = at + ?", (_LEGACY_EVENT_LIFETIME,))
+    conn.execute(_EVENT_EXPIRY_INDEX)
+
+
+def _prune(conn: sqlite3.Connection, now: float) -> None:
+    conn.execute(
+        "DELETE FROM records WHERE key IN (SELECT key FROM records WHERE expires_at <= ? LIMIT ?)",
+        (now, _PRUNE_BATCH),
+    )
+    conn.execute(
+        "DELETE FROM counter_events WHERE rowid IN "
+        "(SELECT rowid FROM counter_events WHERE expires_at <= ? LIMIT ?)",
+        (now, _PRUNE_BATCH),
+    )
 
 
 def _live_etag(conn: sqlite3.Connection, key: str, now: float) -> str | None:

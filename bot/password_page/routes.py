@@ -5,6 +5,10 @@ still waits for the password (same nonce, same link, not expired); the post that
 session on wins a conditional write, so two posts at once set the password once. The
 password goes through the dialog's own checks and its `settle`, exactly as in a chat turn.
 Every response carries the security headers below; links are never built here.
+
+Each form shown gets a token of its own, and the hashes of the last few are kept with the
+link: a link preview (or a second tab) fetching the page must not void the form the owner
+already has open. Every token dies with the link, when it is used or expires.
 """
 
 import logging
@@ -15,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.directory import DirectoryUnavailable
+from bot.password_page.form import form_fields
 from bot.password_page.notify import ChatNotifier
 from bot.password_page.render import SCRIPT, STYLE, form_page, message_page
 from dialogs import ResetDialog
@@ -34,7 +39,11 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-MAX_FIELD = 4096
+# Forms whose tokens stay valid at once: the owner's open form, a few previews and reloads.
+MAX_FORMS = 8
+# A link record rewritten by this many other requests while one form is issued is contended
+# beyond any real use; that request is answered as unavailable rather than waiting on.
+_ISSUE_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -63,13 +72,19 @@ class PasswordPage:
             return self._unavailable(error)
 
     async def submit(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        csrf, password, confirm = (_field(form, name) for name in ("csrf", "password", "confirm"))
+        form = form_fields(request.content_type, request.charset, await request.read())
         try:
             found = await self._find(request.match_info["token"])
             if found is None:
                 return self._refused()
-            if not same_secret(csrf, str(found.link.value.get("csrf", ""))):
+            if form is None:
+                log.info("password page post that is not a UTF-8 form")
+                error = self._dialog.text("password_characters", self._locale(found))
+                return await self._form(request, found, error=error, status=400)
+            csrf, password, confirm = (
+                form.get(name, "") for name in ("csrf", "password", "confirm")
+            )
+            if not _issued_here(csrf, found.link.value):
                 log.warning("password page post without a valid form token")
                 return self._page(403, self._locale(found), "page_refused_title", "page_forbidden")
             return await self._take(request, found, password, confirm)
@@ -105,10 +120,10 @@ class PasswordPage:
                 return await self._form(request, again, error=text, status=400)
         await self._store.delete(found.key)
         if session.get("state") == "done":
-            notice = self._dialog.message("password_link_done", locale)
             conversation = found.session_key.removeprefix("session:")
             try:
-                await self._notifier.notify(conversation, notice)
+                for reply in settled.replies:
+                    await self._notifier.notify(conversation, reply)
             except Exception as error:
                 log.warning("chat not told of the reset", extra={"error": type(error).__name__})
             return self._page(200, locale, "page_done_title", None, message=text)
@@ -131,17 +146,10 @@ class PasswordPage:
     async def _form(
         self, request: web.Request, found: _Link, *, error: str | None = None, status: int = 200
     ) -> web.Response:
-        """The form with a fresh form token; its hash replaces the one kept with the link."""
-        csrf = new_token()
-        value = {**found.link.value, "csrf": digest(csrf)}
-        ttl = max(float(value["expires_at"]) - self._dialog.now(), 1.0)
-        try:
-            await self._store.put(found.key, value, ttl=ttl, if_match=found.link.etag)
-        except EtagMismatch:
-            current = await self._store.get(found.key)
-            if current is None:
-                return self._refused()
-            await self._store.put(found.key, {**current.value, "csrf": digest(csrf)}, ttl=ttl)
+        """The form with a fresh form token (see `_issue_form_token`)."""
+        csrf = await self._issue_form_token(found)
+        if csrf is None:
+            return self._refused()
         session = found.session.value["session"]
         account = await self._dialog.account_name(session)
         html = form_page(
@@ -154,6 +162,25 @@ class PasswordPage:
             error=error,
         )
         return _response(status, html)
+
+    async def _issue_form_token(self, found: _Link) -> str | None:
+        """A new form token, its hash kept with the link beside the newest others; None when
+        the link is gone (used) meanwhile."""
+        csrf = new_token()
+        link = found.link
+        for _ in range(_ISSUE_TRIES):
+            kept = _issued(link.value)[-(MAX_FORMS - 1) :]
+            value = {**link.value, "csrf": [*kept, digest(csrf)]}
+            ttl = max(float(value["expires_at"]) - self._dialog.now(), 1.0)
+            try:
+                await self._store.put(found.key, value, ttl=ttl, if_match=link.etag)
+                return csrf
+            except EtagMismatch:
+                current = await self._store.get(found.key)
+                if current is None:
+                    return None
+                link = current
+        raise StoreUnavailable("the password link kept changing while a form was issued")
 
     @staticmethod
     def _locale(found: _Link) -> str:
@@ -184,9 +211,21 @@ class PasswordPage:
         )
 
 
-def _field(form: Any, name: str) -> str:
-    value = form.get(name, "")
-    return value[:MAX_FIELD] if isinstance(value, str) else ""
+def _issued(link: dict[str, Any]) -> list[str]:
+    """The hashes of the form tokens issued for a link, oldest first (the dialog creates the
+    link with none, as an empty string)."""
+    kept = link.get("csrf")
+    if isinstance(kept, str):
+        return [kept] if kept else []
+    if isinstance(kept, list):
+        return [each for each in kept if isinstance(each, str) and each]
+    return []
+
+
+def _issued_here(csrf: str, link: dict[str, Any]) -> bool:
+    """Whether `csrf` is one of the link's form tokens, comparing with every one of them."""
+    matches = [same_secret(csrf, each) for each in _issued(link)]
+    return any(matches)
 
 
 def _response(status: int, html: str) -> web.Response:

@@ -427,3 +427,28 @@ async def test_a_relative_path_is_taken_from_the_data_directory(
 
     assert isinstance(opened, SqliteStore)
     assert (tmp_path / "bot" / "state.sqlite3").is_file()
+
+
+async def test_a_file_from_before_event_expiries_keeps_its_counts_and_gets_pruned(
+    open_sqlite: OpenSqlite, clock: FrozenClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "older.sqlite3"
+    older = sqlite3.connect(path, isolation_level=None)
+    try:
+        older.execute("CREATE TABLE counter_events (key TEXT NOT NULL, at REAL NOT NULL)")
+        older.execute("INSERT INTO counter_events VALUES ('fail:alice', ?)", (clock.now(),))
+    finally:
+        older.close()
+
+    store = await open_sqlite(path)
+    assert await store.count("fail:alice", window=86400) == 1
+    assert await store.take("fail:alice", limit=2, window=86400)
+    assert not await store.take("fail:alice", limit=2, window=86400)
+
+    clock.advance(31 * 86400)
+    await store.put("session:1", {"state": "idle"})
+    reader = sqlite3.connect(path)
+    try:
+        assert reader.execute("SELECT COUNT(*) FROM counter_events").fetchone() == (0,)
+    finally:
+        reader.close()
