@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from bot.agent import ResetAgent
 from bot.bot_framework import BotFrameworkAuth
 from bot.render import to_activity
+from bot.teams.activity_body import NOT_AN_ACTIVITY
 from dialogs import ResetDialog
 from state import Store, StoreUnavailable
 
@@ -53,11 +54,11 @@ def create_app(
 
 @jwt_authorization_decorator  # type: ignore[untyped-decorator]
 async def messages(request: web.Request) -> web.StreamResponse:
-    await request.read()  # an oversized body fails here as 413, before the SDK calls it bad JSON
+    await request.read()  # an oversized body fails here as 413, before it is read as JSON
     try:
         response = await request.app[ADAPTER_KEY].process(request, request.app[AGENT_KEY])
     except ValidationError:
-        return web.json_response({"error": "not a Bot Framework activity"}, status=400)
+        return web.json_response({"error": NOT_AN_ACTIVITY}, status=400)
     return response or web.Response(status=202)
 
 

@@ -210,7 +210,8 @@ def bot_framework_adapter(
     )
     keys = channel_keys_from_environment(runtime.environ)
     runtime.exits.push_async_callback(keys.close)
-    if runtime.environ.get("BotOpenIdMetadata"):
+    environ = runtime.environ
+    if environ.get("BotOpenIdMetadata") or environ.get("ToBotFromEmulatorOpenIdMetadataUrl"):
         runtime.exits.enter_context(signing_keys_from(keys))
     adapter = TeamsCloudAdapter(
         channel_service_client_factory=factory,

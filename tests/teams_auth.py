@@ -1,10 +1,13 @@
-"""The Bot Framework channel's side of authentication, run locally: a signing key pair,
-the OpenID metadata and key set (with endorsements) served like
-`login.botframework.com`, and tokens minted the way the channel mints them.
+"""The Bot Framework channel's side of authentication, run locally: signing key pairs,
+the OpenID metadata and key set (with endorsements) served like `login.botframework.com`,
+Entra's (no endorsements) served like `login.microsoftonline.com`, and tokens minted the
+way the channel and Entra mint them.
 
 `channel_keys_stand_in()` serves `/v1/.well-known/openidconfiguration` and
-`/v1/.well-known/keys` on a free loopback port; the bot's `ChannelKeys` reads them, and the
-SDK's own key client fetches the key set from the `jwks_uri` published there.
+`/v1/.well-known/keys`, and `/entra/v2.0/.well-known/openid-configuration` and
+`/entra/discovery/v2.0/keys`, on a free loopback port; the bot's `ChannelKeys` reads them
+(`BotOpenIdMetadata`, `ToBotFromEmulatorOpenIdMetadataUrl`), and the SDK's own key client
+fetches the key sets from the `jwks_uri` published there.
 """
 
 import base64
@@ -25,24 +28,27 @@ from tests.serving import serving
 
 BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
 CHANNEL_AUDIENCE = "https://api.botframework.com"
+CALLER_APP_ID = "0f3a7c5e-2b1d-4e8f-9a6b-5c4d3e2f1a0b"  # the Entra app that asks for the token
 
 
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
     private: rsa.RSAPrivateKey
-    endorsements: tuple[str, ...]
+    endorsements: tuple[str, ...] | None  # None: an Entra key, which endorses nothing
 
     def jwk(self) -> dict[str, Any]:
         numbers = self.private.public_key().public_numbers()
-        return {
+        jwk = {
             "kty": "RSA",
             "use": "sig",
             "kid": self.kid,
             "n": _b64(numbers.n),
             "e": _b64(numbers.e),
-            "endorsements": list(self.endorsements),
         }
+        if self.endorsements is not None:
+            jwk["endorsements"] = list(self.endorsements)
+        return jwk
 
 
 @cache
@@ -53,6 +59,11 @@ def _rsa_key(index: int) -> rsa.RSAPrivateKey:
 
 def signing_key(kid: str, endorsements: Iterable[str], *, index: int = 0) -> SigningKey:
     return SigningKey(kid, _rsa_key(index), tuple(endorsements))
+
+
+def entra_signing_key(kid: str, *, index: int) -> SigningKey:
+    """A key as Entra publishes it: no endorsements."""
+    return SigningKey(kid, _rsa_key(index), None)
 
 
 def _b64(number: int) -> str:
@@ -87,20 +98,58 @@ def mint(
     return jwt.encode(claims, key.private, algorithm="RS256", headers={"kid": kid or key.kid})
 
 
+def entra_issuer(tenant: str, version: str = "2.0") -> str:
+    if version == "1.0":
+        return f"https://sts.windows.net/{tenant}/"
+    return f"https://login.microsoftonline.com/{tenant}/v2.0"
+
+
+def mint_entra(
+    key: SigningKey,
+    *,
+    audience: str,
+    tenant: str,
+    version: str = "2.0",
+    service_url: str | None = None,
+    caller: str = CALLER_APP_ID,
+    issuer: str | None = None,
+    lifetime: float = 3600,
+) -> str:
+    """An Entra access token for the bot (an app-only token, as Azure Bot Service's newer
+    channels and agent-to-agent calls send): issued by `tenant`, `tid` bound to it, the
+    caller in `azp` (v2.0) or `appid` (v1.0), and no `serviceurl` unless given."""
+    caller_claim = "azp" if version == "2.0" else "appid"
+    return mint(
+        key,
+        audience=audience,
+        service_url=service_url,
+        issuer=issuer or entra_issuer(tenant, version),
+        lifetime=lifetime,
+        extra={"tid": tenant, "ver": version, caller_claim: caller, "idtyp": "app"},
+    )
+
+
 @dataclass
 class ChannelKeysStandIn:
     url: str = ""
     keys: list[SigningKey] = field(default_factory=list)
+    entra_keys: list[SigningKey] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
 
     @property
     def metadata_url(self) -> str:
         return f"{self.url}/v1/.well-known/openidconfiguration"
 
+    @property
+    def entra_metadata_url(self) -> str:
+        return f"{self.url}/entra/v2.0/.well-known/openid-configuration"
+
 
 @asynccontextmanager
-async def channel_keys_stand_in(keys: Iterable[SigningKey]) -> AsyncIterator[ChannelKeysStandIn]:
-    stand_in = ChannelKeysStandIn(keys=list(keys))
+async def channel_keys_stand_in(
+    keys: Iterable[SigningKey], entra_keys: Iterable[SigningKey] = ()
+) -> AsyncIterator[ChannelKeysStandIn]:
+    stand_in = ChannelKeysStandIn(keys=list(keys), entra_keys=list(entra_keys))
 
     async def metadata(request: web.Request) -> web.Response:
         stand_in.requests.append(request.path)
@@ -118,9 +167,26 @@ async def channel_keys_stand_in(keys: Iterable[SigningKey]) -> AsyncIterator[Cha
         stand_in.requests.append(request.path)
         return web.json_response({"keys": [key.jwk() for key in stand_in.keys]})
 
+    async def entra_metadata(request: web.Request) -> web.Response:
+        stand_in.requests.append(request.path)
+        return web.json_response(
+            {
+                "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0",
+                "token_endpoint": f"{stand_in.url}/entra/oauth2/v2.0/token",
+                "jwks_uri": f"{stand_in.url}/entra/discovery/v2.0/keys",
+                "id_token_signing_alg_values_supported": ["RS256"],
+            }
+        )
+
+    async def entra_key_set(request: web.Request) -> web.Response:
+        stand_in.requests.append(request.path)
+        return web.json_response({"keys": [key.jwk() for key in stand_in.entra_keys]})
+
     app = web.Application()
     app.router.add_get("/v1/.well-known/openidconfiguration", metadata)
     app.router.add_get("/v1/.well-known/keys", key_set)
+    app.router.add_get("/entra/v2.0/.well-known/openid-configuration", entra_metadata)
+    app.router.add_get("/entra/discovery/v2.0/keys", entra_key_set)
     async with serving(app) as url:
         stand_in.url = url
         yield stand_in

@@ -1,14 +1,14 @@
-"""Microsoft Teams over real HTTP: channel tokens signed by a test key and checked by the
-Agents SDK's JWT middleware (its key lookup pointed at a local OpenID metadata stand-in),
-the Teams rules in front of the turn, Adaptive Card replies captured by a local Bot
-Connector, and the Teams app package."""
+"""Microsoft Teams over real HTTP: channel and Entra tokens signed by test keys and checked
+by the Agents SDK's JWT middleware (its key lookup pointed at a local OpenID metadata
+stand-in), the Teams rules in front of the turn, Adaptive Card replies captured by a local
+Bot Connector, and the Teams app package."""
 
 import json
 import struct
 import zipfile
 import zlib
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from itertools import count
 from pathlib import Path
@@ -35,7 +35,10 @@ from tests.teams_auth import (
     MintingTokenProvider,
     SigningKey,
     channel_keys_stand_in,
+    entra_issuer,
+    entra_signing_key,
     mint,
+    mint_entra,
     signing_key,
 )
 
@@ -52,6 +55,7 @@ ENVIRON = {
 CHANNEL_KEY = signing_key("channel-key-1", ["msteams", "webchat"])
 OTHER_KEY = signing_key("channel-key-1", ["msteams"], index=1)  # same kid, another key pair
 TEAMS_ONLY_KEY = signing_key("channel-key-2", ["msteams"], index=2)
+ENTRA_KEY = entra_signing_key("entra-key-1", index=3)
 _ids = count(1)
 
 
@@ -106,6 +110,10 @@ class TeamsBot:
     def token(self, key: SigningKey = CHANNEL_KEY, **claims: Any) -> str:
         return mint(key, **{"audience": APP_ID, "service_url": self.connector.url, **claims})
 
+    def entra_token(self, key: SigningKey = ENTRA_KEY, **claims: Any) -> str:
+        """An Entra token for the bot, issued by its tenant, without a `serviceurl` claim."""
+        return mint_entra(key, **{"audience": APP_ID, "tenant": TENANT, **claims})
+
     async def post(self, activity: dict[str, Any], token: str | None) -> tuple[int, list[Received]]:
         mark = len(self.connector.received)
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
@@ -130,18 +138,23 @@ class TeamsBot:
         assert await store.get(reference_key(ALICE_OBJECT_ID)) is None
 
 
-@pytest.fixture(name="teams_bot")
-async def teams_bot_fixture(
+@asynccontextmanager
+async def running_teams_bot(
     tmp_path: Path, clock: FrozenClock, connector: ConnectorStandIn
 ) -> AsyncIterator[TeamsBot]:
     """The bot as `sspr-bot serve` wires it with an app id, Teams rules on: the channel's
-    keys from `BotOpenIdMetadata` (the local stand-in), replies to the local connector
-    (`teams.extra_service_origins`), the tenant allow-list left empty (the app's tenant)."""
+    keys from `BotOpenIdMetadata` and Entra's from `ToBotFromEmulatorOpenIdMetadataUrl` (the
+    local stand-in), replies to the local connector (`teams.extra_service_origins`), the
+    tenant allow-list left empty (the app's tenant)."""
     async with AsyncExitStack() as stack:
         keys_stand_in = await stack.enter_async_context(
-            channel_keys_stand_in([CHANNEL_KEY, TEAMS_ONLY_KEY])
+            channel_keys_stand_in([CHANNEL_KEY, TEAMS_ONLY_KEY], [ENTRA_KEY])
         )
-        environ = {**ENVIRON, "BotOpenIdMetadata": keys_stand_in.metadata_url}
+        environ = {
+            **ENVIRON,
+            "BotOpenIdMetadata": keys_stand_in.metadata_url,
+            "ToBotFromEmulatorOpenIdMetadataUrl": keys_stand_in.entra_metadata_url,
+        }
         settings = settings_for(tmp_path / "data", teams={"extra_service_origins": [connector.url]})
         runtime = await start_runtime(settings, environ=environ, clock=clock, console=None)
         stack.push_async_callback(runtime.close)
@@ -159,6 +172,14 @@ async def teams_bot_fixture(
             outbound,
             session,
         )
+
+
+@pytest.fixture(name="teams_bot")
+async def teams_bot_fixture(
+    tmp_path: Path, clock: FrozenClock, connector: ConnectorStandIn
+) -> AsyncIterator[TeamsBot]:
+    async with running_teams_bot(tmp_path, clock, connector) as bot:
+        yield bot
 
 
 def cards(reply: Received) -> list[dict[str, Any]]:
@@ -192,6 +213,22 @@ async def test_a_valid_channel_token_is_accepted(teams_bot: TeamsBot) -> None:
     assert claims["appid"] == APP_ID
 
 
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+async def test_an_entra_token_for_the_bot_is_accepted(teams_bot: TeamsBot, version: str) -> None:
+    """Entra-issued (v1 `sts.windows.net` or v2 `login.microsoftonline.com`), no `serviceurl`
+    claim: a trusted serviceUrl and a channel the bot serves pass."""
+    status, replies = await teams_bot.post(
+        teams_bot.activity("help"), teams_bot.entra_token(version=version)
+    )
+    assert status == 202
+    assert messages(replies)
+    assert "/entra/discovery/v2.0/keys" in teams_bot.keys.requests
+    claimed = teams_bot.entra_token(version=version, service_url=teams_bot.connector.url)
+    status, replies = await teams_bot.post(teams_bot.activity("help"), claimed)
+    assert status == 202
+    assert messages(replies)
+
+
 async def test_clock_skew_of_up_to_five_minutes_is_tolerated(teams_bot: TeamsBot) -> None:
     token = teams_bot.token(lifetime=3600, issued_ago=3600 + 240)  # expired 4 minutes ago
     status, _ = await teams_bot.post(teams_bot.activity("help"), token)
@@ -209,7 +246,15 @@ async def test_clock_skew_of_up_to_five_minutes_is_tolerated(teams_bot: TeamsBot
         "service url elsewhere",
         "service url on another port",
         "no service url claim",
+        "service url on an attachment host",
         "channel not endorsed",
+        "entra: another tenant's issuer",
+        "entra: tenant unlike the issuer",
+        "entra: wrong audience",
+        "entra: expired",
+        "entra: signed by a channel key",
+        "entra: service url not trusted",
+        "entra: service url on an attachment host",
         "foreign tenant",
         "no tenant",
     ],
@@ -234,10 +279,28 @@ async def test_refused_with_nothing_changed(teams_bot: TeamsBot, case: str) -> N
         token = teams_bot.token(service_url="http://127.0.0.1:9/")
     elif case == "no service url claim":
         token = teams_bot.token(service_url=None)
+    elif case == "service url on an attachment host":  # a Microsoft host, not a channel's
+        activity["serviceUrl"] = "https://contoso.sharepoint.com/"
+        token = teams_bot.token(service_url=activity["serviceUrl"])
     elif case == "channel not endorsed":
         activity = teams_bot.activity("reset", channel="webchat")
         token = teams_bot.token(TEAMS_ONLY_KEY)
-        expected = {403}
+    elif case == "entra: another tenant's issuer":
+        token = teams_bot.entra_token(tenant=FOREIGN_TENANT)
+    elif case == "entra: tenant unlike the issuer":
+        token = teams_bot.entra_token(tenant=FOREIGN_TENANT, issuer=entra_issuer(TENANT))
+    elif case == "entra: wrong audience":
+        token = teams_bot.entra_token(audience="11111111-2222-4333-8444-555555555555")
+    elif case == "entra: expired":
+        token = teams_bot.entra_token(lifetime=-301)
+    elif case == "entra: signed by a channel key":
+        token = teams_bot.entra_token(CHANNEL_KEY)
+    elif case == "entra: service url not trusted":
+        activity["serviceUrl"] = "https://bot-replies.example.net/"
+        token = teams_bot.entra_token()
+    elif case == "entra: service url on an attachment host":
+        activity["serviceUrl"] = "https://contoso.blob.core.windows.net/replies/"
+        token = teams_bot.entra_token()
     elif case == "foreign tenant":
         activity = teams_bot.activity("reset", tenant=FOREIGN_TENANT)
         expected = {403}
