@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from importlib.util import find_spec
 from pathlib import Path
 
-from aiohttp import web
-
 from adapters.addresses import is_loopback
 from adapters.delivery import DeliveryUnavailable
 from adapters.directory import DirectoryUnavailable
@@ -26,6 +24,7 @@ from bot.console import chat
 from bot.delivery import outbox_in_production
 from bot.keys import SecretKeyInvalid
 from bot.runtime import bot_framework_adapter, http_application, open_directory, start_runtime
+from bot.server_limits import ServerLimitsInvalid, connection_limits, serving_with_limits
 from bot.settings import Settings
 from bot.slack import SlackMisconfigured
 from bot.slack.manifest import PublicUrlInvalid, manifest_problems, slack_manifest
@@ -46,6 +45,7 @@ STARTUP_FAILURES = (
     SlackMisconfigured,
     PublicUrlInvalid,
     WebChatMisconfigured,
+    ServerLimitsInvalid,
 )
 
 
@@ -157,16 +157,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _run_server(settings: Settings, host: str, port: int) -> None:
+    limits = connection_limits(settings.server)
     auth = from_environment(os.environ)
     runtime = await start_runtime(settings, console=sys.stdout)
-    runner = web.AppRunner(http_application(runtime, auth), access_log=None)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
-        log.info("listening", extra={"url": f"http://{host}:{port}/api/messages"})
-        await asyncio.Event().wait()
+        async with serving_with_limits(http_application(runtime, auth), host, port, limits):
+            log.info("listening", extra={"url": f"http://{host}:{port}/api/messages"})
+            await asyncio.Event().wait()
     finally:
-        await runner.cleanup()
         await runtime.close()
 
 

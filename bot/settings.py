@@ -20,6 +20,7 @@ from bot.delivery import DeliverySection
 from bot.slack.settings import SlackSettings
 from bot.teams.settings import TeamsSettings
 from bot.webchat.settings import WebChatSettings
+from dialogs.durations import Duration
 from dialogs.settings import DialogSettings
 from state.settings import StateSettings
 
@@ -37,6 +38,38 @@ class ServerSettings(_Section):
             "The address people reach this bot at (https in production, e.g. "
             "https://sspr.contoso.com). Password page links are built from it, never from "
             "what a request says its host is."
+        ),
+    )
+    max_connections: int = Field(
+        512,
+        ge=1,
+        description=(
+            "Open connections kept at most. Past it a new connection displaces the one that "
+            "has waited longest for its client, or is refused with 503 when every open one is "
+            "being served. Lowered, with a warning, to leave 256 file descriptors free under "
+            "the process's open-file limit (ulimit -n)."
+        ),
+    )
+    header_timeout: Duration = Field(
+        5,
+        description=(
+            "A request line and its headers must arrive within this long, counted from the "
+            "connection's opening or, on a kept-alive connection, from the request's first "
+            "byte; else the bot answers 408 and closes the connection."
+        ),
+    )
+    body_timeout: Duration = Field(
+        10,
+        description=(
+            "A request body must arrive within this long after its headers; else the bot "
+            "answers 408 and closes the connection."
+        ),
+    )
+    idle_timeout: Duration = Field(
+        75,
+        description=(
+            "A kept-alive connection with no request in progress is closed after this long "
+            "(longer than a reverse proxy's own idle timeout, so the proxy closes first)."
         ),
     )
 

@@ -3,6 +3,8 @@
 import asyncio
 import json
 import os
+import resource
+import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -75,3 +77,60 @@ async def until_listening(process: asyncio.subprocess.Process, log: list[dict[st
         log.append(entry)
         if entry["message"] == "listening":
             return
+
+
+@asynccontextmanager
+async def serving_with_open_file_limit(
+    cwd: Path, port: int, *args: str, open_files: int, env: Mapping[str, str] | None = None
+) -> AsyncIterator[Served]:
+    """`sspr-bot serve` as `serving` starts it, but under `ulimit -n open_files`, with every
+    log line it writes collected in `log` while it runs (a server that floods its log must
+    not stall on a full pipe), and stopped with SIGINT, as at Ctrl-C, so that it shuts down
+    in order and its last lines are in `log` at the end."""
+
+    def limit_open_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
+    process = await asyncio.create_subprocess_exec(
+        str(SSPR_BOT),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *args,
+        cwd=cwd,
+        env=cli_environment(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=limit_open_files,
+    )
+    served = Served(f"http://127.0.0.1:{port}", process)
+    listening = asyncio.Event()
+    collecting = asyncio.create_task(_collect_log(process, served.log, listening))
+    try:
+        waiting = asyncio.create_task(listening.wait())
+        await asyncio.wait({waiting, collecting}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        assert listening.is_set(), f"serve did not say it was listening: {served.log}"
+        yield served
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), WAIT)
+        await asyncio.wait_for(collecting, WAIT)
+
+
+async def _collect_log(
+    process: asyncio.subprocess.Process, log: list[dict[str, Any]], listening: asyncio.Event
+) -> None:
+    """Every JSON log line on stderr until it closes; `listening` set at that line."""
+    assert process.stderr is not None
+    while line := await process.stderr.readline():
+        if not line.startswith(b"{"):
+            continue  # a Python warning printed by a library, not a log line
+        entry = json.loads(line)
+        log.append(entry)
+        if entry["message"] == "listening":
+            listening.set()
