@@ -15,9 +15,15 @@ from aiohttp import ClientSession, CookieJar, TCPConnector, web
 from adapters.directory.embedded import EmbeddedDirectory
 from bot.runtime import Runtime, start_runtime
 from bot.webchat import CAPTCHA_SECRET_VARIABLE, WebChat, WebChatSettings, add_webchat_routes
-from bot.webchat.channel import COOKIE_NAME, conversation_of
+from bot.webchat.channel import COOKIE_NAME
+from bot.webchat.conversations import (
+    BUSY_SECONDS,
+    ConversationBusy,
+    ConversationIds,
+    conversation_of,
+)
 from dialogs.settings import PasswordSettings
-from state import FrozenClock
+from state import FrozenClock, MemoryStore
 from tests.captcha_stand_in import SITE_KEY, captcha_stand_in
 from tests.harness import Outbox, settings_for
 from tests.serving import serving as serve_app
@@ -231,6 +237,7 @@ async def test_the_page_is_locked_down(served: Served) -> None:
     assert page.headers["Referrer-Policy"] == "no-referrer"
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["X-Frame-Options"] == "DENY"
     html = page.body.decode()
     assert '<html lang="fr">' in html
     assert 'role="log" aria-live="polite"' in html
@@ -297,7 +304,14 @@ async def test_a_huge_or_malformed_body_is_refused(served: Served) -> None:
     huge = await browser.post(json.dumps({"text": "x" * 1_000_000}).encode())
     assert huge.status == 413
     assert huge.json["error"] == "too_large"
-    for body in (b"not json", b"[]", b'{"text": 5}', b'{"text": "a", "choice": "b"}', b"{}"):
+    for body in (
+        b"not json",
+        b"[]",
+        b'{"text": 5}',
+        b'{"text": "a", "choice": "b"}',
+        b"{}",
+        b'{"text": "a", "more": {"nested": "b"}}',  # the page sends one flat object
+    ):
         answer = await browser.post(body)
         assert answer.status == 400, body
         assert answer.json["error"] == "malformed"
@@ -332,7 +346,7 @@ async def test_the_rate_limit_holds_per_client_address(make_served: MakeServed) 
         browser = await served.browser()
         for line in ("reset", "bob", "other"):
             await browser.ok(line)
-        key = f"session:{conversation_of(browser.cookie or '')}"
+        key = f"session:{await conversation_of(served.runtime.store, browser.cookie or '')}"
         before = await served.runtime.store.get(key)
 
         refused = await browser.say("cancel")
@@ -419,3 +433,33 @@ async def test_a_captcha_needs_its_secret(make_served: MakeServed) -> None:
     with pytest.raises(ValueError, match=CAPTCHA_SECRET_VARIABLE):
         async with make_served(webchat=webchat):
             pass
+
+
+async def test_one_message_of_a_conversation_is_answered_at_a_time(clock: FrozenClock) -> None:
+    store = MemoryStore(clock)
+    conversations = ConversationIds(store, clock)
+    first = await conversations.claim(None)
+    await conversations.finish(first, answered=True)
+    cookie = first.new_cookie
+    assert cookie is not None
+
+    held = await conversations.claim(cookie)
+
+    assert held.conversation == first.conversation
+    with pytest.raises(ConversationBusy):
+        await conversations.claim(cookie)
+    await conversations.finish(held, answered=True)
+    left = await conversations.claim(cookie)  # and never finished, as if the instance died
+    with pytest.raises(ConversationBusy):
+        await conversations.claim(cookie)
+    clock.advance(BUSY_SECONDS)
+    assert (await conversations.claim(cookie)).conversation == left.conversation
+
+
+async def test_an_id_issued_for_a_refused_message_is_never_kept(clock: FrozenClock) -> None:
+    store = MemoryStore(clock)
+    conversations = ConversationIds(store, clock)
+    refused = await conversations.claim(None)
+    await conversations.finish(refused, answered=False)
+    assert refused.new_cookie is None
+    assert await conversation_of(store, refused.cookie) is None

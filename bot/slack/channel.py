@@ -57,6 +57,8 @@ _api_log = logging.getLogger("bot.slack.web_api")
 _api_log.setLevel(logging.INFO)
 
 MAX_IN_FLIGHT = 1000
+# Slack's own payloads (a message's blocks, a button press) nest about ten levels deep.
+MAX_JSON_DEPTH = 64
 REFERENCE_TTL = 180 * 86400
 MAX_REMEMBERED_REFERENCES = 10_000
 
@@ -408,11 +410,28 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
+    """The JSON object in `body`, or None for anything else: not JSON, not an object, or
+    nested deeper than `MAX_JSON_DEPTH` (so deeper than the parser itself can go, too)."""
     try:
         value = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict) or _deeper_than(value, MAX_JSON_DEPTH):
+        return None
+    return value
+
+
+def _deeper_than(document: dict[str, Any], limit: int) -> bool:
+    """Whether containers nest more than `limit` levels (the document itself is level 1).
+    Walked with a list, not recursion, so no depth can make this fail."""
+    pending: list[tuple[dict[str, Any] | list[Any], int]] = [(document, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _mentions_bot(envelope: dict[str, Any], text: object) -> bool:
@@ -428,18 +447,26 @@ def _mentions_bot(envelope: dict[str, Any], text: object) -> bool:
     return any(f"<@{bot}>" in text for bot in bots if isinstance(bot, str))
 
 
+def _object(container: dict[str, Any], name: str) -> dict[str, Any]:
+    """A field that should hold an object; an empty one for anything else (a signed but
+    malformed payload is ignored, never a 500)."""
+    value = container.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def _pressed_button(payload: dict[str, Any]) -> tuple[_Said, str, dict[str, Any]] | None:
     """The choice, the pressed message's ts and what `chat.update` needs to redraw it."""
-    team = (payload.get("team") or {}).get("id")
-    user = (payload.get("user") or {}).get("id")
-    container = payload.get("container") or {}
-    channel = (payload.get("channel") or {}).get("id") or container.get("channel_id")
-    message = payload.get("message") or {}
+    team = _object(payload, "team").get("id")
+    user = _object(payload, "user").get("id")
+    container = _object(payload, "container")
+    channel = _object(payload, "channel").get("id") or container.get("channel_id")
+    message = _object(payload, "message")
     message_ts = container.get("message_ts") or message.get("ts")
+    actions = payload.get("actions")
     action = next(
         (
             entry
-            for entry in payload.get("actions") or []
+            for entry in (actions if isinstance(actions, list) else [])
             if isinstance(entry, dict)
             and str(entry.get("action_id", "")).startswith(blocks.ACTION_PREFIX)
             and isinstance(entry.get("value"), str)
@@ -453,7 +480,7 @@ def _pressed_button(payload: dict[str, Any]) -> tuple[_Said, str, dict[str, Any]
         and isinstance(message_ts, str)
     ):
         return None
-    label = str((action.get("text") or {}).get("text") or action["value"])
+    label = str(_object(action, "text").get("text") or action["value"])
     said = _Said(team, channel, user, action["value"], f"slack-action:{channel}:{message_ts}")
     original = {"text": message.get("text"), "blocks": message.get("blocks"), "label": label}
     return said, message_ts, original

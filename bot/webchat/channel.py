@@ -19,18 +19,26 @@ page's own origin (the Host the request came to, or `allowed_origins`), and refu
 token would add nothing the origin check does not already give for a JSON API, and would
 cost a state write on every page view.
 
-CAPTCHA. When configured, the first message of a conversation carries the provider's token,
-checked server-side; a conversation that passed is remembered in the shared store
-(`webchat-captcha:<conversation>`) so its later messages need no new token, on any
-instance.
+Conversations. A cookie speaks for a conversation only when this server issued it, and it
+is replaced at the reset's first passed check; one message of a conversation is answered
+at a time (`bot.webchat.conversations`).
+
+CAPTCHA. When configured, a solved CAPTCHA covers one reset: the first message of a
+conversation, and the first one after a reset ended, carries the provider's token, checked
+server-side; the pass is kept with the conversation's id in the shared store, so the other
+messages of that reset need none, on any instance, and the next typed name needs a new one.
+
+Rate limit. Per client address, with a token bucket in this process in front of the shared
+counter, so refusing a flood costs no store round trips (`bot.webchat.rate_limit`).
+
+Deeply nested JSON gets the same 400 as any other body that is not the flat object the page
+sends.
 """
 
-import hashlib
 import json
 import logging
 import math
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +50,9 @@ from bot.turns import TurnRunner
 from bot.webchat import texts
 from bot.webchat.captcha import MAX_TOKEN, CaptchaUnavailable, CaptchaVerifier
 from bot.webchat.client_address import client_address, rate_key
+from bot.webchat.conversations import Claim, ConversationBusy, ConversationIds
 from bot.webchat.page import API_CSP, COMMON_HEADERS, page_headers, render_page
+from bot.webchat.rate_limit import ClientRateLimit
 from bot.webchat.settings import WebChatSettings
 from dialogs import Inbound, Reply
 from state import Clock, Store, StoreUnavailable, SystemClock
@@ -52,7 +62,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "webchat"
 COOKIE_NAME = "sspr_webchat"
 COOKIE_PATH = "/webchat"
-_COOKIE_FORMAT = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _TRAILING = ".,;:!?)]}'\""
 
@@ -91,11 +100,6 @@ class WebChatAnswer:
 class WebChatPage:
     html: str
     headers: dict[str, str]
-
-
-def conversation_of(cookie: str) -> str:
-    """The conversation a cookie stands for; the store keeps this digest, never the cookie."""
-    return f"{CHANNEL}:{hashlib.sha256(cookie.encode()).hexdigest()[:40]}"
 
 
 def link_in(text: str) -> str | None:
@@ -143,6 +147,13 @@ class WebChat:
         self._message = message
         self._clock = clock or SystemClock()
         self._locales = frozenset(locale.casefold() for locale in locales)
+        self._conversations = ConversationIds(store, self._clock)
+        self._rate_limit = ClientRateLimit(
+            store,
+            self._clock,
+            requests=settings.rate_limit.requests,
+            window=settings.rate_limit.window,
+        )
         self._proxies = settings.proxy_networks()
         self._captcha: CaptchaVerifier | None = None
         if settings.captcha.enabled:
@@ -172,11 +183,7 @@ class WebChat:
             return self._refusal(403, "forbidden", locale)
         address = self._client(request)
         try:
-            if not await self._store.take(
-                f"webchat-rate:{rate_key(address)}",
-                limit=self.settings.rate_limit.requests,
-                window=self.settings.rate_limit.window,
-            ):
+            if not await self._rate_limit.allows(rate_key(address)):
                 log.info("web chat rate limit reached", extra={"client": rate_key(address)})
                 retry = str(math.ceil(self.settings.rate_limit.window))
                 return self._refusal(429, "rate_limited", locale, {"Retry-After": retry})
@@ -185,28 +192,36 @@ class WebChat:
             said = _parse(request.body)
             if said is None:
                 return self._refusal(400, "malformed", locale)
-            said_text, token = said
-            cookie = request.cookie if _valid_cookie(request.cookie) else None
-            new_cookie = None
-            if cookie is None:
-                cookie = new_cookie = secrets.token_urlsafe(32)
-            conversation = conversation_of(cookie)
-            refused = await self._check_captcha(conversation, token, address, locale, new_cookie)
-            if refused is not None:
-                return refused
-            if len(said_text) > self.settings.max_message_chars:
-                replies = [self._message("too_long", locale)]
-            else:
-                inbound = Inbound(said_text, CHANNEL, user=None, locale=locale)
-                replies = await self._runner.run(conversation, inbound)
+            return await self._converse(request.cookie, *said, address, locale)
+        except ConversationBusy:
+            return self._refusal(409, "busy", locale)
         except StoreUnavailable:
             log.error("web chat: the state store is unavailable")
             return self._polite(503, "unavailable", self._message("unavailable", locale).text)
+
+    async def _converse(
+        self, cookie: str | None, text: str, token: str | None, address: str, locale: str
+    ) -> WebChatAnswer:
+        """The dialog's answer, within the conversation the cookie speaks for (or a new one)."""
+        claim = await self._conversations.claim(cookie)
+        answered = False
+        try:
+            refused = await self._check_captcha(claim, token, address, locale)
+            if refused is not None:
+                return refused
+            if len(text) > self.settings.max_message_chars:
+                replies = [self._message("too_long", locale)]
+            else:
+                inbound = Inbound(text, CHANNEL, user=None, locale=locale, client=rate_key(address))
+                replies = await self._runner.run(claim.conversation, inbound)
+            answered = True
+        finally:
+            await self._conversations.finish(claim, answered=answered)
         return WebChatAnswer(
             200,
             {"replies": [reply_json(reply) for reply in replies]},
             self._api_headers(),
-            new_cookie,
+            claim.new_cookie,
         )
 
     # -- checks -------------------------------------------------------------------------
@@ -241,18 +256,13 @@ class WebChat:
         return client_address(request.peer, forwarded, self._proxies)
 
     async def _check_captcha(
-        self,
-        conversation: str,
-        token: str | None,
-        address: str,
-        locale: str,
-        new_cookie: str | None,
+        self, claim: Claim, token: str | None, address: str, locale: str
     ) -> WebChatAnswer | None:
-        """None when the conversation may go on; else the refusal to answer."""
+        """None when the message may go on; else the refusal to answer."""
         if self._captcha is None:
             return None
-        key = f"webchat-captcha:{conversation}"
-        if new_cookie is None and await self._store.get(key) is not None:
+        now = self._clock.now()
+        if claim.captcha_covers(now):
             return None
         if token is None:
             return self._refusal(403, "captcha_required", locale)
@@ -263,9 +273,7 @@ class WebChat:
             return self._refusal(503, "captcha_unavailable", locale)
         if not passed:
             return self._refusal(403, "captcha_failed", locale)
-        await self._store.put(
-            key, {"passed": self._clock.now()}, ttl=self.settings.captcha.remember_seconds
-        )
+        claim.captcha_solved(now + self.settings.captcha.remember_seconds)
         return None
 
     # -- answers ------------------------------------------------------------------------
@@ -289,18 +297,18 @@ class WebChat:
         )
 
 
-def _valid_cookie(cookie: str | None) -> bool:
-    return cookie is not None and _COOKIE_FORMAT.match(cookie) is not None
-
-
 def _parse(body: bytes) -> tuple[str, str | None] | None:
     """(text, CAPTCHA token) from `{"text": ...}` or `{"choice": ...}` (a pressed button's
-    value, taken as if typed), or None when the body is not that."""
+    value, taken as if typed), or None when the body is not that. The page sends one flat
+    object, so anything nested in it is refused as well (however deep: a document deeper
+    than the parser goes is a RecursionError, caught here like any other bad body)."""
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(document, dict):
+        return None
+    if any(isinstance(value, dict | list) for value in document.values()):
         return None
     said = [document[key] for key in ("text", "choice") if key in document]
     token = document.get("captcha_token")

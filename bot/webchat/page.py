@@ -34,6 +34,7 @@ COMMON_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Frame-Options": "DENY",  # frame-ancestors 'none' for browsers that predate CSP 2
 }
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 

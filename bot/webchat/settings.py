@@ -46,8 +46,8 @@ class CaptchaSettings(_Section):
         description=(
             "none (the default; fine on 127.0.0.1), turnstile (Cloudflare), hcaptcha or "
             "recaptcha (Google reCAPTCHA v2 checkbox). Any other needs site_key here and the "
-            "secret key in the SSPR_CAPTCHA_SECRET environment variable. The first message "
-            "of every web chat conversation must then carry a solved CAPTCHA."
+            "secret key in the SSPR_CAPTCHA_SECRET environment variable. The message that "
+            "starts a reset in the web chat must then carry a solved CAPTCHA: one per reset."
         ),
     )
     site_key: str = Field(
@@ -76,7 +76,10 @@ class CaptchaSettings(_Section):
         3600,
         ge=60,
         le=86400,
-        description="How long a conversation that passed the CAPTCHA needs no new one.",
+        description=(
+            "How long a solved CAPTCHA is kept for the one reset it covers (the reset under "
+            "way, or else the next one started); the next reset needs a new one."
+        ),
     )
     timeout: float = Field(
         10, gt=0, le=60, description="Seconds to wait for the provider's siteverify answer."
@@ -149,13 +152,14 @@ class WebChatSettings(_Section):
     )
     captcha: CaptchaSettings = Field(
         default_factory=CaptchaSettings,
-        description="A CAPTCHA the first message of each conversation must pass (off by default).",
+        description="A CAPTCHA each reset started in the web chat must pass (off by default).",
     )
     rate_limit: RateLimitSettings = Field(
         default_factory=RateLimitSettings,
         description=(
             "Messages per client address and window, counted in the state store (so the limit "
-            "holds across bot instances); over it the API answers 429 with Retry-After."
+            "holds across bot instances); over it the API answers 429 with Retry-After. Each "
+            "instance refuses an address over its rate without asking the store."
         ),
     )
     trusted_proxy_header: str | None = Field(

@@ -34,6 +34,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "forbidden": "This request was refused. Please reload the page and try again.",
         "too_large": "That message is too long. Please send something shorter.",
         "malformed": "That message could not be read. Please reload the page and try again.",
+        "busy": "Your previous message is still being answered. Please wait a moment, then "
+        "send this one again.",
     },
     "de": {
         "title": "Passwort zurücksetzen",
@@ -63,6 +65,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "forbidden": "Diese Anfrage wurde abgelehnt. Bitte laden Sie die Seite neu.",
         "too_large": "Diese Nachricht ist zu lang. Bitte senden Sie etwas Kürzeres.",
         "malformed": "Diese Nachricht war nicht lesbar. Bitte laden Sie die Seite neu.",
+        "busy": "Ihre vorige Nachricht wird noch beantwortet. Bitte warten Sie einen Moment "
+        "und senden Sie diese dann erneut.",
     },
     "fr": {
         "title": "Réinitialisation du mot de passe",
@@ -92,6 +96,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "forbidden": "Cette requête a été refusée. Veuillez recharger la page.",
         "too_large": "Ce message est trop long. Veuillez envoyer quelque chose de plus court.",
         "malformed": "Ce message est illisible. Veuillez recharger la page.",
+        "busy": "Votre message précédent est encore en cours de traitement. Patientez un "
+        "instant, puis renvoyez celui-ci.",
     },
 }
 
