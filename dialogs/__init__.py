@@ -4,7 +4,7 @@ Never imports the bot, aiohttp or the Bot Framework SDK; talks to the world thro
 """
 
 from dialogs.dialog import ResetDialog
-from dialogs.replies import Choice, Inbound, Outcome, Reply
+from dialogs.replies import Choice, Inbound, LinkButton, Outcome, Reply
 from dialogs.settings import DialogSettings
 
-__all__ = ["Choice", "DialogSettings", "Inbound", "Outcome", "Reply", "ResetDialog"]
+__all__ = ["Choice", "DialogSettings", "Inbound", "LinkButton", "Outcome", "Reply", "ResetDialog"]

@@ -43,7 +43,7 @@ from dialogs.password_link import link_key, new_token
 from dialogs.password_policy import PasswordPolicy
 from dialogs.policy import ResetPolicy
 from dialogs.reach import ChatReach, NoChatReach
-from dialogs.replies import Choice, Inbound, Outcome, Reply
+from dialogs.replies import Choice, Inbound, LinkButton, Outcome, Reply
 from dialogs.session import AccountChange, AuditEvent, Delivery, IssuedLink, ResetSession
 from dialogs.settings import DialogSettings, PasswordSettings
 from state import Clock, Store
@@ -502,7 +502,8 @@ class ResetDialog:
         minutes = max(1, round((expires_at - self._clock.now()) / 60))
         url = f"{self._password_page}{token}"
         text = self._catalog.text("password_link", session.locale, url=url, minutes=minutes)
-        return Reply(text, sensitive=True)
+        label = self._catalog.text("password_link_button", session.locale)
+        return Reply(text, link=LinkButton(label, url))
 
     async def _awaiting_page(self, session: ResetSession) -> list[Reply]:
         if self._clock.now() >= session.link_expires_at:

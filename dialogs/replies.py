@@ -15,12 +15,23 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class LinkButton:
+    """A button that opens `url` (the password page's one-time link); the reply's text
+    carries the plain link too, for channels without buttons."""
+
+    label: str
+    url: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Reply:
-    """One message to the user. `sensitive` marks the one reply that carries a password."""
+    """One message to the user. `sensitive` marks the one reply that carries a password;
+    `link` the one that carries the password page's link, shown as a button."""
 
     text: str
     choices: tuple[Choice, ...] = ()
     sensitive: bool = False
+    link: LinkButton | None = None
 
 
 @dataclass(frozen=True)
