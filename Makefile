@@ -14,21 +14,28 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 # The account `make chat` signs in as (a demo account, see config/DEMO-ACCOUNTS.md).
 CHAT_USER ?= alice
+# `make run PORT=4000 CONFIG=sspr.yaml`: the port to listen on (0: any free one) and the
+# config file; unset, server.port and the embedded defaults.
+PORT ?=
+CONFIG ?=
 
 # Debian packages the test suite needs (real servers the fixtures start). Installed with
 # apt-get when missing and running as root; otherwise `make test` names them and stops.
-APT_PACKAGES := redis-server redis-tools slapd ldap-utils samba samba-ad-dc winbind krb5-user chromium
+# graphviz: `sspr-bot config graph --output x.svg` draws with its `dot`.
+APT_PACKAGES := redis-server redis-tools slapd ldap-utils samba samba-ad-dc winbind krb5-user chromium \
+	graphviz
 
 .PHONY: help run test chat clean system-packages
 
 help:
-	@echo "make run     start the bot on the embedded defaults (http://127.0.0.1:3978/api/messages)"
+	@echo "make run     start the bot; it prints the web chat address first (default"
+	echo "            http://127.0.0.1:3978/). Choose with PORT=4000 and CONFIG=sspr.yaml"
 	echo "make test    install what the tests need, then ruff, mypy and pytest"
-	echo "make chat    talk to the bot in this terminal as $(CHAT_USER) (CHAT_USER=bob make chat)"
+	echo "make chat    talk to the bot in this terminal as $(CHAT_USER) (CHAT_USER=bob, CONFIG=...)"
 	echo "make clean   remove .venv, sspr-data and caches"
 
 run: $(STAMP)
-	exec $(BIN)/sspr-bot serve
+	@exec $(BIN)/sspr-bot serve $(if $(CONFIG),--config '$(CONFIG)') $(if $(PORT),--port '$(PORT)')
 
 test: system-packages $(TEST_STAMP)
 	@set -x
@@ -38,7 +45,7 @@ test: system-packages $(TEST_STAMP)
 	$(BIN)/pytest
 
 chat: $(STAMP)
-	exec $(BIN)/sspr-bot chat --user $(CHAT_USER)
+	@exec $(BIN)/sspr-bot chat --user $(CHAT_USER) $(if $(CONFIG),--config '$(CONFIG)')
 
 clean:
 	rm -rf $(VENV) sspr-data .pytest_cache .mypy_cache .ruff_cache build test-artifacts \

@@ -5,6 +5,7 @@ conversation reference, into Slack through the Slack channel."""
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from microsoft_agents.activity import Activity, ConversationReference
 from microsoft_agents.hosting.aiohttp import CloudAdapter
@@ -16,6 +17,10 @@ from dialogs import Reply
 from state import Store
 
 log = logging.getLogger(__name__)
+
+# Channels that print their own replies and take nothing posted: `sspr-bot chat`. Its
+# sessions kept from before its service URL became a name still carry a made-up address.
+_UNPOSTABLE_CHANNELS = frozenset({"console"})
 
 
 def reference_of(activity: Activity) -> dict[str, Any]:
@@ -41,8 +46,10 @@ class BotFrameworkNotifier:
     async def notify(self, conversation: str, reply: Reply) -> None:
         record = await self._store.get(f"session:{conversation}")
         kept = record.value.get("reference") if record else None
-        if kept:
+        if kept and postable(kept):
             await self.send(kept, reply)
+        elif kept:
+            log.info("conversation has no channel to post to", extra={"channel": _channel(kept)})
 
     async def send(self, kept: Mapping[str, Any], reply: Reply) -> None:
         """Post `reply` into the conversation of a reference `reference_of` made.
@@ -69,6 +76,24 @@ class BotFrameworkNotifier:
             )
         if failures:
             raise failures[0]
+
+
+def postable(kept: Mapping[str, Any]) -> bool:
+    """Whether a kept reference names a channel service a message can be posted to: an
+    absolute http(s) service URL, on a channel that takes posts. Anything else would only
+    end in a failed connection, logged as an error, for a message nobody can receive."""
+    if _channel(kept) in _UNPOSTABLE_CHANNELS:
+        return False
+    service_url = kept.get("serviceUrl")
+    if not isinstance(service_url, str):
+        return False
+    parts = urlsplit(service_url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _channel(kept: Mapping[str, Any]) -> str:
+    channel = kept.get("channelId")
+    return channel if isinstance(channel, str) else "none"
 
 
 class ChannelNotifier:

@@ -74,6 +74,9 @@ async def start_runtime(
     clock: Clock | None = None,
     console: TextIO | None = None,
 ) -> Runtime:
+    """Everything the bot needs, opened. `settings.server` names the address served: when
+    `public_url` is not set, password page links are made from its host and port, so a
+    caller that listens elsewhere (`serve --port`) passes the address it actually got."""
     clock = clock or SystemClock()
     data_dir = Path(settings.data_dir)
     exits = AsyncExitStack()
@@ -189,7 +192,7 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
             environ=runtime.environ,
             clock=runtime.clock,
             locales=runtime.settings.messages,
-            secure_cookies=runtime.settings.server.public_url.startswith("https://"),
+            secure_cookies=runtime.settings.server.base_url.startswith("https://"),
         )
         add_webchat_routes(app, webchat)
     bot_framework = BotFrameworkNotifier(adapter, auth.app_id, runtime.store)

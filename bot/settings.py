@@ -6,6 +6,7 @@ has a default, so the bot runs with no file at all on the embedded demo set-up. 
 never read from here: they come from environment variables.
 """
 
+import ipaddress
 from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
@@ -31,13 +32,21 @@ class _Section(BaseModel):
 
 class ServerSettings(_Section):
     host: str = Field("127.0.0.1", description="Address `sspr-bot serve` listens on.")
-    port: int = Field(3978, ge=1, le=65535, description="Port (3978 is the Bot Framework habit).")
-    public_url: str = Field(
-        "http://127.0.0.1:3978",
+    port: int = Field(
+        3978,
+        ge=1,
+        le=65535,
+        description="Port (3978 is the Bot Framework habit); `serve --port 0` takes any free one.",
+    )
+    public_url: str | None = Field(
+        None,
         description=(
             "The address people reach this bot at (https in production, e.g. "
             "https://sspr.contoso.com). Password page links are built from it, never from "
-            "what a request says its host is."
+            "what a request says its host is. null: the address served, http://host:port "
+            "(for `serve`, the --host and --port it was given and the port it actually got "
+            "for port 0; for `chat`, host and port here); `serve` then listens on loopback "
+            "addresses only, since a link carries a one-time secret."
         ),
     )
     max_connections: int = Field(
@@ -75,18 +84,43 @@ class ServerSettings(_Section):
 
     @field_validator("public_url")
     @classmethod
-    def _absolute_http(cls, value: str) -> str:
+    def _absolute_http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an absolute http(s) URL, e.g. https://sspr.contoso.com")
         if parts.query or parts.fragment or parts.username or parts.password:
             raise ValueError("must not carry a query, fragment or user name")
+        try:
+            parts.port  # noqa: B018 (urlsplit checks the port when it is read)
+        except ValueError:
+            raise ValueError("its port must be a number from 0 to 65535") from None
         return value.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach the bot: `public_url`, else the address served."""
+        return self.public_url or served_url(self.host, self.port)
 
     @property
     def password_page(self) -> str:
         """Where password page links point; the one-time token is appended."""
-        return f"{self.public_url}/password/"
+        return f"{self.base_url}/password/"
+
+
+def served_url(host: str, port: int) -> str:
+    """The http address of a server listening on host:port, as a browser on this machine
+    types it: an IPv6 address in brackets, and a wildcard address (every interface) as the
+    loopback address of its family, the one address certain to reach it."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"http://{host}:{port}"
+    if address.is_unspecified:
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    return f"http://{shown}:{port}"
 
 
 class DirectorySection(_Section):

@@ -13,7 +13,8 @@ import logging
 import re
 import secrets
 import unicodedata
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.audit import Audit
@@ -41,6 +42,7 @@ from dialogs.methods import (
 from dialogs.notices import Composer, Happened, Notice
 from dialogs.password_link import link_key, new_token
 from dialogs.password_policy import PasswordPolicy
+from dialogs.picking import asks_to_start, pick
 from dialogs.policy import ResetPolicy
 from dialogs.reach import ChatReach, NoChatReach
 from dialogs.replies import Choice, Inbound, LinkButton, Outcome, Reply
@@ -166,6 +168,12 @@ class ResetDialog:
         if len(inbound.text) > MAX_MESSAGE:
             locale = previous.locale if previous else inbound.locale
             return Outcome([Reply(self._catalog.text("too_long", locale))], stored, changed=False)
+        if (
+            previous is not None
+            and previous.state == "done"
+            and not self._starts_again(previous, text)
+        ):
+            return Outcome([self._closing(previous, text)], stored, changed=False)
         if previous is None or previous.state in ENDS:
             session = ResetSession(locale=inbound.locale or "en")
         else:
@@ -181,6 +189,23 @@ class ResetDialog:
             events=session.events,
             issued_link=session.issued_link,
         )
+
+    def _starts_again(self, finished: ResetSession, text: str) -> bool:
+        """After a finished reset only a request for one ("reset", "I forgot my password")
+        starts another, until a session's length has passed; "thanks" does not."""
+        ended_long_ago = self._clock.now() >= finished.finished_at + self._settings.session.timeout
+        return ended_long_ago or asks_to_start(text)
+
+    def _closing(self, finished: ResetSession, text: str) -> Reply:
+        """The short answer to a message after a finished reset: what was done, and when."""
+        command = _COMMANDS.get(text.casefold())
+        if command == "help":
+            return self._say(finished, "help")
+        if command == "agent":
+            return self._say(finished, "closing_agent", helpdesk=self._settings.helpdesk.contact)
+        at = datetime.fromtimestamp(finished.finished_at, UTC).strftime("%H:%M UTC")
+        key = "closing_unlock" if finished.finished == "unlock" else "closing_reset"
+        return self._say(finished, key, time=at)
 
     async def settle(self, outcome: Outcome, *, session_key: str | None = None) -> Outcome:
         """Do what a stored turn decided: record its password link, deliver its codes,
@@ -214,6 +239,11 @@ class ResetDialog:
         if change is None or outcome.session is None:
             return Outcome(changed=False)
         session = ResetSession.from_dict(outcome.session)
+        if session.state != "resetting" or not session.has_enough_verifications():
+            log.error(
+                "an account change without a verified session", extra={"state": session.state}
+            )
+            return Outcome(changed=False)
         with self._machine.attached(session):
             replies = await self._change_account(session, change)
         await self._write_audit(session.events)
@@ -264,11 +294,11 @@ class ResetDialog:
     async def _destination(self, session: ResetSession, medium: str) -> str:
         """Where a code by `medium` goes, masked as the chat shows it."""
         account = await self._account(session)
-        return self._codes[medium].masked(account) if account else ""
+        return self._codes[medium].masked(account, session.proven) if account else ""
 
     async def _undelivered(self, session: ResetSession, medium: str) -> Outcome:
         account = await self._account(session)
-        to = self._codes[medium].masked(account) if account else ""
+        to = self._codes[medium].masked(account, session.proven) if account else ""
         with self._machine.attached(session):
             session.challenge = None
             session.unreachable.append(medium)
@@ -394,9 +424,14 @@ class ResetDialog:
     async def _choose(self, session: ResetSession, text: str) -> list[Reply]:
         account = await self._account(session)
         assert account is not None
-        picked = self._pick(session, text)
+        if asks_to_start(text):
+            return [self._menu(session, account, None)]
+        labels = {
+            name: self._methods[name].label(account, self._kit, session) for name in session.offered
+        }
+        picked = pick(text, session.offered, labels)
         if picked is None:
-            return [self._say(session, "pick_one"), self._menu(session, account, None)]
+            return [self._menu(session, account, None, say="pick_one")]
         try:
             reply = await self._methods[picked].start(session, account, self._kit, blind=False)
         except PhoneBudgetSpent:
@@ -452,10 +487,13 @@ class ResetDialog:
         return [self._menu(session, account, "choose_method")]
 
     async def _passed(self, session: ResetSession, account: Account, method: str) -> list[Reply]:
+        proof = self._policy.proof(method, session, account)
         if method not in session.passed:
             session.passed.append(method)
+        if proof is not None:
+            session.proven.append(proof)
         session.challenge = None
-        await self._record(session, "challenge.passed", method=method)
+        await self._record(session, "challenge.passed", method=method, proof=proof)
         if session.verified():
             return await self._password_step(session, account)
         if not self._policy.choices(session, account):
@@ -480,8 +518,17 @@ class ResetDialog:
                     session, "ask_new_password", min=settings.min_length, max=settings.max_length
                 )
             ]
-        session.start_reset()
-        session.account_change = AccountChange()
+        return self._begin_change(session, session.start_reset, AccountChange())
+
+    def _begin_change(
+        self, session: ResetSession, trigger: Callable[[], bool], change: AccountChange
+    ) -> list[Reply]:
+        """Only a step the machine allowed (its guard counts what was proven) carries a
+        change to the directory."""
+        if not trigger():
+            log.error("the machine refused the password step", extra={"state": session.state})
+            return [self._say(session, "try_again")]
+        session.account_change = change
         return []
 
     def _issue_link(self, session: ResetSession) -> Reply:
@@ -552,8 +599,11 @@ class ResetDialog:
             reply = self._say(session, refusal.message, **refusal.values)
             return Outcome([reply], stored, changed=False)
         with self._machine.attached(session):
-            session.start_reset()
-        session.account_change = AccountChange(password=password)
+            refused = self._begin_change(
+                session, session.start_reset, AccountChange(password=password)
+            )
+        if refused:
+            return Outcome(refused, stored, changed=False)
         await self._record(session, "password.link_used")
         return Outcome(
             [],
@@ -569,24 +619,23 @@ class ResetDialog:
             context.append(account.email.partition("@")[0])
         return context
 
-    def _unlock_menu(self, session: ResetSession) -> Reply:
+    def _unlock_menu(self, session: ResetSession, say: str = "unlock_or_reset") -> Reply:
         choices = tuple(
             Choice(name, self._catalog.text(f"label_{name}", session.locale))
             for name in session.offered
         )
-        return Reply(self._catalog.text("unlock_or_reset", session.locale), choices)
+        return Reply(self._catalog.text(say, session.locale), choices)
 
     async def _take_password(self, session: ResetSession, password: str) -> list[Reply]:
         if session.offered == ["unlock", "reset"]:
-            picked = self._pick(session, password)
+            labels = {choice.value: choice.label for choice in self._unlock_menu(session).choices}
+            picked = pick(password, session.offered, labels)
             if picked is None:
-                return [self._say(session, "pick_one"), self._unlock_menu(session)]
+                return [self._unlock_menu(session, "pick_one")]
             session.offered = []
             if picked == "reset":
                 return self._new_password_step(session)
-            session.start_unlock()
-            session.account_change = AccountChange(unlock=True)
-            return []
+            return self._begin_change(session, session.start_unlock, AccountChange(unlock=True))
         if self._settings.password.entry != "chat":
             return self._new_password_step(session)
         account = await self._account(session)
@@ -594,9 +643,7 @@ class ResetDialog:
         refusal = self._passwords.refusal(password, self._context_words(account))
         if refusal is not None:
             return [self._say(session, refusal.message, **refusal.values)]
-        session.start_reset()
-        session.account_change = AccountChange(password=password)
-        return []
+        return self._begin_change(session, session.start_reset, AccountChange(password=password))
 
     async def _change_account(self, session: ResetSession, change: AccountChange) -> list[Reply]:
         account = await self._account(session)
@@ -616,6 +663,7 @@ class ResetDialog:
     async def _unlock(self, session: ResetSession, account: Account) -> list[Reply]:
         await self._directory.unlock(account)
         session.finish()
+        session.finished, session.finished_at = "unlock", self._clock.now()
         await self._clear_limits(session)
         await self._record(session, "account.unlocked", methods=",".join(session.passed))
         self._notify(session, account, "unlock")
@@ -657,6 +705,7 @@ class ResetDialog:
         """The password is set: whatever follows, the reset is done, audited and told.
         Returns whether the account's other sessions were ended."""
         session.finish()
+        session.finished, session.finished_at = "reset", self._clock.now()
         try:
             await self._directory.revoke_sessions(account)
             signed_out = True
@@ -766,23 +815,19 @@ class ResetDialog:
         await self._record(session, "reset.escalated", reason=reason)
         return [self._say(session, message, helpdesk=self._settings.helpdesk.contact)]
 
-    def _menu(self, session: ResetSession, account: Account, intro: str | None) -> Reply:
+    def _menu(
+        self, session: ResetSession, account: Account, intro: str | None, *, say: str = ""
+    ) -> Reply:
+        """The methods menu: offered afresh under `intro`, or again (None) as it stood,
+        under `say` (the words of a menu shown again: "Please pick one")."""
         if intro is not None:
             session.offered = list(self._policy.choices(session, account))
         choices = tuple(
             Choice(name, self._methods[name].label(account, self._kit, session))
             for name in session.offered
         )
-        text = self._catalog.text(intro or "choose_method", session.locale)
+        text = self._catalog.text(intro or say or "choose_method", session.locale)
         return Reply(text, choices)
-
-    def _pick(self, session: ResetSession, text: str) -> str | None:
-        answer = text.strip().casefold()
-        if answer.isdigit() and 1 <= int(answer) <= len(session.offered):
-            return session.offered[int(answer) - 1]
-        aliases = {"text": "sms", "call": "voice", "phone": "voice", "app": "authenticator"}
-        answer = aliases.get(answer, answer)
-        return answer if answer in session.offered else None
 
     async def _account(self, session: ResetSession) -> Account | None:
         if session.account_id is None:

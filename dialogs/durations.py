@@ -23,6 +23,14 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+def written(seconds: float) -> str:
+    """A duration as an admin would write it (900 -> "15m"), for messages about settings."""
+    for unit, size in sorted(_UNITS.items(), key=lambda item: -item[1]):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),

@@ -1,13 +1,15 @@
 """Who may reset, and with which methods: the admins' rules applied to one account.
 
 Kept apart from the conversation so that each rule reads as the policy it is: Entra's
-two-gate rule for admins, questions never a first factor, distinct methods only.
+two-gate rule for admins, questions never a first factor, and two checks counting as two
+only when they prove two different things (see dialogs.proofs).
 """
 
 from adapters.directory import Account, Directory
 from dialogs.methods import VerificationMethod
+from dialogs.proofs import MethodName, Proof
 from dialogs.session import ResetSession
-from dialogs.settings import DialogSettings, MethodName
+from dialogs.settings import DialogSettings
 
 
 class ResetPolicy:
@@ -37,20 +39,27 @@ class ResetPolicy:
         return 2 if self._two_gate(account) else self._settings.verification.required
 
     def can_complete(self, account: Account) -> bool:
-        """Whether the account has enough methods to ever reach the password step."""
-        usable = self._usable(account)
-        return len(usable) >= self.required(account) and any(m != "questions" for m in usable)
+        """Whether the account can prove enough different things to ever reach the
+        password step (one phone is one proof, however many methods reach it), with one
+        of them not the security questions."""
+        proofs = {p for name in self._usable(account) for p in self._methods[name].proofs(account)}
+        return len(proofs) >= self.required(account) and bool(proofs - {"questions"})
 
     def choices(self, session: ResetSession, account: Account) -> list[MethodName]:
-        """Methods left to offer: unused ones that could be reached in this session, and
-        questions only as a second factor."""
+        """Methods left to offer: ones that could be reached in this session and would
+        prove something not proven yet, and questions only as a second factor."""
         return [
             name
             for name in self._usable(account)
-            if name not in session.passed
+            if self.proof(name, session, account) is not None
             and name not in session.unreachable
-            and (session.passed or name != "questions")
+            and (session.proven or name != "questions")
         ]
+
+    def proof(self, method: str, session: ResetSession, account: Account) -> Proof | None:
+        """What passing `method` now would prove: its first proof not had yet."""
+        proofs = self._methods[method].proofs(account)
+        return next((proof for proof in proofs if proof not in session.proven), None)
 
     def blind_order(self) -> list[str]:
         """Methods for a typed account name before anything is verified, in admin order."""

@@ -81,11 +81,14 @@ class ResetSession:
     account_id: str | None = None
     required: int = 1
     passed: list[str] = field(default_factory=list)
+    proven: list[str] = field(default_factory=list)
     offered: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
     challenge: Challenge | None = None
     link_key: str = ""
     link_expires_at: float = 0.0
+    finished: str = ""  # once done: "reset" or "unlock"
+    finished_at: float = 0.0
     deliveries: list[Delivery] = field(default_factory=list, repr=False)
     account_change: AccountChange | None = field(default=None, repr=False)
     events: list[AuditEvent] = field(default_factory=list, repr=False)
@@ -109,8 +112,10 @@ class ResetSession:
         def expire(self) -> bool: ...
 
     def has_enough_verifications(self) -> bool:
-        """The machine's guard: distinct passed methods, never a count of passes."""
-        return len(set(self.passed)) >= self.required
+        """The machine's guard: distinct proofs (the mailbox, a phone, the app, the
+        answers), never a count of passes or of methods: a text and a call to the same
+        phone are one."""
+        return len(set(self.proven)) >= self.required
 
     @property
     def blind(self) -> bool:
@@ -140,6 +145,8 @@ class ResetSession:
     def from_dict(cls, data: dict[str, Any]) -> "ResetSession":
         known = {f.name for f in fields(cls)} - TRANSIENT
         values = {key: value for key, value in data.items() if key in known}
+        # Stored before proofs were kept: its passed methods were counted as proofs then.
+        values.setdefault("proven", list(values.get("passed", [])))
         challenge = values.pop("challenge", None)
         session = cls(**values)
         session.challenge = Challenge(**challenge) if challenge else None

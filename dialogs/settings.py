@@ -5,16 +5,27 @@ Defaults follow Microsoft Entra SSPR where it states a number (codes live 5 minu
 two methods and never security questions) and NIST SP 800-63B sets the floor.
 """
 
-from typing import Literal, Self
+from typing import Any, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from dialogs.catalog import override_problems
-from dialogs.durations import Duration
+from dialogs.durations import Duration, written
+from dialogs.proofs import MethodName, shortfall
 
-MethodName = Literal["email", "sms", "voice", "authenticator", "questions"]
 CODE_METHODS: tuple[MethodName, ...] = ("email", "sms", "voice")
 DEFAULT_ORDER: tuple[MethodName, ...] = ("authenticator", "sms", "voice", "email", "questions")
+_BUILT_IN_ERRORS = frozenset(get_args(ErrorType))
 
 
 class OverrideProblems(ValueError):
@@ -23,6 +34,13 @@ class OverrideProblems(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+def invalid_at(key: tuple[str, ...], reason: str, value: Any) -> ValidationError:
+    """A problem that spans several settings, reported at the one it names (`key`, inside
+    the model that raises it) rather than at the model, beside every other error."""
+    detail = InitErrorDetails(type=PydanticCustomError("policy", reason), loc=key, input=value)
+    return ValidationError.from_exception_data("settings", [detail])
 
 
 class _Section(BaseModel):
@@ -53,18 +71,22 @@ class VerificationSettings(_Section):
             "challenge (questions are never a first factor)."
         ),
     )
-    required: int = Field(1, description="Distinct methods a user must pass: 1 or 2.")
+    required: int = Field(
+        1,
+        ge=1,
+        le=2,
+        description=(
+            "Different checks a user must pass: 1 or 2. Two checks must prove two different "
+            "things (the mailbox, the mobile phone, the office phone, the app, the answers): a "
+            "text and a call to the same phone count once."
+        ),
+    )
     admin_two_gate: bool = Field(
         True,
-        description="Admins always need two distinct methods and are never offered questions.",
+        description=(
+            "Admins always need two different checks and are never offered security questions."
+        ),
     )
-
-    @field_validator("required")
-    @classmethod
-    def _one_or_two(cls, value: int) -> int:
-        if value not in (1, 2):
-            raise ValueError("must be 1 or 2")
-        return value
 
     @field_validator("methods")
     @classmethod
@@ -74,6 +96,13 @@ class VerificationSettings(_Section):
         if not any(method != "questions" for method in value):
             raise ValueError("needs at least one method besides questions")
         return value
+
+    @model_validator(mode="after")
+    def _someone_can_pass(self) -> Self:
+        reason = shortfall(self.methods, self.required)
+        if reason is not None:
+            raise invalid_at(("required",), reason, self.required)
+        return self
 
 
 class CodeSettings(_Section):
@@ -139,7 +168,9 @@ class LimitSettings(_Section):
     @model_validator(mode="after")
     def _typed_share_is_a_share(self) -> Self:
         if self.typed_phone_budget.count >= self.phone_budget.count:
-            raise ValueError("typed_phone_budget.count must be below phone_budget.count")
+            limit = self.phone_budget.count
+            reason = f"must be below phone_budget.count ({limit})"
+            raise invalid_at(("typed_phone_budget", "count"), reason, self.typed_phone_budget.count)
         return self
 
 
@@ -178,7 +209,8 @@ class PasswordSettings(_Section):
     @model_validator(mode="after")
     def _bounds(self) -> Self:
         if self.min_length > self.max_length:
-            raise ValueError("min_length must not exceed max_length")
+            reason = f"must not exceed max_length ({self.max_length})"
+            raise invalid_at(("min_length",), reason, self.min_length)
         return self
 
 
@@ -249,8 +281,54 @@ class DialogSettings(_Section):
             raise OverrideProblems(problems)
         return value
 
-    @model_validator(mode="after")
-    def _session_outlives_codes(self) -> Self:
-        if self.codes.lifetime > self.session.timeout:
-            raise ValueError("codes.lifetime must not exceed session.timeout")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _session_outlives_codes(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Codes must not outlive the session. Checked also when other settings are wrong,
+        from the two sections alone, so that every problem is reported at once."""
+        try:
+            settings = handler(data)
+        except ValidationError as error:
+            problem = _lifetime_problem_in(data)
+            if problem is None:
+                raise
+            raise _together(error, problem) from None
+        problem = _lifetime_problem(settings.codes, settings.session)
+        if problem is not None:
+            raise problem
+        return settings
+
+
+def _lifetime_problem(codes: CodeSettings, session: SessionSettings) -> ValidationError | None:
+    if codes.lifetime <= session.timeout:
+        return None
+    reason = f"must not exceed session.timeout ({written(session.timeout)})"
+    return invalid_at(("codes", "lifetime"), reason, codes.lifetime)
+
+
+def _lifetime_problem_in(data: Any) -> ValidationError | None:
+    """The lifetime problem in raw input whose other parts may be wrong; None when either
+    section is itself wrong (its own errors say so) or they agree."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        codes = CodeSettings.model_validate(data.get("codes") or {})
+        session = SessionSettings.model_validate(data.get("session") or {})
+    except ValidationError:
+        return None
+    return _lifetime_problem(codes, session)
+
+
+def _together(first: ValidationError, second: ValidationError) -> ValidationError:
+    """One error holding both lists, each detail kept with its type, place and context."""
+    details: list[InitErrorDetails] = []
+    for detail in [*first.errors(), *second.errors()]:
+        if detail["type"] in _BUILT_IN_ERRORS:
+            kind: str | PydanticCustomError = detail["type"]
+            context = detail.get("ctx", {})
+        else:
+            kind, context = PydanticCustomError(detail["type"], detail["msg"]), {}
+        details.append(
+            InitErrorDetails(type=kind, loc=detail["loc"], input=detail["input"], ctx=context)
+        )
+    return ValidationError.from_exception_data(first.title, details)

@@ -6,7 +6,7 @@ import os
 import resource
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ class Served:
     url: str
     process: asyncio.subprocess.Process
     log: list[dict[str, Any]] = field(default_factory=list)
+    printed: list[str] = field(default_factory=list)  # stdout lines, where collected
 
 
 @asynccontextmanager
@@ -134,3 +135,41 @@ async def _collect_log(
         log.append(entry)
         if entry["message"] == "listening":
             listening.set()
+
+
+@asynccontextmanager
+async def serving_printed(
+    command: Sequence[str], cwd: Path, env: Mapping[str, str]
+) -> AsyncIterator[Served]:
+    """A server started by `command` (`sspr-bot serve --port 0`, `make run PORT=...`) with
+    exactly the environment `env`: ready when it says it is listening, `url` the address
+    it says, every line it prints on stdout in `printed` (collected while it runs, so
+    codes printed to the console never fill the pipe). At the end its whole process group
+    is stopped (SIGTERM): make passes no signal on to the bot it started."""
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        cwd=cwd,
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    served = Served("", process)
+    printing = asyncio.create_task(_collect_printed(process, served.printed))
+    try:
+        await asyncio.wait_for(until_listening(process, served.log), WAIT)
+        served.url = str(served.log[-1]["url"]).removesuffix("/api/messages")
+        yield served
+    finally:
+        if process.returncode is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        assert process.stderr is not None
+        await asyncio.wait_for(asyncio.gather(printing, process.stderr.read()), WAIT)
+        await asyncio.wait_for(process.wait(), WAIT)
+
+
+async def _collect_printed(process: asyncio.subprocess.Process, printed: list[str]) -> None:
+    assert process.stdout is not None
+    while line := await process.stdout.readline():
+        printed.append(line.decode().rstrip("\n"))

@@ -1,6 +1,8 @@
 """The web chat and the password page in real Chromium at phone size: a signed-out person
-resets their password end to end, and every way a link can go wrong is refused."""
+resets their password end to end with buttons, the chat learns the page's result, and every
+way a link can go wrong is refused with the way back to the chat."""
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -146,3 +148,116 @@ async def test_a_link_of_a_cancelled_session_is_refused(site: Site, phone: Page)
     assert await site.runtime.directory.check_password(  # type: ignore[attr-defined]
         "bob", PASSWORDS["bob"]
     )
+
+
+async def messages_shown(page: Page, number: int) -> None:
+    """Wait until the transcript holds `number` messages (the user's and the bot's)."""
+    await expect(page.locator("#transcript .message")).to_have_count(number)
+
+
+async def test_buttons_lead_the_way_and_codes_get_a_numeric_keyboard(
+    site: Site, phone: Page
+) -> None:
+    await phone.goto(site.url + "/")
+    start = phone.locator("#start-button")
+    await expect(start).to_be_visible()
+    await expect(start).to_have_text("Reset my password")
+    message = phone.locator("#message")
+    await expect(message).to_have_attribute("inputmode", "text")
+    await phone.screenshot(path=screenshot_path("webchat-start-phone"), full_page=True)
+
+    await start.click()
+    await expect(phone.locator("#transcript .message.bot").last).to_contain_text("Which account")
+    await expect(start).to_be_hidden()
+    quick = phone.locator("#quick")
+    await expect(quick).to_be_hidden()
+
+    await say(phone, "bob", "authenticator app")
+    await expect(message).to_have_attribute("inputmode", "numeric")
+    await expect(message).to_have_attribute("autocomplete", "one-time-code")
+    await expect(quick.locator("button")).to_have_text(["Try another way"])  # nothing to resend
+
+    await quick.get_by_role("button", name="Try another way").click()
+    await expect(phone.locator("#transcript .message.bot").last).to_contain_text("text message")
+    await expect(quick.locator("button")).to_have_text(["Send another code", "Try another way"])
+    await expect(message).to_have_attribute("autocomplete", "one-time-code")
+    await phone.screenshot(path=screenshot_path("webchat-code-phone"), full_page=True)
+
+    before = await phone.locator("#transcript .message").count()
+    await quick.get_by_role("button", name="Send another code").click()
+    await messages_shown(phone, before + 2)
+    await site.runtime.dialog.drain()
+    assert len(site.outbox.messages()) == 2  # a second code went out
+
+    await say(phone, site.outbox.last_code(), "password")
+    await expect(quick).to_be_hidden()
+    await expect(message).to_have_attribute("inputmode", "text")
+    await expect(message).to_have_attribute("autocomplete", "off")
+
+
+async def test_the_link_is_a_button_not_a_secret_to_copy(site: Site, phone: Page) -> None:
+    link = await verified_link(site, phone)
+    reply = phone.locator("#transcript .message.bot").last
+    button = reply.locator("a.link-button")
+    await expect(button).to_have_text("Choose my new password")
+    await expect(button).to_have_attribute("href", link)
+    await expect(button).to_have_attribute("target", "_blank")
+    await expect(button).to_have_attribute("rel", "noopener noreferrer")
+    await expect(reply).not_to_have_class(re.compile("sensitive"))
+    await expect(phone.locator("#transcript")).not_to_contain_text("Copy this now")
+    assert link in (await reply.locator(".text").inner_text())  # the plain link, as fallback
+    await phone.screenshot(path=screenshot_path("webchat-link-button-phone"), full_page=True)
+
+
+async def test_the_chat_shows_what_the_password_page_did(site: Site, phone: Page) -> None:
+    await verified_link(site, phone)
+    async with phone.context.expect_page() as opened:
+        await phone.locator("a.link-button").click()
+    tab = await opened.value
+    await expect(tab.locator("h1")).to_contain_text("Choose a new password")
+
+    toggle = tab.locator("#show-password")
+    await expect(toggle).to_be_visible()
+    await expect(toggle).to_have_attribute("aria-pressed", "false")
+    await tab.fill("#new-password", STRONG)
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-pressed", "true")
+    await expect(tab.locator("#new-password")).to_have_attribute("type", "text")
+    await expect(tab.locator("#confirm-password")).to_have_attribute("type", "text")
+    await tab.screenshot(path=screenshot_path("password-page-shown-phone"), full_page=True)
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-pressed", "false")
+    await expect(tab.locator("#new-password")).to_have_attribute("type", "password")
+
+    await tab.fill("#new-password", "password1")
+    await tab.fill("#confirm-password", "password1")
+    await tab.click("#password-form button[type=submit]")
+    await expect(tab.locator("#form-error")).to_contain_text("too common")
+    await tab.locator("#new-password").press_sequentially("x")  # typing again
+    await expect(tab.locator("#form-error")).to_have_count(0)  # the stale refusal is gone
+    described = await tab.locator("#new-password").get_attribute("aria-describedby")
+    assert described == "rules"
+
+    await tab.fill("#new-password", STRONG)
+    await tab.fill("#confirm-password", STRONG)
+    await tab.click("#password-form button[type=submit]")
+    await expect(tab.locator("h1")).to_contain_text("Password changed")
+    await expect(tab.locator(".next")).to_contain_text("Sign in again with your new password")
+    await expect(tab.locator(".next")).to_contain_text("You can close this tab")
+    back = tab.get_by_role("link", name="Back to the chat")
+    await expect(back).to_have_attribute("href", "/")
+    await tab.screenshot(path=screenshot_path("password-page-next-steps-phone"), full_page=True)
+
+    await phone.bring_to_front()
+    result = phone.locator("#transcript .message.bot").last
+    await expect(result).to_contain_text("Done: your new password is set", timeout=15_000)
+    await phone.screenshot(path=screenshot_path("webchat-result-phone"), full_page=True)
+    assert await site.runtime.directory.check_password("bob", STRONG)  # type: ignore[attr-defined]
+
+
+async def test_a_refused_link_leads_back_to_the_chat(site: Site, phone: Page) -> None:
+    await phone.goto(site.url + "/password/" + "x" * 43)
+    await expect(phone.locator("h1")).to_contain_text("Link not valid")
+    await phone.screenshot(path=screenshot_path("password-page-not-valid-phone"), full_page=True)
+    await phone.get_by_role("link", name="Back to the chat").click()
+    await expect(phone.locator("#start-button")).to_be_visible()

@@ -60,7 +60,7 @@ def test_config_check_lists_every_error_with_its_path(tmp_path: Path) -> None:
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert "verification.required: must be 1 or 2" in lines
-    assert "acess: unknown setting" in lines
+    assert "acess: unknown setting (did you mean 'access'?)" in lines
     assert any(re.fullmatch(r"codes\.length: .*6.*", line) for line in lines), lines
     assert any(re.fullmatch(r"limits\.lockout: must be a duration .*", line) for line in lines)
     assert len(lines) == 4, lines
@@ -310,7 +310,7 @@ def test_serve_stops_with_one_line_when_the_store_settings_cannot_work(tmp_path:
 def test_teams_manifest_writes_the_app_package(tmp_path: Path) -> None:
     app_id = "00000000-0000-0000-0000-00000000abcd"
     result = sspr_bot(
-        tmp_path, "teams-manifest", "--out", "teams-app", env={"MicrosoftAppId": app_id}
+        tmp_path, "teams-manifest", "--output", "teams-app", env={"MicrosoftAppId": app_id}
     )
     assert result.returncode == 0, result.stderr
     manifest = json.loads((tmp_path / "teams-app" / "manifest.json").read_text())

@@ -266,3 +266,43 @@ async def test_only_a_hash_of_the_token_is_stored(page_bot: HttpBot) -> None:
     session = await store.get("session:emulator:conv-1:alice")
     assert session is not None
     assert token not in str(session.value)
+
+
+async def test_the_form_has_a_show_password_button(page_bot: HttpBot) -> None:
+    token = await verified(page_bot)
+    _, html, _ = await page(page_bot, token)
+    assert (
+        '<button type="button" id="show-password" class="toggle" aria-pressed="false" '
+        'aria-controls="new-password confirm-password" hidden>Show password</button>'
+    ) in html  # shown by page.js, which makes it work
+
+
+async def test_the_result_says_what_to_do_next_and_the_way_back(page_bot: HttpBot) -> None:
+    token = await verified(page_bot)
+    _, _, csrf = await page(page_bot, token)
+    status, html = await post(page_bot, token, csrf, NEW)
+    assert status == 200
+    assert "<h1>Password changed</h1>" in html
+    assert '<h2 id="next-heading">What next</h2>' in html
+    assert "Sign in again with your new password on each device you use" in html
+    assert "<li>You can close this tab now.</li>" in html
+    # The reset began in the Emulator: back there, by name, not to the web chat.
+    assert '<p class="back">Go back to the Bot Framework Emulator to continue.</p>' in html
+    assert 'href="/"' not in html
+
+
+async def test_a_refused_link_shows_the_way_back_to_the_chat(page_bot: HttpBot) -> None:
+    status, html, _ = await page(page_bot, "x" * 43)
+    assert status == 410
+    assert "<h1>Link not valid</h1>" in html
+    assert '<p class="back"><a href="/">Back to the chat</a></p>' in html  # the web chat
+
+
+async def test_without_the_web_chat_a_refused_link_points_to_teams_or_slack(
+    make_http_bot: MakeHttpBot,
+) -> None:
+    async with make_http_bot(password={"entry": "link"}, webchat={"enabled": False}) as bot:
+        status, html, _ = await page(bot, "x" * 43)
+    assert status == 410
+    assert 'href="/"' not in html
+    assert "Go back to Microsoft Teams or Slack and say &#x27;reset&#x27;" in html

@@ -4,6 +4,7 @@ stand-in), the Teams rules in front of the turn, Adaptive Card replies captured 
 Bot Connector, and the Teams app package."""
 
 import json
+import logging
 import struct
 import zipfile
 import zlib
@@ -27,6 +28,7 @@ from bot.teams.references import reference_key
 from state import FrozenClock
 from tests.connector_stand_in import ConnectorStandIn, Received
 from tests.harness import PASSWORDS, Outbox, settings_for
+from tests.http_fixtures import MakeHttpBot
 from tests.serving import serving
 from tests.teams_auth import (
     CHANNEL_AUDIENCE,
@@ -319,8 +321,10 @@ async def test_a_full_reset_with_cards_and_a_card_submit(teams_bot: TeamsBot) ->
     replies = await teams_bot.say("reset")
     assert replies[0].activity["type"] == "typing"  # shown before the turn runs
     [menu] = messages(replies)
-    assert "Hi Alice Wilber" in menu.text
+    assert "text" not in menu.activity  # a card travels alone: Teams would show both
     [card] = cards(menu)
+    fallback = card["fallbackText"]
+    assert "Hi Alice Wilber" in fallback
     assert card["type"] == "AdaptiveCard"
     assert card["version"] == "1.5"
     assert all(block["wrap"] for block in card["body"] if block["type"] == "TextBlock")
@@ -328,9 +332,8 @@ async def test_a_full_reset_with_cards_and_a_card_submit(teams_bot: TeamsBot) ->
     assert {action["type"] for action in actions} == {"Action.Submit"}
     titles = [action["title"] for action in actions]
     assert "Email a code to a***@contoso.com" in titles
-    numbered = [line for line in menu.text.splitlines() if line[:1].isdigit()]
+    numbered = [line for line in fallback.splitlines() if line[:1].isdigit()]
     assert numbered == [f"{n}. {title}" for n, title in enumerate(titles, 1)]
-    assert card["fallbackText"] == menu.text
     assert menu.activity["summary"]
     assert "suggestedActions" not in menu.activity
 
@@ -379,6 +382,41 @@ def test_the_allow_list_defaults_to_the_app_tenant() -> None:
         TeamsSettings(allowed_tenant_ids=["contoso.onmicrosoft.com"])
     with pytest.raises(ValueError, match="extra"):
         TeamsSettings.model_validate({"allowed_tenants": []})
+
+
+async def test_development_mode_admits_any_tenant_with_one_warning_each(
+    make_http_bot: MakeHttpBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No app id, no allow-list: no token is checked, so a tenant id proves nothing. A
+    Teams-shaped activity is answered, and each tenant is named in one warning, however many
+    messages it sends; a configured list is kept (see `test_refused_with_nothing_changed`
+    for the check with an app id)."""
+    replies: list[Received] = []
+    async with make_http_bot() as bot:
+        with caplog.at_level(logging.WARNING, logger="bot.teams.admission"):
+            for tenant in (TENANT, TENANT, FOREIGN_TENANT):
+                activity = bot.activity("help", user="29:alice-teams-id")
+                activity.update(
+                    channelId="msteams",
+                    conversation={"id": "a:1on1", "conversationType": "personal"},
+                    channelData={"tenant": {"id": tenant}},
+                )
+                answer = await bot.post(activity)
+                assert answer.status == 202, answer.body
+                replies += messages(answer.replies)
+    assert len(replies) == 3
+    warned = [record for record in caplog.records if record.name == "bot.teams.admission"]
+    assert [getattr(record, "tenant", None) for record in warned] == [TENANT, FOREIGN_TENANT]
+    assert all("DEVELOPMENT MODE" in record.getMessage() for record in warned)
+
+
+async def test_development_mode_keeps_a_configured_allow_list(make_http_bot: MakeHttpBot) -> None:
+    async with make_http_bot(teams={"allowed_tenant_ids": [TENANT]}) as bot:
+        activity = bot.activity("help", user="29:alice-teams-id")
+        activity.update(channelId="msteams", channelData={"tenant": {"id": FOREIGN_TENANT}})
+        answer = await bot.post(activity)
+    assert answer.status == 403
+    assert answer.replies == []
 
 
 def _png_size(data: bytes) -> tuple[int, int, int]:

@@ -3,6 +3,7 @@ talks to (one cookie jar per browser), the rate limit, the CAPTCHA against a sit
 stand-in, and the same answers whether or not the typed account exists."""
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ import pytest
 from aiohttp import ClientSession, CookieJar, TCPConnector, web
 
 from adapters.directory.embedded import EmbeddedDirectory
-from bot.runtime import Runtime, start_runtime
+from bot.bot_framework import from_environment
+from bot.runtime import Runtime, http_application, start_runtime
 from bot.webchat import CAPTCHA_SECRET_VARIABLE, WebChat, WebChatSettings, add_webchat_routes
 from bot.webchat.channel import COOKIE_NAME
 from bot.webchat.conversations import (
@@ -26,9 +28,14 @@ from dialogs.settings import PasswordSettings
 from state import FrozenClock, MemoryStore
 from tests.captcha_stand_in import SITE_KEY, captcha_stand_in
 from tests.harness import Outbox, settings_for
+from tests.servers import free_port
 from tests.serving import serving as serve_app
 
 API = "/webchat/api/messages"
+OUTCOME = "/webchat/api/outcome"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+NEW_PASSWORD = "copper lantern orchard 42"
+OUTCOME_REQUESTS = 40  # asking for the outcome: per client address and minute
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,24 @@ class Browser:
     ) -> Answer:
         """`extra` goes into the JSON beside `text` (e.g. `captcha_token`)."""
         return await self.post({"text": text, **extra}, headers)
+
+    async def outcome(
+        self, body: bytes = b"{}", headers: Mapping[str, str] | None = None
+    ) -> Answer:
+        """Ask, as the page does while the password page is open, whether it is done."""
+        sent = {"Content-Type": "application/json", "Origin": self.url, **(headers or {})}
+        async with self.session.post(f"{self.url}{OUTCOME}", data=body, headers=sent) as response:
+            return Answer(response.status, await response.read(), response.headers)
+
+    async def set_password_on_the_page(self, link: str, password: str) -> str:
+        """Open the password page's link, send the form; the result page's HTML."""
+        async with self.session.get(link) as response:
+            found = CSRF.search(await response.text())
+        assert found is not None
+        form = {"csrf": found.group(1), "password": password, "confirm": password}
+        async with self.session.post(link, data=form) as response:
+            assert response.status == 200
+            return await response.text()
 
     async def ok(self, text: str, **extra: Any) -> str:
         answer = await self.say(text, **extra)
@@ -139,6 +164,27 @@ async def serving(
         yield Served(url, runtime, clock, Outbox(data_dir / "outbox.jsonl"), exits)
 
 
+@asynccontextmanager
+async def serving_everything(data_dir: Path, clock: FrozenClock) -> AsyncIterator[Served]:
+    """The whole bot as `sspr-bot serve` builds it (the web chat and the password page on one
+    origin, the public URL its own), in link mode."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = settings_for(data_dir, server={"public_url": url}, password={"entry": "link"})
+    runtime = await start_runtime(settings, environ={}, clock=clock, console=None)
+    async with AsyncExitStack() as exits:
+        exits.push_async_callback(runtime.close)
+        app = http_application(runtime, from_environment({}))
+        await exits.enter_async_context(serve_app(app, port=port))
+        yield Served(url, runtime, clock, Outbox(data_dir / "outbox.jsonl"), exits)
+
+
+@pytest.fixture(name="whole_bot")
+async def whole_bot_fixture(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Served]:
+    async with serving_everything(tmp_path / "data", clock) as served:
+        yield served
+
+
 MakeServed = Callable[..., AbstractAsyncContextManager[Served]]
 
 
@@ -200,9 +246,12 @@ async def a_complete_reset(served: Served) -> None:
     [reply] = ending.json["replies"]
     mode = served.runtime.settings.password.entry
     assert reply["sensitive"] is (mode != "link")  # a password to copy; a link is a button
-    if mode == "link":  # the one-time password page link, as a link the page shows
-        assert reply["link"].startswith(served.runtime.settings.server.password_page)
-        assert reply["link"] in reply["text"]
+    if mode == "link":  # the one-time password page link, as a button the page shows
+        link = reply["link"]
+        assert link["label"] == "Choose my new password"
+        assert link["url"].startswith(served.runtime.settings.server.password_page)
+        assert link["url"] in reply["text"]  # and in the text, for copying by hand
+        assert ending.json["awaiting"] == "page"
     else:
         assert mode == "temporary", mode
         assert "temporary password" in reply["text"]
@@ -463,3 +512,103 @@ async def test_an_id_issued_for_a_refused_message_is_never_kept(clock: FrozenClo
     await conversations.finish(refused, answered=False)
     assert refused.new_cookie is None
     assert await conversation_of(store, refused.cookie) is None
+
+
+async def verified_in_the_web_chat(served: Served, browser: Browser) -> Answer:
+    """Bob through the web chat up to the password page's link: the answer carrying it."""
+    await browser.ok("reset")
+    await browser.ok("bob")
+    await browser.ok("other")
+    await served.runtime.dialog.drain()
+    answer = await browser.say(served.outbox.last_code())
+    assert answer.status == 200
+    return answer
+
+
+async def test_each_answer_says_what_the_reset_awaits(make_served: MakeServed) -> None:
+    async with make_served(password={"entry": "link"}) as served:
+        browser = await served.browser()
+        assert (await browser.say("reset")).json["awaiting"] == ""  # a name, typed
+        app = await browser.say("bob")
+        assert "authenticator app" in app.text
+        assert app.json["awaiting"] == "app_code"  # digits, but nothing to send again
+        sent = await browser.say("other")
+        assert "text message" in sent.text
+        assert sent.json["awaiting"] == "code"  # digits, and `resend` works
+        resent = await browser.say("resend")
+        assert resent.json["awaiting"] == "code"
+        await served.runtime.dialog.drain()
+        linked = await browser.say(served.outbox.last_code())
+        assert linked.json["awaiting"] == "page"
+        assert (await browser.say("cancel")).json["awaiting"] == ""
+
+
+async def test_the_web_chat_learns_the_password_page_result(whole_bot: Served) -> None:
+    served = whole_bot
+    browser = await served.browser()
+    assert (await browser.outcome()).json == {"waiting": False, "replies": []}  # no chat
+    linked = await verified_in_the_web_chat(served, browser)
+    waiting = await browser.outcome()
+    assert waiting.status == 200
+    assert waiting.json == {"waiting": True, "replies": []}
+    assert waiting.headers["Cache-Control"] == "no-store"
+    stranger = await served.browser()
+    assert (await stranger.outcome()).json == {"waiting": False, "replies": []}
+
+    page = await browser.set_password_on_the_page(
+        linked.json["replies"][0]["link"]["url"], NEW_PASSWORD
+    )
+    assert "Password changed" in page
+
+    done = await browser.outcome()
+    assert done.json["waiting"] is False
+    assert [reply["text"] for reply in done.json["replies"]] == [
+        "Done: your new password is set (on the password page), and you've been signed "
+        "out of your other sessions."
+    ]
+    directory = served.runtime.directory
+    assert isinstance(directory, EmbeddedDirectory)
+    assert await directory.check_password("bob", NEW_PASSWORD)
+    assert "Which account" in await browser.ok("reset")  # a new reset: nothing to wait for
+    assert (await browser.outcome()).json == {"waiting": False, "replies": []}
+
+
+async def test_an_expired_link_ends_the_wait(make_served: MakeServed) -> None:
+    async with make_served(password={"entry": "link"}) as served:
+        browser = await served.browser()
+        await verified_in_the_web_chat(served, browser)
+        served.clock.advance(11 * 60)
+        expired = await browser.outcome()
+        assert expired.json["waiting"] is False
+        assert "took too long" in expired.json["replies"][0]["text"]
+
+
+async def test_asking_for_the_outcome_is_guarded_like_a_message(served: Served) -> None:
+    browser = await served.browser()
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Content-Type": "text/plain"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ):
+        answer = await browser.outcome(headers=headers)
+        assert answer.status == 403, headers
+    for body in (b"", b"[]", b'{"text": "reset"}', b"{" * 100):
+        answer = await browser.outcome(body)
+        assert answer.status in (400, 413), body
+    for _ in range(OUTCOME_REQUESTS - 4):  # the four bodies above counted
+        assert (await browser.outcome()).status == 200
+    limited = await browser.outcome()
+    assert limited.status == 429
+    assert limited.headers["Retry-After"] == "60"
+    assert (await browser.say("reset")).status == 200  # waiting never uses up typing
+
+
+async def test_the_page_offers_a_start_button_and_quick_buttons(served: Served) -> None:
+    html = (await served.get("/")).body.decode()
+    assert 'id="start-button"' in html
+    assert ">Reset my password</button>" in html
+    assert 'data-value="reset"' in html
+    assert 'id="quick"' in html
+    assert 'data-text-resend="Send another code"' in html
+    assert 'data-text-other="Try another way"' in html
+    assert f'data-outcome="{OUTCOME}"' in html

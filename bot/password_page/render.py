@@ -1,19 +1,31 @@
 """The password page's HTML, rendered on the server with every value escaped.
 
 No inline script or style (the CSP allows neither); the words come from the message
-catalog in the session's locale.
+catalog in the session's locale, and the page's own (the show-password button, the next
+steps) from `bot.password_page.texts`.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from bot.password_page.texts import text as page_text
 from dialogs.settings import PasswordSettings
 
 SCRIPT = "/static/password-page/page.js"
 STYLE = "/static/password-page/page.css"
 
 Text = Callable[..., str]
+
+
+@dataclass(frozen=True)
+class WayBack:
+    """How to get back to the chat from a result: a link to the web chat (`href`), or a
+    sentence naming where to go."""
+
+    text: str
+    href: str | None = None
 
 
 def _lang(locale: str) -> str:
@@ -80,13 +92,33 @@ def form_page(
         f'<label for="confirm-password">{t("page_confirm_password")}</label>\n'
         f'<input type="password" id="confirm-password" name="confirm" required '
         f'autocomplete="new-password" maxlength="{settings.max_length}">\n'
+        '<button type="button" id="show-password" class="toggle" aria-pressed="false" '
+        f'aria-controls="new-password confirm-password" hidden>'
+        f"{escape(page_text('show_password', locale))}</button>\n"
         f'<button type="submit">{t("page_submit")}</button>\n'
         "</form>"
     )
     return _document(locale, text("page_title", locale), body, script=True)
 
 
-def message_page(locale: str, title: str, message: str) -> str:
-    """A result or refusal: a heading and one paragraph, nothing to fill in."""
-    body = f'<h1>{escape(title)}</h1>\n<p role="status">{escape(message)}</p>'
-    return _document(locale, title, body)
+def message_page(
+    locale: str,
+    title: str,
+    message: str,
+    *,
+    steps: Sequence[str] = (),
+    back: WayBack | None = None,
+) -> str:
+    """A result or refusal, nothing to fill in: a heading, what happened, the next steps
+    and the way back to the chat."""
+    parts = [f"<h1>{escape(title)}</h1>", f'<p role="status">{escape(message)}</p>']
+    if steps:
+        items = "\n".join(f"<li>{escape(step)}</li>" for step in steps)
+        heading = escape(page_text("next_heading", locale))
+        parts.append(f'<h2 id="next-heading">{heading}</h2>')
+        parts.append(f'<ul class="next" aria-labelledby="next-heading">\n{items}\n</ul>')
+    if back is not None and back.href is not None:
+        parts.append(f'<p class="back"><a href="{escape(back.href)}">{escape(back.text)}</a></p>')
+    elif back is not None:
+        parts.append(f'<p class="back">{escape(back.text)}</p>')
+    return _document(locale, title, "\n".join(parts))

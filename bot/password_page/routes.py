@@ -9,9 +9,15 @@ Every response carries the security headers below; links are never built here.
 Each form shown gets a token of its own, and the hashes of the last few are kept with the
 link: a link preview (or a second tab) fetching the page must not void the form the owner
 already has open. Every token dies with the link, when it is used or expires.
+
+A result says what to do next and how to get back to the chat: to the web chat by a link
+(when the reset began there, or for a refused link when the web chat is served), else to
+the channel the reset began in, by name. The chat hears the result too: Teams and Slack as
+a message (`ChatNotifier`), the web chat by asking for it (`bot.webchat.outcome`).
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
@@ -21,8 +27,14 @@ from aiohttp import web
 from adapters.directory import DirectoryUnavailable
 from bot.password_page.form import form_fields
 from bot.password_page.notify import ChatNotifier
-from bot.password_page.render import SCRIPT, STYLE, form_page, message_page
+from bot.password_page.render import SCRIPT, STYLE, WayBack, form_page, message_page
+from bot.password_page.texts import text as page_text
+from bot.webchat.channel import CHANNEL as WEBCHAT_CHANNEL
+from bot.webchat.outcome import keeps_outcome, with_outcome
+from bot.webchat.routes import PAGE_PATH as WEBCHAT_PAGE
+from bot.webchat.routes import WEBCHAT_KEY
 from dialogs import ResetDialog
+from dialogs.machine import ENDS
 from dialogs.password_link import digest, link_key, new_token, plausible_token, same_secret
 from state import EtagMismatch, Record, Store, StoreUnavailable
 
@@ -44,6 +56,8 @@ MAX_FORMS = 8
 # A link record rewritten by this many other requests while one form is issued is contended
 # beyond any real use; that request is answered as unavailable rather than waiting on.
 _ISSUE_TRIES = 5
+# Channels a result names as the way back (their names are the catalog's `channel_<name>`).
+_NAMED_CHANNELS = frozenset({"msteams", "slack", "console", "emulator"})
 
 
 @dataclass(frozen=True)
@@ -66,17 +80,17 @@ class PasswordPage:
         try:
             found = await self._find(request.match_info["token"])
             if found is None:
-                return self._refused()
+                return self._refused(request)
             return await self._form(request, found)
         except (StoreUnavailable, DirectoryUnavailable) as error:
-            return self._unavailable(error)
+            return self._unavailable(request, error)
 
     async def submit(self, request: web.Request) -> web.Response:
         form = form_fields(request.content_type, request.charset, await request.read())
         try:
             found = await self._find(request.match_info["token"])
             if found is None:
-                return self._refused()
+                return self._refused(request)
             if form is None:
                 log.info("password page post that is not a UTF-8 form")
                 error = self._dialog.text("password_characters", self._locale(found))
@@ -86,10 +100,10 @@ class PasswordPage:
             )
             if not _issued_here(csrf, found.link.value):
                 log.warning("password page post without a valid form token")
-                return self._page(403, self._locale(found), "page_refused_title", "page_forbidden")
+                return self._forbidden(request, found)
             return await self._take(request, found, password, confirm)
         except (StoreUnavailable, DirectoryUnavailable) as error:
-            return self._unavailable(error)
+            return self._unavailable(request, error)
 
     async def _take(
         self, request: web.Request, found: _Link, password: str, confirm: str
@@ -103,15 +117,18 @@ class PasswordPage:
             etag = await self._put_session(found, outcome.session, found.session.etag)
         except EtagMismatch:
             log.info("password page post lost to another one", extra={"session": found.key[:19]})
-            return self._refused()
+            return self._refused(request)
         settled = await self._dialog.settle(outcome)
         session = settled.session or outcome.session or {}
+        conversation = found.session_key.removeprefix("session:")
+        said = [reply.text for reply in settled.replies]
         if settled.changed:
+            ended = session.get("state") in ENDS and keeps_outcome(conversation)
             try:
-                await self._put_session(found, session, etag)
+                await self._put_session(found, session, etag, outcome=said if ended else None)
             except EtagMismatch:
                 log.warning("a message crossed a password change")
-        text = "\n".join(reply.text for reply in settled.replies)
+        text = "\n".join(said)
         locale = str(session.get("locale", "en"))
         if session.get("state") == "awaiting_password":
             fresh = await self._store.get(found.session_key)
@@ -119,15 +136,18 @@ class PasswordPage:
                 again = _Link(found.key, found.link, found.session_key, fresh)
                 return await self._form(request, again, error=text, status=400)
         await self._store.delete(found.key)
+        back = self._way_back(request, _channel(session), locale)
         if session.get("state") == "done":
-            conversation = found.session_key.removeprefix("session:")
             try:
                 for reply in settled.replies:
                     await self._notifier.notify(conversation, reply)
             except Exception as error:
                 log.warning("chat not told of the reset", extra={"error": type(error).__name__})
-            return self._page(200, locale, "page_done_title", None, message=text)
-        return self._page(200, locale, "page_refused_title", None, message=text)
+            steps = [page_text("next_sign_in", locale), page_text("next_close", locale)]
+            title = self._dialog.text("page_done_title", locale)
+            return _result(200, locale, title, text, steps=steps, back=back)
+        title = self._dialog.text("page_refused_title", locale)
+        return _result(200, locale, title, text, back=back)
 
     async def _find(self, token: str) -> _Link | None:
         if not plausible_token(token):
@@ -149,7 +169,7 @@ class PasswordPage:
         """The form with a fresh form token (see `_issue_form_token`)."""
         csrf = await self._issue_form_token(found)
         if csrf is None:
-            return self._refused()
+            return self._refused(request)
         session = found.session.value["session"]
         account = await self._dialog.account_name(session)
         html = form_page(
@@ -186,28 +206,55 @@ class PasswordPage:
     def _locale(found: _Link) -> str:
         return str(found.session.value["session"].get("locale", "en"))
 
-    def _page(
-        self, status: int, locale: str, title: str, key: str | None, *, message: str = ""
-    ) -> web.Response:
-        """A page with a catalog heading and either a catalog message (`key`) or `message`."""
+    def _forbidden(self, request: web.Request, found: _Link) -> web.Response:
+        locale = self._locale(found)
         text = self._dialog.text
-        body = text(key, locale) if key else message
-        return _response(status, message_page(locale, text(title, locale), body))
+        back = self._way_back(request, _channel(found.session.value["session"]), locale)
+        title, message = text("page_refused_title", locale), text("page_forbidden", locale)
+        return _result(403, locale, title, message, back=back)
 
-    def _refused(self) -> web.Response:
+    def _refused(self, request: web.Request) -> web.Response:
         """The same answer for a link never issued, used, expired or of an ended session."""
-        return self._page(410, "en", "page_refused_title", "password_link_used")
+        return self._unknown_link(request, 410, "password_link_used")
 
-    def _unavailable(self, error: Exception) -> web.Response:
+    def _unavailable(self, request: web.Request, error: Exception) -> web.Response:
         log.error("password page dependency unavailable", extra={"error": type(error).__name__})
-        return self._page(503, "en", "page_refused_title", "unavailable")
+        return self._unknown_link(request, 503, "unavailable")
 
-    async def _put_session(self, found: _Link, session: dict[str, Any] | None, etag: str) -> str:
+    def _unknown_link(self, request: web.Request, status: int, key: str) -> web.Response:
+        """A refusal that cannot know whose link it was: in English, and the way back to
+        the web chat when it is served, else to Teams or Slack."""
+        text = self._dialog.text
+        back = self._way_back(request, None, "en")
+        return _result(status, "en", text("page_refused_title", "en"), text(key, "en"), back=back)
+
+    def _way_back(self, request: web.Request, channel: str | None, locale: str) -> WayBack:
+        """Back to the chat a reset began in (`channel`; None when it is not known)."""
+        webchat = WEBCHAT_KEY in request.app
+        if webchat and channel in (WEBCHAT_CHANNEL, None):
+            return WayBack(page_text("back_to_chat", locale), WEBCHAT_PAGE)
+        if channel is None:
+            return WayBack(page_text("start_again_elsewhere", locale))
+        if channel in _NAMED_CHANNELS:
+            name = self._dialog.text(f"channel_{channel}", locale)
+            return WayBack(page_text("back_to_channel", locale, channel=name))
+        return WayBack(page_text("back_to_start", locale))
+
+    async def _put_session(
+        self,
+        found: _Link,
+        session: dict[str, Any] | None,
+        etag: str,
+        *,
+        outcome: list[str] | None = None,
+    ) -> str:
+        """Write the session back; `outcome`, what the page said when it ended a web chat's
+        reset, is kept beside it for the web chat to read."""
+        value = {**found.session.value, "session": session}
+        if outcome is not None:
+            value = with_outcome(value, outcome)
         return await self._store.put(
-            found.session_key,
-            {**found.session.value, "session": session},
-            ttl=self._dialog.session_ttl,
-            if_match=etag,
+            found.session_key, value, ttl=self._dialog.session_ttl, if_match=etag
         )
 
 
@@ -226,6 +273,22 @@ def _issued_here(csrf: str, link: dict[str, Any]) -> bool:
     """Whether `csrf` is one of the link's form tokens, comparing with every one of them."""
     matches = [same_secret(csrf, each) for each in _issued(link)]
     return any(matches)
+
+
+def _channel(session: dict[str, Any]) -> str:
+    return str(session.get("channel", ""))
+
+
+def _result(
+    status: int,
+    locale: str,
+    title: str,
+    message: str,
+    *,
+    steps: Sequence[str] = (),
+    back: WayBack,
+) -> web.Response:
+    return _response(status, message_page(locale, title, message, steps=steps, back=back))
 
 
 def _response(status: int, html: str) -> web.Response:

@@ -1,10 +1,13 @@
 """Channel-neutral replies as Slack messages: a text fallback and Block Kit buttons.
 
 Every message carries `text` (what notifications, screen readers and old clients show; the
-choices numbered, so typing a number works too). A reply with choices also carries blocks:
-a section with the text and one button per choice. Texts go out as plain text (`mrkdwn`
-off, `plain_text` objects), so an asterisk or underscore in a name or a temporary password
-is shown as typed instead of turning into formatting that hides characters.
+choices numbered, so typing a number works too; the password page's link in full). A reply
+with choices or a link also carries blocks: a section with the text, then the link as a URL
+button and one button per choice. Slack opens a URL button's link itself and still reports
+the press, which is acknowledged and otherwise ignored (its `action_id` is no choice's).
+Texts go out as plain text (`mrkdwn` off, `plain_text` objects), so an asterisk or
+underscore in a name or a temporary password is shown as typed instead of turning into
+formatting that hides characters.
 """
 
 from typing import Any
@@ -15,6 +18,7 @@ from dialogs import Reply
 
 ACTION_PREFIX = "sspr_choice_"
 CHOICES_BLOCK = "sspr_choices"
+LINK_ACTION = "sspr_link"
 MAX_BUTTONS = 25  # Slack's limit per actions block
 MAX_BUTTON_TEXT = 75
 MAX_SECTION_TEXT = 3000
@@ -40,23 +44,32 @@ def message(reply: Reply) -> dict[str, Any]:
         "unfurl_links": False,
         "unfurl_media": False,
     }
-    if reply.choices and not reply.sensitive:
-        arguments["blocks"] = [
-            {"type": "section", "text": _plain(reply.text, MAX_SECTION_TEXT)},
+    if reply.sensitive or not (reply.choices or reply.link):
+        return arguments
+    elements: list[dict[str, Any]] = []
+    if reply.link is not None:
+        elements.append(
             {
-                "type": "actions",
-                "block_id": CHOICES_BLOCK,
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": f"{ACTION_PREFIX}{number}",
-                        "text": _plain(choice.label, MAX_BUTTON_TEXT),
-                        "value": choice.value,
-                    }
-                    for number, choice in enumerate(reply.choices[:MAX_BUTTONS], 1)
-                ],
-            },
-        ]
+                "type": "button",
+                "action_id": LINK_ACTION,
+                "text": _plain(reply.link.label, MAX_BUTTON_TEXT),
+                "url": reply.link.url,
+                "style": "primary",
+            }
+        )
+    elements.extend(
+        {
+            "type": "button",
+            "action_id": f"{ACTION_PREFIX}{number}",
+            "text": _plain(choice.label, MAX_BUTTON_TEXT),
+            "value": choice.value,
+        }
+        for number, choice in enumerate(reply.choices[: MAX_BUTTONS - len(elements)], 1)
+    )
+    arguments["blocks"] = [
+        {"type": "section", "text": _plain(reply.text, MAX_SECTION_TEXT)},
+        {"type": "actions", "block_id": CHOICES_BLOCK, "elements": elements},
+    ]
     return arguments
 
 

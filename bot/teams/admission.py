@@ -3,6 +3,9 @@
 `admit` is the check an agent runs before a turn. The HTTP layer applies the same tenant
 rule earlier (see `TeamsCloudAdapter`), so a foreign tenant is refused before any state is
 read; the agent's check keeps the rule even where the adapter is not in front.
+
+In development mode (no app id) no token is checked, so a tenant id proves nothing: with no
+list configured every tenant is admitted, each one with a warning the first time.
 """
 
 import enum
@@ -18,6 +21,7 @@ log = logging.getLogger(__name__)
 
 TEAMS_CHANNEL = "msteams"
 _GROUP_CONVERSATIONS = frozenset({"groupchat", "channel"})
+ANY_TENANT = "*"  # not a tenant id, so never a configured one (they are GUIDs)
 
 
 class Admission(enum.Enum):
@@ -26,17 +30,43 @@ class Admission(enum.Enum):
     REFUSE = "refuse"  # answer nothing, change nothing
 
 
+class AnyTenant(frozenset[str]):
+    """Development mode's allow-list when none is configured: the one entry `ANY_TENANT`.
+    It remembers the tenants it admitted, so each one is warned about once; a plain copy
+    of it (the HTTP layer keeps one) still admits every tenant, without warning."""
+
+    def __new__(cls) -> "AnyTenant":
+        return super().__new__(cls, (ANY_TENANT,))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._warned: set[str] = set()
+
+    def admitted(self, tenant: str | None) -> None:
+        name = tenant or "none"
+        if name not in self._warned:
+            self._warned.add(name)
+            log.warning(
+                "DEVELOPMENT MODE: Teams activity admitted from a tenant no allow-list "
+                "names; with an app id only teams.allowed_tenant_ids (or the app's tenant) "
+                "is admitted",
+                extra={"tenant": name},
+            )
+
+
 def allowed_tenants(
     settings: TeamsSettings, app_tenant_id: str | None, *, authenticated: bool = True
 ) -> frozenset[str]:
-    """The configured allow-list, or the app's own tenant when none is configured. An
-    empty list with authentication on (a multi-tenant app) admits no Teams tenant: warned."""
+    """The configured allow-list, or the app's own tenant when none is configured. With
+    neither, authentication on (a multi-tenant app) admits no Teams tenant (warned), and
+    development mode admits every tenant (`AnyTenant`)."""
     if settings.allowed_tenant_ids:
         return frozenset(settings.allowed_tenant_ids)
     if app_tenant_id and app_tenant_id.lower() not in ("common", "organizations"):
         return frozenset({app_tenant_id.lower()})
-    if authenticated:
-        log.warning("no Teams tenant is allowed: set teams.allowed_tenant_ids")
+    if not authenticated:
+        return AnyTenant()
+    log.warning("no Teams tenant is allowed: set teams.allowed_tenant_ids")
     return frozenset()
 
 
@@ -56,7 +86,13 @@ def tenant_allowed(channel_id: str | None, channel_data: Any, tenants: Iterable[
     if channel_id != TEAMS_CHANNEL:
         return True
     tenant = tenant_of(channel_data)
-    return tenant is not None and tenant in set(tenants)
+    if isinstance(tenants, AnyTenant):
+        tenants.admitted(tenant)
+        return True
+    allowed = set(tenants)
+    if ANY_TENANT in allowed:
+        return True
+    return tenant is not None and tenant in allowed
 
 
 def admit(activity: Activity, tenants: Iterable[str]) -> Admission:

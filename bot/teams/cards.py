@@ -1,10 +1,17 @@
 """Replies as Teams shows them: Adaptive Cards with plain-text fallbacks.
 
 Teams ignores suggested actions, so a reply with choices becomes an Adaptive Card 1.5 with
-one `Action.Submit` per choice; the same reply, numbered, travels in `text` (and as the
-card's `fallbackText`) for clients that render no card: notifications, screen readers,
-older mobile clients. A submit comes back as a message whose `value` holds the chosen
-`sspr_choice` and whose text is empty; `inbound_text` reads either.
+one `Action.Submit` per choice, and the reply carrying the password page's link a card
+whose button (`Action.OpenUrl`) opens it; the link stays in the card's text as well.
+
+A card travels alone. Teams keeps a card in a message of its own, so an activity with both
+`text` and a card shows up as two messages, the text and then the card: the menu twice
+(microsoft/BotFramework-Services#98, MicrosoftDocs/msteams-docs#1998 and #2594). So a card's
+activity has no `text`; its `summary` (the first line) is what the chat list and
+notifications show instead of "sent a card", and the card's `fallbackText` (the reply with
+its choices numbered) is for clients that render no card. A submit comes back as a message
+whose `value` holds the chosen `sspr_choice` and whose text is empty; `inbound_text` reads
+either.
 """
 
 from typing import Any
@@ -21,7 +28,7 @@ _SUMMARY_LENGTH = 80
 
 
 def adaptive_card(reply: Reply) -> dict[str, Any]:
-    """The card for one reply: its text, then one button per choice."""
+    """The card for one reply: its text, then its link's button and one button per choice."""
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": paragraph, "wrap": True, **_emphasis(index, reply)}
         for index, paragraph in enumerate(_paragraphs(reply.text))
@@ -34,25 +41,38 @@ def adaptive_card(reply: Reply) -> dict[str, Any]:
         "fallbackText": plain_text(reply),
         "msteams": {"width": "Full"},
     }
-    if reply.choices:
-        card["actions"] = [
-            {"type": "Action.Submit", "title": choice.label, "data": {CHOICE_KEY: choice.value}}
-            for choice in reply.choices
-        ]
+    actions: list[dict[str, Any]] = []
+    if reply.link is not None:
+        actions.append(
+            {
+                "type": "Action.OpenUrl",
+                "title": reply.link.label,
+                "url": reply.link.url,
+                "style": "positive",
+            }
+        )
+    actions.extend(
+        {"type": "Action.Submit", "title": choice.label, "data": {CHOICE_KEY: choice.value}}
+        for choice in reply.choices
+    )
+    if actions:
+        card["actions"] = actions
     return card
 
 
 def teams_activity(reply: Reply) -> Activity:
-    """A reply for Teams. Choices make a card; so does a multi-paragraph confirmation or
-    result. A reply carrying a password stays plain text: a card would be kept in the chat
-    and shown in previews just the same, and text is easier to copy on a phone."""
+    """A reply for Teams. Choices make a card, and so do a link and a multi-paragraph
+    confirmation or result; the card then goes without `text` (see above). A reply carrying
+    a password stays plain text: a card would be kept in the chat and shown in previews just
+    the same, and text is easier to copy on a phone."""
     # No suggested actions: Teams does not show them; the card carries the buttons.
-    activity = Activity(type=ActivityTypes.message, text=plain_text(reply), text_format="plain")
-    if reply.sensitive or not (reply.choices or "\n\n" in reply.text):
-        return activity
-    activity.attachments = [Attachment(content_type=ADAPTIVE_CARD, content=adaptive_card(reply))]
-    activity.summary = _summary(reply.text)
-    return activity
+    if reply.sensitive or not (reply.choices or reply.link or "\n\n" in reply.text):
+        return Activity(type=ActivityTypes.message, text=plain_text(reply), text_format="plain")
+    return Activity(
+        type=ActivityTypes.message,
+        attachments=[Attachment(content_type=ADAPTIVE_CARD, content=adaptive_card(reply))],
+        summary=_summary(reply.text),
+    )
 
 
 def inbound_text(activity: Activity) -> str:

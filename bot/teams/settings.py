@@ -41,7 +41,8 @@ class TeamsSettings(BaseModel):
             "Empty means the app's own tenant (`MicrosoftAppTenantId`), which is what a "
             "single-tenant app wants. A multi-tenant app can be installed in any tenant: "
             "list every tenant it serves; with no list and no app tenant every Teams "
-            "message is refused."
+            "message is refused. In development mode (no MicrosoftAppId: no token is "
+            "checked) an empty list admits every tenant, each one logged with a warning."
         ),
     )
     app_name: str = Field(

@@ -33,12 +33,24 @@ counter, so refusing a flood costs no store round trips (`bot.webchat.rate_limit
 
 Deeply nested JSON gets the same 400 as any other body that is not the flat object the page
 sends.
+
+What comes next. Each answer says what the reset waits for (`awaiting`: a code that was sent,
+a code from the authenticator app, the password page, or nothing in particular), read from
+the conversation's record as the turn left it, so the page can offer `resend` and `other` as
+buttons and a numeric keyboard for codes. Like the replies, it is the same for every typed
+name until a check passed.
+
+The password page's result. Nothing can be sent to a web chat page, so while the reset waits
+for the password page, the page asks `POST /webchat/api/outcome` every few seconds until the
+reset has ended, and shows what the password page said (`bot.webchat.outcome`). It is a
+POST for the same reasons as a message (the JSON content type and the Origin a browser sends
+with it), it reads and never writes the conversation, and it has a rate limit of its own, so
+waiting never uses up what a person may type.
 """
 
 import json
 import logging
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,20 +62,26 @@ from bot.turns import TurnRunner
 from bot.webchat import texts
 from bot.webchat.captcha import MAX_TOKEN, CaptchaUnavailable, CaptchaVerifier
 from bot.webchat.client_address import client_address, rate_key
-from bot.webchat.conversations import Claim, ConversationBusy, ConversationIds
+from bot.webchat.conversations import Claim, ConversationBusy, ConversationIds, session_in
+from bot.webchat.outcome import outcome_in
 from bot.webchat.page import API_CSP, COMMON_HEADERS, page_headers, render_page
 from bot.webchat.rate_limit import ClientRateLimit
 from bot.webchat.settings import WebChatSettings
 from dialogs import Inbound, Reply
-from state import Clock, Store, StoreUnavailable, SystemClock
+from dialogs.machine import ENDS
+from state import Clock, Record, Store, StoreUnavailable, SystemClock
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "webchat"
 COOKIE_NAME = "sspr_webchat"
 COOKIE_PATH = "/webchat"
-_URL = re.compile(r"https?://[^\s<>\"']+")
-_TRAILING = ".,;:!?)]}'\""
+# Asking for the password page's result: the page asks every few seconds (`POLL_SECONDS` in
+# `bot.webchat.page`); this leaves room for two tabs and a reload.
+OUTCOME_REQUESTS = 40
+OUTCOME_WINDOW = 60.0
+# What a reset that ended without a word from the password page is answered with.
+_ENDED = {"done": "password_link_done", "cancelled": "cancelled", "expired": "expired"}
 
 MessageFor = Callable[[str, str], Reply]
 """A catalog message by key and locale (`ResetDialog.message`)."""
@@ -102,24 +120,15 @@ class WebChatPage:
     headers: dict[str, str]
 
 
-def link_in(text: str) -> str | None:
-    """The first http(s) URL in a reply, for clients that show it as a link."""
-    for match in _URL.finditer(text):
-        candidate = match.group(0).rstrip(_TRAILING)
-        parts = urlsplit(candidate)
-        if parts.scheme in {"http", "https"} and parts.hostname:
-            return candidate
-    return None
-
-
 def reply_json(reply: Reply) -> dict[str, Any]:
+    """A reply as the page shows it; `link` (the password page's) becomes a button."""
     body: dict[str, Any] = {
         "text": reply.text,
         "choices": [{"value": c.value, "label": c.label} for c in reply.choices],
         "sensitive": reply.sensitive,
     }
-    if (link := link_in(reply.text)) is not None:
-        body["link"] = link
+    if reply.link is not None:
+        body["link"] = {"label": reply.link.label, "url": reply.link.url}
     return body
 
 
@@ -153,6 +162,13 @@ class WebChat:
             self._clock,
             requests=settings.rate_limit.requests,
             window=settings.rate_limit.window,
+        )
+        self._outcome_limit = ClientRateLimit(
+            store,
+            self._clock,
+            requests=OUTCOME_REQUESTS,
+            window=OUTCOME_WINDOW,
+            counter="webchat-outcome-rate",
         )
         self._proxies = settings.proxy_networks()
         self._captcha: CaptchaVerifier | None = None
@@ -199,6 +215,46 @@ class WebChat:
             log.error("web chat: the state store is unavailable")
             return self._polite(503, "unavailable", self._message("unavailable", locale).text)
 
+    async def outcome(self, request: WebChatRequest) -> WebChatAnswer:
+        """Whether the reset still waits for the password page (`waiting`), and once it has
+        ended, what to show: what the password page said, or why the reset ended."""
+        locale = self._locale(request.headers)
+        if not self._same_origin(request):
+            return self._refusal(403, "forbidden", locale)
+        address = self._client(request)
+        try:
+            if not await self._outcome_limit.allows(rate_key(address)):
+                retry = str(math.ceil(OUTCOME_WINDOW))
+                return self._refusal(429, "rate_limited", locale, {"Retry-After": retry})
+            if request.body is None:
+                return self._refusal(413, "too_large", locale)
+            if not _empty_object(request.body):
+                return self._refusal(400, "malformed", locale)
+            record = await self._conversations.conversation_record(request.cookie)
+        except StoreUnavailable:
+            log.error("web chat: the state store is unavailable")
+            return self._polite(503, "unavailable", self._message("unavailable", locale).text)
+        waiting, replies = self._ending(record)
+        body = {"waiting": waiting, "replies": [reply_json(reply) for reply in replies]}
+        return WebChatAnswer(200, body, self._api_headers())
+
+    def _ending(self, record: Record | None) -> tuple[bool, list[Reply]]:
+        session = session_in(record)
+        if record is None or session is None:
+            return False, []
+        if session.state == "awaiting_password":
+            if self._clock.now() < session.link_expires_at:
+                return True, []
+            return False, [self._message("expired", session.locale)]
+        if session.state == "resetting":  # the password page is setting it right now
+            return True, []
+        if session.state not in ENDS:
+            return False, []
+        said = [Reply(text) for text in outcome_in(record.value)]
+        if not said and session.state in _ENDED:
+            said = [self._message(_ENDED[session.state], session.locale)]
+        return False, said
+
     async def _converse(
         self, cookie: str | None, text: str, token: str | None, address: str, locale: str
     ) -> WebChatAnswer:
@@ -217,9 +273,10 @@ class WebChat:
             answered = True
         finally:
             await self._conversations.finish(claim, answered=answered)
+        awaiting = claim.reset.awaiting if claim.reset is not None else ""
         return WebChatAnswer(
             200,
-            {"replies": [reply_json(reply) for reply in replies]},
+            {"replies": [reply_json(reply) for reply in replies], "awaiting": awaiting},
             self._api_headers(),
             claim.new_cookie,
         )
@@ -295,6 +352,15 @@ class WebChat:
         return WebChatAnswer(
             status, {"error": error, "message": message}, self._api_headers(headers)
         )
+
+
+def _empty_object(body: bytes) -> bool:
+    """Whether the body is `{}`: what the page sends when it asks for the outcome."""
+    try:
+        document: object = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return isinstance(document, dict) and not document
 
 
 def _parse(body: bytes) -> tuple[str, str | None] | None:

@@ -23,8 +23,9 @@ The CAPTCHA pass. A solved CAPTCHA is kept with the id as a pass for one reset: 
 way when it was solved, or else the next one a message starts. Once that reset has ended,
 the next one (the next typed name) needs a new answer.
 
-What is read of the reset (its nonce, whether it is under way, whether a check passed) is
-the same for every typed name until a check passed, so none of this tells accounts apart.
+What is read of the reset (its nonce, whether it is under way, whether a check passed, what
+the page should offer next) is the same for every typed name until a check passed, so none
+of this tells accounts apart.
 """
 
 import hashlib
@@ -32,9 +33,11 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
+from adapters.delivery import Medium
 from dialogs.machine import ENDS
+from dialogs.methods.authenticator import AuthenticatorMethod
 from dialogs.session import ResetSession
 from state import Clock, EtagMismatch, Record, Store
 
@@ -44,6 +47,12 @@ BUSY_SECONDS = 60.0  # longer than any turn takes; a claim left by a crash ends 
 IDLE_SECONDS = 900.0  # how long an id lasts after its last message when no reset is under way
 AFTER_RESET_SECONDS = 60.0  # kept a little past the end of the reset under way
 _COOKIE_FORMAT = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
+CONVERSATION_PREFIX = "webchat:"  # every web chat conversation's name starts so
+_SENT_CODES = frozenset(get_args(Medium))  # challenges whose code was sent, so can be resent
+
+Awaiting = Literal["code", "app_code", "page", ""]
+"""What the reset waits for: a code that was sent (`resend` works), a code from the
+authenticator app, the password page (the chat learns the result by asking), or a text."""
 
 
 class ConversationBusy(Exception):
@@ -58,16 +67,35 @@ class ResetSeen:
     under_way: bool
     passed: bool
     expires_at: float
+    awaiting: Awaiting = ""
 
     @classmethod
     def of(cls, record: Record | None) -> "ResetSeen | None":
         """The reset in a conversation record (`TurnRunner`'s), None when there is none."""
-        stored = record.value.get("session") if record is not None else None
-        if not isinstance(stored, dict):
+        session = session_in(record)
+        if session is None:
             return None
-        session = ResetSession.from_dict(stored)
         under_way = session.state != "idle" and session.state not in ENDS
-        return cls(session.nonce, under_way, bool(session.passed), session.expires_at)
+        return cls(
+            session.nonce, under_way, bool(session.passed), session.expires_at, _awaiting(session)
+        )
+
+
+def session_in(record: Record | None) -> ResetSession | None:
+    """The reset kept in a conversation record, None when there is none."""
+    stored = record.value.get("session") if record is not None else None
+    return ResetSession.from_dict(stored) if isinstance(stored, dict) else None
+
+
+def _awaiting(session: ResetSession) -> Awaiting:
+    if session.state == "awaiting_password":
+        return "page"
+    challenge = session.challenge
+    if session.state != "challenged" or challenge is None:
+        return ""
+    if challenge.method in _SENT_CODES:
+        return "code"
+    return "app_code" if challenge.method == AuthenticatorMethod.name else ""
 
 
 @dataclass(frozen=True)
@@ -116,17 +144,7 @@ class Claim:
     def speaks_for_unrenewed_check(self) -> bool:
         """Whether the reset has a passed check this id was not renewed at: an id from
         before that check, which must not speak for it."""
-        reset = self.reset
-        return reset is not None and reset.passed and reset.nonce != self.renewed_for
-
-    @property
-    def settled(self) -> bool:
-        """Whether no turn can change what the id must remember: the reset under way is
-        the one the id was renewed for, and the CAPTCHA pass, if any, is spent on it."""
-        reset = self.reset
-        if reset is None or not reset.under_way or reset.nonce != self.renewed_for:
-            return False
-        return self.captcha is None or self.captcha.reset == reset.nonce
+        return _unrenewed(self.reset, self.renewed_for)
 
 
 class ConversationIds:
@@ -178,16 +196,17 @@ class ConversationIds:
     async def finish(self, claim: Claim, *, answered: bool) -> None:
         """Keep what the message changed and let the next one in.
 
-        `answered`: the message got the dialog's answer. Then the reset is read again where
-        the turn may have changed it: a first passed check renews the id (the new one in
-        `claim.new_cookie`), a reset the message started spends the CAPTCHA pass. An id
-        issued for a message that was refused is never kept.
+        `answered`: the message got the dialog's answer. Then the reset is read again as
+        the turn left it (`claim.reset`, which also says what the page should offer next): a
+        first passed check renews the id (the new one in `claim.new_cookie`), a reset the
+        message started spends the CAPTCHA pass. An id issued for a message that was refused
+        is never kept.
         """
         if claim.etag is None and not answered:
             claim.new_cookie = None
             return
         renew = False
-        if answered and not claim.settled:
+        if answered:
             after = await self._store.get(_session_key(claim.conversation))
             renew = claim.learn(ResetSeen.of(after))
         now = self._clock.now()
@@ -207,15 +226,36 @@ class ConversationIds:
         except EtagMismatch:
             log.warning("a web chat message outlasted its claim on the conversation")
 
+    async def conversation_record(self, cookie: str | None) -> Record | None:
+        """The record of the conversation an id speaks for, read without claiming it (the
+        page asking whether the password page is done). None when the id was not issued
+        here, or meets a verified reset it was not renewed for."""
+        if cookie is None or not _COOKIE_FORMAT.match(cookie):
+            return None
+        kept = await self._store.get(_key(cookie))
+        if kept is None:
+            return None
+        record = await self._store.get(_session_key(kept.value["conversation"]))
+        if _unrenewed(ResetSeen.of(record), kept.value["renewed_for"]):
+            return None
+        return record
+
     def _issue(self) -> Claim:
         cookie = _new_cookie()
-        return Claim(f"webchat:{secrets.token_hex(20)}", cookie, None, new_cookie=cookie)
+        conversation = f"{CONVERSATION_PREFIX}{secrets.token_hex(20)}"
+        return Claim(conversation, cookie, None, new_cookie=cookie)
 
 
 async def conversation_of(store: Store, cookie: str) -> str | None:
     """The conversation an issued cookie speaks for, if it was issued."""
     record = await store.get(_key(cookie))
     return None if record is None else str(record.value["conversation"])
+
+
+def _unrenewed(reset: ResetSeen | None, renewed_for: str) -> bool:
+    """Whether the reset has a passed check that an id renewed at `renewed_for` was not
+    renewed at."""
+    return reset is not None and reset.passed and reset.nonce != renewed_for
 
 
 def _new_cookie() -> str:

@@ -10,6 +10,8 @@ from bot.webchat.texts import text
 
 STATIC_PREFIX = "/webchat/static/"
 API_PATH = "/webchat/api/messages"
+OUTCOME_PATH = "/webchat/api/outcome"
+POLL_SECONDS = 3  # how often the page asks whether the password page is done
 CAPTCHA_CALLBACK = "ssprCaptchaSolved"
 CAPTCHA_EXPIRED = "ssprCaptchaExpired"
 
@@ -65,6 +67,8 @@ def render_page(locale: str, captcha: CaptchaSettings, max_chars: int) -> str:
 
     data = {
         "api": API_PATH,
+        "outcome": OUTCOME_PATH,
+        "poll-ms": str(POLL_SECONDS * 1000),
         "captcha": captcha.provider,
         "max-chars": str(max_chars),
         **{
@@ -77,6 +81,8 @@ def render_page(locale: str, captcha: CaptchaSettings, max_chars: int) -> str:
                 "link_note",
                 "network",
                 "captcha_prompt",
+                "resend",
+                "other",
             )
         },
     }
@@ -108,13 +114,16 @@ def render_page(locale: str, captcha: CaptchaSettings, max_chars: int) -> str:
 <main id="chat" {attributes}>
 <h1>{t("heading")}</h1>
 <p class="intro">{t("intro")}</p>
+<p id="start" class="start" hidden><button type="button" id="start-button" class="primary"
+ data-value="reset">{t("start")}</button></p>
 <div id="transcript" class="transcript" role="log" aria-live="polite" aria-relevant="additions"
  aria-label="{t("transcript")}" tabindex="0"></div>{captcha_widget}
 <form id="composer" class="composer" action="{API_PATH}" method="post" autocomplete="off">
+<div id="quick" class="choices quick" role="group" aria-label="{t("quick")}" hidden></div>
 <label for="message">{t("label")}</label>
 <div class="row">
-<input id="message" name="text" type="text" maxlength="{max_chars}" autocomplete="off"
- autocapitalize="none" spellcheck="false" enterkeyhint="send" required>
+<input id="message" name="text" type="text" maxlength="{max_chars}" inputmode="text"
+ autocomplete="off" autocapitalize="none" spellcheck="false" enterkeyhint="send" required>
 <button type="submit">{t("send")}</button>
 </div>
 </form>

@@ -1,8 +1,9 @@
 """The web chat's rate limit per client address: a token bucket in this process in front of
 the counter in the shared store.
 
-The store's counter (`webchat-rate:<client>`, a sliding window) is what holds across bot
-instances, but asking it is a store write. Asked for every request, a flood of requests
+The store's counter (`webchat-rate:<client>`, a sliding window; `counter` names another one
+for another kind of request) is what holds across bot instances, but asking it is a store
+write. Asked for every request, a flood of requests
 that are refused anyway becomes a flood of writes that slows every other client down. So
 each instance keeps a token bucket per client, `requests` deep and refilled at `requests`
 per `window`: a client that has spent it is refused here, without a round trip, and only
@@ -35,8 +36,10 @@ class ClientRateLimit:
         requests: int,
         window: float,
         max_clients: int = MAX_CLIENTS,
+        counter: str = "webchat-rate",
     ) -> None:
         self._store = store
+        self._counter = counter
         self._clock = clock
         self._requests = requests
         self._window = window
@@ -49,7 +52,7 @@ class ClientRateLimit:
         if not self._from_bucket(client):
             return False
         return await self._store.take(
-            f"webchat-rate:{client}", limit=self._requests, window=self._window
+            f"{self._counter}:{client}", limit=self._requests, window=self._window
         )
 
     def _from_bucket(self, client: str) -> bool:

@@ -1,13 +1,22 @@
 """The aiohttp face of the web chat: the page at `/`, its script and style sheet, and the
-JSON API; the body is read bounded, the conversation cookie set here."""
+JSON API (messages, and the password page's outcome); bodies are read bounded, the
+conversation cookie set here."""
 
 from aiohttp import web
 
 from bot.request_body import bounded_body
 from bot.webchat.channel import COOKIE_NAME, COOKIE_PATH, WebChat, WebChatAnswer, WebChatRequest
-from bot.webchat.page import API_PATH, COMMON_HEADERS, STATIC_PREFIX, STATIC_TYPES, static_files
+from bot.webchat.page import (
+    API_PATH,
+    COMMON_HEADERS,
+    OUTCOME_PATH,
+    STATIC_PREFIX,
+    STATIC_TYPES,
+    static_files,
+)
 
 PAGE_PATH = "/"
+OUTCOME_MAX_BODY = 64  # the page sends `{}`
 
 WEBCHAT_KEY = web.AppKey("webchat", WebChat)
 STATIC_KEY = web.AppKey("webchat_static", dict[str, bytes])
@@ -21,6 +30,7 @@ def add_webchat_routes(app: web.Application, webchat: WebChat) -> None:
     for name in STATIC_TYPES:
         app.router.add_get(f"{STATIC_PREFIX}{name}", _static)
     app.router.add_post(API_PATH, _messages)
+    app.router.add_post(OUTCOME_PATH, _outcome)
 
     async def close_webchat(app: web.Application) -> None:
         await app[WEBCHAT_KEY].close()
@@ -48,17 +58,24 @@ async def _static(request: web.Request) -> web.StreamResponse:
 
 async def _messages(request: web.Request) -> web.StreamResponse:
     webchat = request.app[WEBCHAT_KEY]
-    body = await bounded_body(request, webchat.max_body)
-    answer = await webchat.message(
-        WebChatRequest(
-            body=body,
-            headers=request.headers,
-            peer=request.remote,
-            cookie=request.cookies.get(COOKIE_NAME),
-            host=request.host,
-        )
-    )
+    answer = await webchat.message(await _webchat_request(request, webchat.max_body))
     return _response(answer, secure=webchat.secure_cookies)
+
+
+async def _outcome(request: web.Request) -> web.StreamResponse:
+    webchat = request.app[WEBCHAT_KEY]
+    answer = await webchat.outcome(await _webchat_request(request, OUTCOME_MAX_BODY))
+    return _response(answer, secure=webchat.secure_cookies)
+
+
+async def _webchat_request(request: web.Request, max_body: int) -> WebChatRequest:
+    return WebChatRequest(
+        body=await bounded_body(request, max_body),
+        headers=request.headers,
+        peer=request.remote,
+        cookie=request.cookies.get(COOKIE_NAME),
+        host=request.host,
+    )
 
 
 def _response(answer: WebChatAnswer, *, secure: bool) -> web.Response:

@@ -10,7 +10,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Password reset",
         "heading": "Reset your password",
-        "intro": "Type 'reset' to begin. Never share a code or password with anyone.",
+        "intro": "Press the button or type 'reset' to begin. Never share a code or password "
+        "with anyone.",
+        "start": "Reset my password",
+        "resend": "Send another code",
+        "other": "Try another way",
+        "quick": "While you wait for the code",
         "transcript": "Conversation",
         "label": "Your message",
         "send": "Send",
@@ -40,8 +45,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "de": {
         "title": "Passwort zurücksetzen",
         "heading": "Passwort zurücksetzen",
-        "intro": "Schreiben Sie 'reset', um zu beginnen. Geben Sie Codes und Passwörter "
-        "niemals weiter.",
+        "intro": "Tippen Sie auf den Knopf oder schreiben Sie 'reset', um zu beginnen. Geben "
+        "Sie Codes und Passwörter niemals weiter.",
+        "start": "Mein Passwort zurücksetzen",
+        "resend": "Neuen Code senden",
+        "other": "Anders bestätigen",
+        "quick": "Während Sie auf den Code warten",
         "transcript": "Unterhaltung",
         "label": "Ihre Nachricht",
         "send": "Senden",
@@ -71,8 +80,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "fr": {
         "title": "Réinitialisation du mot de passe",
         "heading": "Réinitialiser votre mot de passe",
-        "intro": "Tapez « reset » pour commencer. Ne communiquez jamais un code ou un mot de "
-        "passe.",
+        "intro": "Appuyez sur le bouton ou tapez « reset » pour commencer. Ne communiquez "
+        "jamais un code ou un mot de passe.",
+        "start": "Réinitialiser mon mot de passe",
+        "resend": "Envoyer un nouveau code",
+        "other": "Essayer autrement",
+        "quick": "En attendant le code",
         "transcript": "Conversation",
         "label": "Votre message",
         "send": "Envoyer",

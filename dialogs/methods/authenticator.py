@@ -12,6 +12,7 @@ import pyotp
 
 from adapters.directory import Account
 from dialogs.methods.base import MethodKit, Result, Verdict, digits_of
+from dialogs.proofs import Proof
 from dialogs.replies import Reply
 from dialogs.session import Challenge, ResetSession
 from state import EtagMismatch
@@ -24,6 +25,9 @@ class AuthenticatorMethod:
 
     def available(self, account: Account) -> bool:
         return account.has_totp
+
+    def proofs(self, account: Account) -> tuple[Proof, ...]:
+        return ("authenticator",) if account.has_totp else ()
 
     def label(self, account: Account, kit: MethodKit, session: ResetSession) -> str:
         return kit.catalog.text("label_authenticator", session.locale)

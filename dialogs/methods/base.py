@@ -19,6 +19,7 @@ from adapters.directory import Account, Directory
 from dialogs.catalog import Catalog
 from dialogs.limits import Limits
 from dialogs.notices import Composer
+from dialogs.proofs import Proof
 from dialogs.replies import Reply
 from dialogs.session import ResetSession
 from dialogs.settings import DialogSettings
@@ -124,6 +125,11 @@ class VerificationMethod(Protocol):
     def name(self) -> str: ...
 
     def available(self, account: Account) -> bool: ...
+
+    def proofs(self, account: Account) -> tuple[Proof, ...]:
+        """What a passed check can prove for this account, in the order it tries them
+        (see dialogs.proofs): two checks count as two only when they prove two things."""
+        ...
 
     def label(self, account: Account, kit: MethodKit, session: ResetSession) -> str: ...
 

@@ -1,6 +1,8 @@
 """One-time codes sent by email, text message or voice call."""
 
+import re
 import secrets
+from collections.abc import Collection
 
 from adapters.delivery import Medium
 from adapters.directory import Account
@@ -13,6 +15,7 @@ from dialogs.methods.base import (
     Verdict,
     digits_of,
 )
+from dialogs.proofs import Proof
 from dialogs.replies import Reply
 from dialogs.session import Challenge, Delivery, ResetSession
 
@@ -21,25 +24,39 @@ class CodeMethod:
     def __init__(self, medium: Medium) -> None:
         self.name: Medium = medium
 
-    def destination(self, account: Account) -> str | None:
+    def routes(self, account: Account) -> list[tuple[Proof, str]]:
+        """Where a code can go for this account, with what its arrival proves, in the
+        order tried: a call rings the mobile phone, else the office phone (when that is
+        another number)."""
         if self.name == "email":
-            return account.email
-        if self.name == "sms":
-            return account.mobile_phone
-        return account.mobile_phone or account.office_phone
+            return [("email", account.email)] if account.email else []
+        mobile = account.mobile_phone
+        routes: list[tuple[Proof, str]] = [("mobile_phone", mobile)] if mobile else []
+        office = account.office_phone
+        if self.name == "voice" and office and _digits(office) != _digits(mobile or ""):
+            routes.append(("office_phone", office))
+        return routes
+
+    def proofs(self, account: Account) -> tuple[Proof, ...]:
+        return tuple(proof for proof, _ in self.routes(account))
+
+    def destination(self, account: Account, proven: Collection[str] = ()) -> str | None:
+        """Where the next code goes: the first route whose proof is not had yet."""
+        return next((to for proof, to in self.routes(account) if proof not in proven), None)
 
     def available(self, account: Account) -> bool:
-        return bool(self.destination(account))
+        return bool(self.routes(account))
 
     def label(self, account: Account, kit: MethodKit, session: ResetSession) -> str:
-        return kit.catalog.text(f"label_{self.name}", session.locale, to=self.masked(account))
+        to = self.masked(account, session.proven)
+        return kit.catalog.text(f"label_{self.name}", session.locale, to=to)
 
     async def start(
         self, session: ResetSession, account: Account | None, kit: MethodKit, *, blind: bool
     ) -> Reply:
         codes = kit.settings.codes
         code = f"{secrets.randbelow(10**codes.length):0{codes.length}d}"
-        to = self.destination(account) if account else None
+        to = self.destination(account, session.proven) if account else None
         if not await kit.limits.reserve_send(session.subject, self.name):
             raise FlowLocked
         if blind and not await kit.limits.reserve_typed_send(session.client, self.name):
@@ -68,7 +85,7 @@ class CodeMethod:
             f"sent_{self.name}",
             length=codes.length,
             minutes=minutes,
-            to=self.masked(account),
+            to=self.masked(account, session.proven),
         )
 
     async def check(
@@ -96,7 +113,12 @@ class CodeMethod:
             return Verdict(Result.FAILED, kit.say(session, "code_void"))
         return Verdict(Result.FAILED, kit.say(session, "code_wrong"))
 
-    def masked(self, account: Account) -> str:
+    def masked(self, account: Account, proven: Collection[str] = ()) -> str:
         """The destination as the chat may show it (b***@contoso.com, ***0123)."""
-        to = self.destination(account) or ""
+        to = self.destination(account, proven) or ""
         return mask_email(to) if self.name == "email" else mask_phone(to)
+
+
+def _digits(number: str) -> str:
+    """A phone number as the carrier dials it, so one number written two ways is one phone."""
+    return re.sub(r"\D", "", number)

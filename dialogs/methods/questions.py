@@ -10,6 +10,7 @@ import random
 from adapters.directory import Account
 from adapters.directory.answers import answer_matches
 from dialogs.methods.base import MethodKit, Result, Verdict, off_loop
+from dialogs.proofs import Proof
 from dialogs.replies import Reply
 from dialogs.session import Challenge, ResetSession
 
@@ -24,6 +25,9 @@ class QuestionsMethod:
 
     def available(self, account: Account) -> bool:
         return len(account.questions) >= self._asked
+
+    def proofs(self, account: Account) -> tuple[Proof, ...]:
+        return ("questions",) if self.available(account) else ()
 
     def label(self, account: Account, kit: MethodKit, session: ResetSession) -> str:
         return kit.catalog.text("label_questions", session.locale)

@@ -11,13 +11,15 @@ def session_in(state: str, **fields: object) -> ResetSession:
     return ResetSession(state=state, **fields)  # type: ignore[arg-type]
 
 
-def test_the_password_step_needs_enough_distinct_methods() -> None:
+def test_the_password_step_needs_enough_distinct_proofs() -> None:
     machine = ResetMachine()
-    session = session_in("challenged", required=2, passed=["email", "email"])
+    session = session_in(
+        "challenged", required=2, passed=["sms", "voice"], proven=["mobile_phone"] * 2
+    )
     with machine.attached(session):
         assert not session.verified()
         assert session.state == "challenged"
-        session.passed.append("sms")
+        session.proven.append("email")
         assert session.verified()
         assert session.state == "choosing_password"
 
@@ -32,7 +34,7 @@ def test_the_directory_write_is_unreachable_without_verification() -> None:
 
 def test_no_shortcut_from_identifying_to_the_password() -> None:
     machine = ResetMachine()
-    session = session_in("identifying", required=1, passed=["email"])
+    session = session_in("identifying", required=1, passed=["email"], proven=["email"])
     with machine.attached(session), pytest.raises(MachineError):
         session.start_reset()
 
@@ -60,6 +62,8 @@ def test_a_session_survives_storage_unchanged() -> None:
     session = session_in(
         "challenged",
         passed=["email"],
+        proven=["email"],
+        finished="reset",
         challenge=Challenge(method="questions", question_ids=["pet", "city"], answers_ok=[True]),
     )
     assert ResetSession.from_dict(session.to_dict()).to_dict() == session.to_dict()
@@ -70,3 +74,8 @@ def test_the_diagram_shows_every_state() -> None:
     assert diagram.splitlines()[3] == "stateDiagram-v2"
     for state in STATES:
         assert f'state "{state}" as {state}' in diagram
+
+
+def test_a_session_stored_before_proofs_were_kept_counts_its_methods() -> None:
+    stored = {"state": "choosing_password", "required": 2, "passed": ["email", "sms"]}
+    assert ResetSession.from_dict(stored).has_enough_verifications()
