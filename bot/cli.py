@@ -389,9 +389,11 @@ async def _run_chat(settings: "Settings", user: str | None) -> None:
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    from bot.config_file import load_settings
+    from bot.config_file import config_warnings, load_settings
 
-    load_settings(args.file)
+    settings = load_settings(args.file)
+    for warning in config_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{args.file}: OK")
     return 0
 

@@ -115,7 +115,10 @@ def test_methods_the_directory_cannot_serve_are_warned_of(tmp_path: Path) -> Non
         "verification.methods: questions cannot work with directory kind graph",
     ]
     assert "secrets of authenticator apps" in warnings[0]
-    assert check(tmp_path, GRAPH).returncode == 0
+    result = check(tmp_path, GRAPH)
+    assert result.returncode == 0
+    assert result.stdout.strip().endswith(": OK")
+    assert result.stderr.splitlines() == [f"warning: {warning}" for warning in warnings]
 
 
 def test_a_policy_no_administrator_can_meet_is_warned_of(tmp_path: Path) -> None:
