@@ -72,7 +72,6 @@ class ResetSession:
 
     state: str = "idle"
     nonce: str = ""
-    started_at: float = 0.0
     expires_at: float = 0.0
     locale: str = "en"
     channel: str = ""

@@ -21,7 +21,6 @@ async def forged(bot: Bot, state: str) -> ResetSession:
     return ResetSession(
         state=state,
         nonce="f" * 32,
-        started_at=now,
         expires_at=now + 900,
         subject=bob.id,
         account_id=bob.id,
