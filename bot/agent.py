@@ -6,6 +6,7 @@ from typing import Any
 from microsoft_agents.activity import Activity, TurnContextProtocol
 from microsoft_agents.hosting.core import ActivityHandler
 
+from bot.conversations import bot_framework_conversation
 from bot.proactive import reference_of
 from bot.render import to_activity
 from bot.turns import TurnRunner
@@ -29,7 +30,7 @@ def conversation_of(activity: Activity) -> str:
     """One user's conversation on one channel: the scope of a reset session."""
     user = activity.from_property.id if activity.from_property else ""
     conversation = activity.conversation.id if activity.conversation else ""
-    return f"{activity.channel_id}:{conversation}:{user}"
+    return bot_framework_conversation(str(activity.channel_id), conversation, user)
 
 
 class ResetAgent(ActivityHandler):

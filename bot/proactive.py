@@ -11,6 +11,7 @@ from microsoft_agents.activity import Activity, ConversationReference
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity
 
+from bot.conversations import read_conversation, slack_user
 from bot.render import to_activity
 from bot.slack import SlackChannel
 from dialogs import Reply
@@ -34,7 +35,7 @@ def reference_of(activity: Activity) -> dict[str, Any]:
 
 class BotFrameworkNotifier:
     """Sends into a Bot Framework conversation through a kept reference: the one in a
-    conversation's session record (`notify`, for conversations as `TurnRunner.run` names
+    conversation's record (`notify`, for conversations as `TurnRunner.run` names
     them; web chat and Slack ones have none and are left alone), or one kept elsewhere
     (`send`, for a Teams user's own chat)."""
 
@@ -44,8 +45,7 @@ class BotFrameworkNotifier:
         self._store = store
 
     async def notify(self, conversation: str, reply: Reply) -> None:
-        record = await self._store.get(f"session:{conversation}")
-        kept = record.value.get("reference") if record else None
+        kept = (await read_conversation(self._store, conversation)).reference
         if kept and postable(kept):
             await self.send(kept, reply)
         elif kept:
@@ -104,9 +104,9 @@ class ChannelNotifier:
         self._slack = slack
 
     async def notify(self, conversation: str, reply: Reply) -> None:
-        if conversation.startswith("slack:"):
+        slack = slack_user(conversation)
+        if slack is not None:
             if self._slack is not None:
-                _, team, _, user = conversation.split(":", 3)
-                await self._slack.send_proactive(team, user, [reply])
+                await self._slack.send_proactive(*slack, [reply])
             return
         await self._bot_framework.notify(conversation, reply)

@@ -1,5 +1,6 @@
-"""Imports flow one way (DESIGN.md): bot -> dialogs -> (state, adapters); the dialog core
-never sees a channel, and state and adapters never see the dialog or each other."""
+"""Imports flow one way (README.md, "Development"): bot -> dialogs -> (state, adapters);
+the dialog core never sees a channel, and state and adapters never see the dialog or each
+other."""
 
 import ast
 from pathlib import Path

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import ClientResponse
 
+from bot.conversations import read_conversation, record_key
 from bot.password_page import SECURITY_HEADERS
 from tests.harness import PASSWORDS
 from tests.http_fixtures import HttpBot, MakeHttpBot
@@ -109,9 +110,9 @@ async def test_a_whole_reset_ends_on_the_page(page_bot: HttpBot) -> None:
         "Done: your new password is set (on the password page), and you've been signed out "
         "of your other sessions."
     ]
-    record = await bot.runtime.store.get("session:emulator:conv-1:alice")
-    assert record is not None
-    assert record.value["session"]["state"] == "done"
+    record = await read_conversation(bot.runtime.store, "emulator:conv-1:alice")
+    assert record.session is not None
+    assert record.session["state"] == "done"
     notified = [message for message in bot.outbox.messages() if "was reset" in message["subject"]]
     assert len(notified) == 1
 
@@ -263,7 +264,7 @@ async def test_only_a_hash_of_the_token_is_stored(page_bot: HttpBot) -> None:
     record = await store.get(f"pwlink:{hashlib.sha256(token.encode()).hexdigest()}")
     assert record is not None
     assert token not in str(record.value)
-    session = await store.get("session:emulator:conv-1:alice")
+    session = await store.get(record_key("emulator:conv-1:alice"))
     assert session is not None
     assert token not in str(session.value)
 

@@ -15,6 +15,7 @@ from aiohttp import ClientSession, CookieJar, TCPConnector, web
 
 from adapters.directory.embedded import EmbeddedDirectory
 from bot.bot_framework import from_environment
+from bot.conversations import record_key
 from bot.runtime import Runtime, http_application, start_runtime
 from bot.webchat import CAPTCHA_SECRET_VARIABLE, WebChat, WebChatSettings, add_webchat_routes
 from bot.webchat.channel import COOKIE_NAME
@@ -395,7 +396,7 @@ async def test_the_rate_limit_holds_per_client_address(make_served: MakeServed) 
         browser = await served.browser()
         for line in ("reset", "bob", "other"):
             await browser.ok(line)
-        key = f"session:{await conversation_of(served.runtime.store, browser.cookie or '')}"
+        key = record_key(await conversation_of(served.runtime.store, browser.cookie or "") or "")
         before = await served.runtime.store.get(key)
 
         refused = await browser.say("cancel")

@@ -7,36 +7,34 @@ password goes through the dialog's own checks and its `settle`, exactly as in a 
 Every response carries the security headers below; links are never built here.
 
 Each form shown gets a token of its own, and the hashes of the last few are kept with the
-link: a link preview (or a second tab) fetching the page must not void the form the owner
-already has open. Every token dies with the link, when it is used or expires.
+link (`bot.conversations`, which owns the link record and the conversation record).
 
 A result says what to do next and how to get back to the chat: to the web chat by a link
 (when the reset began there, or for a refused link when the web chat is served), else to
 the channel the reset began in, by name. The chat hears the result too: Teams and Slack as
-a message (`ChatNotifier`), the web chat by asking for it (`bot.webchat.outcome`).
+a message (`ChatNotifier`), the web chat by asking for it (kept in its record,
+`bot.conversations`).
 """
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from importlib.resources import files
 from typing import Any
 
 from aiohttp import web
 
 from adapters.directory import DirectoryUnavailable
+from bot.conversations import Conversations, PasswordLink
 from bot.password_page.form import form_fields
 from bot.password_page.notify import ChatNotifier
 from bot.password_page.render import SCRIPT, STYLE, WayBack, form_page, message_page
 from bot.password_page.texts import text as page_text
 from bot.webchat.channel import CHANNEL as WEBCHAT_CHANNEL
-from bot.webchat.outcome import keeps_outcome, with_outcome
 from bot.webchat.routes import PAGE_PATH as WEBCHAT_PAGE
 from bot.webchat.routes import WEBCHAT_KEY
 from dialogs import ResetDialog
-from dialogs.machine import ENDS
-from dialogs.password_link import digest, link_key, new_token, plausible_token, same_secret
-from state import EtagMismatch, Record, Store, StoreUnavailable
+from state import EtagMismatch, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -51,34 +49,19 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-# Forms whose tokens stay valid at once: the owner's open form, a few previews and reloads.
-MAX_FORMS = 8
-# A link record rewritten by this many other requests while one form is issued is contended
-# beyond any real use; that request is answered as unavailable rather than waiting on.
-_ISSUE_TRIES = 5
 # Channels a result names as the way back (their names are the catalog's `channel_<name>`).
 _NAMED_CHANNELS = frozenset({"msteams", "slack", "console", "emulator"})
-
-
-@dataclass(frozen=True)
-class _Link:
-    """A link record and the session record it points to."""
-
-    key: str
-    link: Record
-    session_key: str
-    session: Record
 
 
 class PasswordPage:
     def __init__(self, dialog: ResetDialog, store: Store, notifier: ChatNotifier) -> None:
         self._dialog = dialog
-        self._store = store
+        self._conversations = Conversations(store, dialog)
         self._notifier = notifier
 
     async def show(self, request: web.Request) -> web.Response:
         try:
-            found = await self._find(request.match_info["token"])
+            found = await self._conversations.linked(request.match_info["token"])
             if found is None:
                 return self._refused(request)
             return await self._form(request, found)
@@ -88,7 +71,7 @@ class PasswordPage:
     async def submit(self, request: web.Request) -> web.Response:
         form = form_fields(request.content_type, request.charset, await request.read())
         try:
-            found = await self._find(request.match_info["token"])
+            found = await self._conversations.linked(request.match_info["token"])
             if found is None:
                 return self._refused(request)
             if form is None:
@@ -98,7 +81,7 @@ class PasswordPage:
             csrf, password, confirm = (
                 form.get(name, "") for name in ("csrf", "password", "confirm")
             )
-            if not _issued_here(csrf, found.link.value):
+            if not found.issued_here(csrf):
                 log.warning("password page post without a valid form token")
                 return self._forbidden(request, found)
             return await self._take(request, found, password, confirm)
@@ -106,36 +89,28 @@ class PasswordPage:
             return self._unavailable(request, error)
 
     async def _take(
-        self, request: web.Request, found: _Link, password: str, confirm: str
+        self, request: web.Request, found: PasswordLink, password: str, confirm: str
     ) -> web.Response:
-        stored = found.session.value
-        outcome = await self._dialog.page_password(stored["session"], password, confirm)
+        outcome = await self._dialog.page_password(found.session, password, confirm)
         if outcome.account_change is None:
             error = outcome.replies[0].text if outcome.replies else None
             return await self._form(request, found, error=error, status=400)
+        after = replace(found.conversation, session=outcome.session)
         try:
-            etag = await self._put_session(found, outcome.session, found.session.etag)
+            settled = await self._conversations.apply(after, outcome, keep_result=True)
         except EtagMismatch:
             log.info("password page post lost to another one", extra={"session": found.key[:19]})
             return self._refused(request)
-        settled = await self._dialog.settle(outcome)
         session = settled.session or outcome.session or {}
-        conversation = found.session_key.removeprefix("session:")
-        said = [reply.text for reply in settled.replies]
-        if settled.changed:
-            ended = session.get("state") in ENDS and keeps_outcome(conversation)
-            try:
-                await self._put_session(found, session, etag, outcome=said if ended else None)
-            except EtagMismatch:
-                log.warning("a message crossed a password change")
-        text = "\n".join(said)
+        conversation = found.conversation.id
+        text = "\n".join(reply.text for reply in settled.replies)
         locale = str(session.get("locale", "en"))
         if session.get("state") == "awaiting_password":
-            fresh = await self._store.get(found.session_key)
-            if fresh is not None:
-                again = _Link(found.key, found.link, found.session_key, fresh)
+            fresh = await self._conversations.read(conversation)
+            if fresh.etag is not None:
+                again = replace(found, conversation=fresh)
                 return await self._form(request, again, error=text, status=400)
-        await self._store.delete(found.key)
+        await self._conversations.forget_link(found)
         back = self._way_back(request, _channel(session), locale)
         if session.get("state") == "done":
             try:
@@ -149,29 +124,19 @@ class PasswordPage:
         title = self._dialog.text("page_refused_title", locale)
         return _result(200, locale, title, text, back=back)
 
-    async def _find(self, token: str) -> _Link | None:
-        if not plausible_token(token):
-            return None
-        key = link_key(token)
-        link = await self._store.get(key)
-        if link is None:
-            return None
-        session_key = str(link.value.get("session_key", ""))
-        session = await self._store.get(session_key)
-        stored = session.value.get("session") if session else None
-        if session is None or self._dialog.usable_link(stored, link.value, key) is None:
-            return None
-        return _Link(key, link, session_key, session)
-
     async def _form(
-        self, request: web.Request, found: _Link, *, error: str | None = None, status: int = 200
+        self,
+        request: web.Request,
+        found: PasswordLink,
+        *,
+        error: str | None = None,
+        status: int = 200,
     ) -> web.Response:
-        """The form with a fresh form token (see `_issue_form_token`)."""
-        csrf = await self._issue_form_token(found)
+        """The form with a fresh form token (`Conversations.issue_form_token`)."""
+        csrf = await self._conversations.issue_form_token(found)
         if csrf is None:
             return self._refused(request)
-        session = found.session.value["session"]
-        account = await self._dialog.account_name(session)
+        account = await self._dialog.account_name(found.session)
         html = form_page(
             self._dialog.text,
             self._locale(found),
@@ -183,33 +148,14 @@ class PasswordPage:
         )
         return _response(status, html)
 
-    async def _issue_form_token(self, found: _Link) -> str | None:
-        """A new form token, its hash kept with the link beside the newest others; None when
-        the link is gone (used) meanwhile."""
-        csrf = new_token()
-        link = found.link
-        for _ in range(_ISSUE_TRIES):
-            kept = _issued(link.value)[-(MAX_FORMS - 1) :]
-            value = {**link.value, "csrf": [*kept, digest(csrf)]}
-            ttl = max(float(value["expires_at"]) - self._dialog.now(), 1.0)
-            try:
-                await self._store.put(found.key, value, ttl=ttl, if_match=link.etag)
-                return csrf
-            except EtagMismatch:
-                current = await self._store.get(found.key)
-                if current is None:
-                    return None
-                link = current
-        raise StoreUnavailable("the password link kept changing while a form was issued")
-
     @staticmethod
-    def _locale(found: _Link) -> str:
-        return str(found.session.value["session"].get("locale", "en"))
+    def _locale(found: PasswordLink) -> str:
+        return str(found.session.get("locale", "en"))
 
-    def _forbidden(self, request: web.Request, found: _Link) -> web.Response:
+    def _forbidden(self, request: web.Request, found: PasswordLink) -> web.Response:
         locale = self._locale(found)
         text = self._dialog.text
-        back = self._way_back(request, _channel(found.session.value["session"]), locale)
+        back = self._way_back(request, _channel(found.session), locale)
         title, message = text("page_refused_title", locale), text("page_forbidden", locale)
         return _result(403, locale, title, message, back=back)
 
@@ -239,40 +185,6 @@ class PasswordPage:
             name = self._dialog.text(f"channel_{channel}", locale)
             return WayBack(page_text("back_to_channel", locale, channel=name))
         return WayBack(page_text("back_to_start", locale))
-
-    async def _put_session(
-        self,
-        found: _Link,
-        session: dict[str, Any] | None,
-        etag: str,
-        *,
-        outcome: list[str] | None = None,
-    ) -> str:
-        """Write the session back; `outcome`, what the page said when it ended a web chat's
-        reset, is kept beside it for the web chat to read."""
-        value = {**found.session.value, "session": session}
-        if outcome is not None:
-            value = with_outcome(value, outcome)
-        return await self._store.put(
-            found.session_key, value, ttl=self._dialog.session_ttl, if_match=etag
-        )
-
-
-def _issued(link: dict[str, Any]) -> list[str]:
-    """The hashes of the form tokens issued for a link, oldest first (the dialog creates the
-    link with none, as an empty string)."""
-    kept = link.get("csrf")
-    if isinstance(kept, str):
-        return [kept] if kept else []
-    if isinstance(kept, list):
-        return [each for each in kept if isinstance(each, str) and each]
-    return []
-
-
-def _issued_here(csrf: str, link: dict[str, Any]) -> bool:
-    """Whether `csrf` is one of the link's form tokens, comparing with every one of them."""
-    matches = [same_secret(csrf, each) for each in _issued(link)]
-    return any(matches)
 
 
 def _channel(session: dict[str, Any]) -> str:

@@ -39,6 +39,7 @@ from aiohttp import BaseConnector, ClientError, ClientSession, ClientTimeout
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.conversations import slack_conversation
 from bot.slack import blocks
 from bot.slack.identity import IdentityUnavailable, SlackIdentities
 from bot.slack.settings import SlackSecrets, SlackSettings
@@ -98,7 +99,7 @@ class _Said:
 
     @property
     def conversation(self) -> str:
-        return f"slack:{self.team}:{self.channel}:{self.user}"
+        return slack_conversation(self.team, self.channel, self.user)
 
 
 class _Serial:

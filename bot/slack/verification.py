@@ -16,7 +16,6 @@ from state import Clock
 
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
 SIGNATURE_HEADER = "x-slack-signature"
-WINDOW_SECONDS = 300  # what SignatureVerifier enforces; named here for the docs and tests
 
 
 class _BotClock(SlackClock):

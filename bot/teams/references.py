@@ -9,7 +9,7 @@ unchanged reference costs no store call on the turn's path.
 import logging
 from typing import Any
 
-from microsoft_agents.activity import Activity, ConversationReference
+from microsoft_agents.activity import Activity
 
 from state import Store, StoreUnavailable
 
@@ -49,8 +49,3 @@ class References:
         if len(self._written) >= MAX_REMEMBERED:
             self._written.clear()
         self._written[key] = reference
-
-
-def stored_reference(value: dict[str, Any]) -> ConversationReference:
-    reference: ConversationReference = ConversationReference.model_validate(value)
-    return reference

@@ -42,7 +42,7 @@ name until a check passed.
 
 The password page's result. Nothing can be sent to a web chat page, so while the reset waits
 for the password page, the page asks `POST /webchat/api/outcome` every few seconds until the
-reset has ended, and shows what the password page said (`bot.webchat.outcome`). It is a
+reset has ended, and shows what the password page said (`bot.conversations`). It is a
 POST for the same reasons as a message (the JSON content type and the Origin a browser sends
 with it), it reads and never writes the conversation, and it has a rate limit of its own, so
 waiting never uses up what a person may type.
@@ -58,18 +58,18 @@ from urllib.parse import urlsplit
 
 from aiohttp import BaseConnector
 
+from bot.conversations import Conversation
 from bot.turns import TurnRunner
 from bot.webchat import texts
 from bot.webchat.captcha import MAX_TOKEN, CaptchaUnavailable, CaptchaVerifier
 from bot.webchat.client_address import client_address, rate_key
 from bot.webchat.conversations import Claim, ConversationBusy, ConversationIds, session_in
-from bot.webchat.outcome import outcome_in
 from bot.webchat.page import API_CSP, COMMON_HEADERS, page_headers, render_page
 from bot.webchat.rate_limit import ClientRateLimit
 from bot.webchat.settings import WebChatSettings
 from dialogs import Inbound, Reply
 from dialogs.machine import ENDS
-from state import Clock, Record, Store, StoreUnavailable, SystemClock
+from state import Clock, Store, StoreUnavailable, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ class WebChat:
         body = {"waiting": waiting, "replies": [reply_json(reply) for reply in replies]}
         return WebChatAnswer(200, body, self._api_headers())
 
-    def _ending(self, record: Record | None) -> tuple[bool, list[Reply]]:
+    def _ending(self, record: Conversation | None) -> tuple[bool, list[Reply]]:
         session = session_in(record)
         if record is None or session is None:
             return False, []
@@ -250,7 +250,7 @@ class WebChat:
             return True, []
         if session.state not in ENDS:
             return False, []
-        said = [Reply(text) for text in outcome_in(record.value)]
+        said = [Reply(text) for text in record.page_result]
         if not said and session.state in _ENDED:
             said = [self._message(_ENDED[session.state], session.locale)]
         return False, said

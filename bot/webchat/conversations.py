@@ -36,10 +36,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from adapters.delivery import Medium
+from bot.conversations import Conversation, new_webchat_conversation, read_conversation
 from dialogs.machine import ENDS
 from dialogs.methods.authenticator import AuthenticatorMethod
 from dialogs.session import ResetSession
-from state import Clock, EtagMismatch, Record, Store
+from state import Clock, EtagMismatch, Store
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ BUSY_SECONDS = 60.0  # longer than any turn takes; a claim left by a crash ends 
 IDLE_SECONDS = 900.0  # how long an id lasts after its last message when no reset is under way
 AFTER_RESET_SECONDS = 60.0  # kept a little past the end of the reset under way
 _COOKIE_FORMAT = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
-CONVERSATION_PREFIX = "webchat:"  # every web chat conversation's name starts so
 _SENT_CODES = frozenset(get_args(Medium))  # challenges whose code was sent, so can be resent
 
 Awaiting = Literal["code", "app_code", "page", ""]
@@ -70,8 +70,8 @@ class ResetSeen:
     awaiting: Awaiting = ""
 
     @classmethod
-    def of(cls, record: Record | None) -> "ResetSeen | None":
-        """The reset in a conversation record (`TurnRunner`'s), None when there is none."""
+    def of(cls, record: Conversation | None) -> "ResetSeen | None":
+        """The reset in a conversation record, None when there is none."""
         session = session_in(record)
         if session is None:
             return None
@@ -81,10 +81,10 @@ class ResetSeen:
         )
 
 
-def session_in(record: Record | None) -> ResetSession | None:
+def session_in(record: Conversation | None) -> ResetSession | None:
     """The reset kept in a conversation record, None when there is none."""
-    stored = record.value.get("session") if record is not None else None
-    return ResetSession.from_dict(stored) if isinstance(stored, dict) else None
+    stored = record.session if record is not None else None
+    return ResetSession.from_dict(stored) if stored is not None else None
 
 
 def _awaiting(session: ResetSession) -> Awaiting:
@@ -186,7 +186,7 @@ class ConversationIds:
             )
         except EtagMismatch:
             raise ConversationBusy from None
-        claim.reset = ResetSeen.of(await self._store.get(_session_key(claim.conversation)))
+        claim.reset = ResetSeen.of(await read_conversation(self._store, claim.conversation))
         if claim.speaks_for_unrenewed_check:
             log.warning("a web chat id met a verified reset it was not renewed for")
             await self._store.delete(key)
@@ -207,7 +207,7 @@ class ConversationIds:
             return
         renew = False
         if answered:
-            after = await self._store.get(_session_key(claim.conversation))
+            after = await read_conversation(self._store, claim.conversation)
             renew = claim.learn(ResetSeen.of(after))
         now = self._clock.now()
         lasts_until = _lasts_until(claim, now)
@@ -226,7 +226,7 @@ class ConversationIds:
         except EtagMismatch:
             log.warning("a web chat message outlasted its claim on the conversation")
 
-    async def conversation_record(self, cookie: str | None) -> Record | None:
+    async def conversation_record(self, cookie: str | None) -> Conversation | None:
         """The record of the conversation an id speaks for, read without claiming it (the
         page asking whether the password page is done). None when the id was not issued
         here, or meets a verified reset it was not renewed for."""
@@ -235,14 +235,14 @@ class ConversationIds:
         kept = await self._store.get(_key(cookie))
         if kept is None:
             return None
-        record = await self._store.get(_session_key(kept.value["conversation"]))
+        record = await read_conversation(self._store, kept.value["conversation"])
         if _unrenewed(ResetSeen.of(record), kept.value["renewed_for"]):
             return None
         return record
 
     def _issue(self) -> Claim:
         cookie = _new_cookie()
-        conversation = f"{CONVERSATION_PREFIX}{secrets.token_hex(20)}"
+        conversation = new_webchat_conversation(secrets.token_hex(20))
         return Claim(conversation, cookie, None, new_cookie=cookie)
 
 
@@ -264,11 +264,6 @@ def _new_cookie() -> str:
 
 def _key(cookie: str) -> str:
     return f"webchat-id:{hashlib.sha256(cookie.encode()).hexdigest()}"
-
-
-def _session_key(conversation: str) -> str:
-    """Where `TurnRunner` keeps the conversation's record (read here, never written)."""
-    return f"session:{conversation}"
 
 
 def _lasts_until(claim: Claim, now: float) -> float:

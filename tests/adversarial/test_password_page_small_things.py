@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager
 
 import pytest
 
-from bot.password_page.routes import MAX_FORMS
+from bot.conversations import MAX_FORMS, read_conversation
 from dialogs.password_policy import PasswordPolicy
 from dialogs.settings import PasswordSettings
 from tests.harness import PASSWORDS, Bot
@@ -39,9 +39,9 @@ async def still_waiting(bot: HttpBot) -> None:
     """Nothing changed: the old password works, nothing was reset, the link still waits."""
     assert await bot.runtime.directory.check_password("alice", PASSWORDS["alice"])
     assert reset_events(bot) == []
-    record = await bot.runtime.store.get("session:emulator:conv-1:alice")
-    assert record is not None
-    assert record.value["session"]["state"] == "awaiting_password"
+    record = await read_conversation(bot.runtime.store, "emulator:conv-1:alice")
+    assert record.session is not None
+    assert record.session["state"] == "awaiting_password"
 
 
 async def post_raw(bot: HttpBot, token: str, body: bytes, content_type: str) -> tuple[int, str]:
