@@ -15,14 +15,12 @@ only place a request body is logged) stays off, and its HTTP logging policy, whi
 headers and URLs, is held at WARNING.
 """
 
-import base64
-import binascii
 import logging
 import re
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -37,126 +35,37 @@ from azure.core.exceptions import (
     ServiceRequestTimeoutError,
     ServiceResponseTimeoutError,
 )
-from azure.core.pipeline import PipelineResponse
-from azure.core.pipeline.policies import AsyncRetryPolicy
-from azure.core.pipeline.transport import AioHttpTransport, AsyncHttpResponse, HttpRequest
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from azure.core.pipeline.transport import AioHttpTransport
 
-from adapters.addresses import protected_url_problem
-from adapters.delivery.base import DeliveryFailed, DeliveryUnavailable, Message, Receipt
-from adapters.delivery.retry import RetryPolicy, Sleep
+from adapters.delivery.acs_retry import RepeatableSendRetry
+from adapters.delivery.acs_settings import (
+    ACCESS_KEY_VARIABLE,
+    CONNECTION_STRING_VARIABLE,
+    AcsSettings,
+    acs_credentials,
+    resource_origin,
+)
+from adapters.delivery.base import DeliveryFailed, Message, Receipt
+from adapters.delivery.retry import RetryPolicy
 from adapters.delivery.trust import trusting
 
-ACCESS_KEY_VARIABLE = "SSPR_ACS_ACCESS_KEY"
-CONNECTION_STRING_VARIABLE = "SSPR_ACS_CONNECTION_STRING"
+__all__ = [
+    "ACCESS_KEY_VARIABLE",
+    "CONNECTION_STRING_VARIABLE",
+    "HTTP_LOGGER",
+    "AcsSender",
+    "AcsSettings",
+    "open_acs_sender",
+    "resource_origin",
+]
 
 # azure-core's logger for request URLs and headers.
 HTTP_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
-
-# What Communication Services accepts as a sender: a phone number in E.164 form, a short
-# code (5 or 6 digits, no "+"), or an alphanumeric sender id (up to 11 letters, digits
-# and spaces, at least one letter).
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
-_SHORT_CODE = re.compile(r"[0-9]{5,6}")
-_ALPHANUMERIC = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9 ]{0,9}[A-Za-z0-9])?")
-
-# Answers a repeat of the same request may turn into a success.
-_REPEATED_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-# As RetryPolicy: the first pause without a Retry-After, doubled after each.
-_FIRST_BACKOFF = 0.5
 
 # A provider error code worth quoting in a reason: a short token, never free text.
 _ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 
 _E = TypeVar("_E", bound=BaseException)
-
-
-def resource_origin(url: str) -> str:
-    """The endpoint as the access key signs it: scheme and lower-case host, a port only
-    when not the scheme's default, no path. ValueError says what is wrong (never quoting
-    the URL: one from a connection string sits next to the key)."""
-    problem = protected_url_problem(url, "the one-time code")
-    if problem is not None:
-        raise ValueError(problem)
-    parts = urlsplit(url)
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("must not carry a user name or password")
-    if parts.path not in {"", "/"} or parts.query or parts.fragment:
-        raise ValueError("must be the resource's address only, with no path or query")
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError("has an invalid port") from None
-    if port is not None and port != (443 if parts.scheme == "https" else 80):
-        host = f"{host}:{port}"
-    return f"{parts.scheme}://{host}"
-
-
-class AcsSettings(BaseModel):
-    """The `acs` SMS delivery section: a Communication Services resource that sends texts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["acs"] = Field(description="Selects Azure Communication Services for SMS.")
-    endpoint: str | None = Field(
-        default=None,
-        description=(
-            "The resource's https address, e.g. https://contoso.communication.azure.com. "
-            f"Needed with {ACCESS_KEY_VARIABLE}; with {CONNECTION_STRING_VARIABLE} it may "
-            "be left out, and when set must be the connection string's endpoint."
-        ),
-    )
-    from_number: str = Field(
-        description=(
-            "Sender the resource owns: a phone number in E.164 form (+14255550123), a "
-            "short code (5 or 6 digits), or an enabled alphanumeric sender id (up to 11 "
-            "letters, digits and spaces, with at least one letter)."
-        ),
-    )
-    ca_file: str | None = Field(
-        default=None,
-        min_length=1,
-        description=(
-            "PEM file of extra certificate authorities to trust besides the system's, for "
-            "a TLS-inspecting proxy. A relative path is taken from the data directory."
-        ),
-    )
-    timeout: float = Field(
-        default=10.0,
-        gt=0,
-        description="Seconds to wait for the connection and for each read of the answer.",
-    )
-    enable_delivery_report: bool = Field(
-        default=False,
-        description="Ask for a delivery report on the resource's Event Grid for every text.",
-    )
-    tag: str | None = Field(
-        default=None,
-        min_length=1,
-        description=(
-            "Text Communication Services returns in delivery reports, to tell the bot's "
-            "texts apart."
-        ),
-    )
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint_is_a_resource(cls, value: str | None) -> str | None:
-        return None if value is None else resource_origin(value)
-
-    @field_validator("from_number")
-    @classmethod
-    def _sender_is_usable(cls, value: str) -> str:
-        if not any(form.fullmatch(value) for form in (_E164, _SHORT_CODE, _ALPHANUMERIC)):
-            raise ValueError(
-                "must be an E.164 phone number (+14255550123), a 5 or 6 digit short code, "
-                "or an alphanumeric sender id of up to 11 letters, digits and spaces"
-            )
-        return value
 
 
 class AcsSender:
@@ -228,7 +137,7 @@ class AcsSender:
                 self._endpoint,
                 self._credential,
                 transport=transport,
-                retry_policy=_RepeatableSendRetry(self._retry),
+                retry_policy=RepeatableSendRetry(self._retry),
                 logging_enable=False,
             )
         return self._client
@@ -303,53 +212,6 @@ class AcsSender:
         return DeliveryFailed(f"{self._where}: the answer could not be read", maybe_sent=True)
 
 
-class _RepeatableSendRetry(AsyncRetryPolicy[HttpRequest, AsyncHttpResponse]):
-    """azure-core's retry with our bounds: `tries` requests at most, pauses (Retry-After,
-    else 0.5 s doubling) through RetryPolicy's sleep and `max_wait` seconds in all.
-
-    Only 429 and 5xx answers are repeated: the same body goes again, so the service
-    de-duplicates it by its repeatability ids. A Retry-After longer than what is left of
-    the budget ends the retries at once, as RetryPolicy does.
-    """
-
-    def __init__(self, retry: RetryPolicy) -> None:
-        repeats = max(retry.tries - 1, 0)
-        super().__init__(retry_total=repeats, retry_status=repeats)
-        self._max_wait = retry.max_wait
-        self._pause: Sleep = retry.sleep
-
-    def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
-        settings = super().configure_retries(options)
-        settings["waited"] = 0.0
-        settings["next_pause"] = 0.0
-        return settings
-
-    def is_retry(
-        self,
-        settings: dict[str, Any],
-        response: PipelineResponse[Any, Any],
-    ) -> bool:
-        if response.http_response.status_code not in _REPEATED_STATUSES or not settings["total"]:
-            return False
-        asked = self.get_retry_after(response)
-        pause = asked if asked is not None else _FIRST_BACKOFF * 2 ** len(settings["history"])
-        if settings["waited"] + pause > self._max_wait:
-            return False
-        settings["next_pause"] = pause
-        return True
-
-    async def sleep(
-        self,
-        settings: dict[str, Any],
-        transport: Any,
-        response: PipelineResponse[Any, Any] | None = None,
-    ) -> None:
-        pause: float = settings["next_pause"]
-        settings["waited"] += pause
-        if pause > 0:
-            await self._pause(pause)
-
-
 def open_acs_sender(
     settings: AcsSettings,
     environ: Mapping[str, str],
@@ -364,7 +226,7 @@ def open_acs_sender(
     Credentials come from either SSPR_ACS_ACCESS_KEY (with `endpoint` in the settings)
     or SSPR_ACS_CONNECTION_STRING ("endpoint=https://...;accesskey=..."), never both.
     """
-    endpoint, access_key = _credentials(settings, environ)
+    endpoint, access_key = acs_credentials(settings, environ)
     tls_context = trusting(settings.ca_file, base_dir, "acs")
     http_logger = logging.getLogger(HTTP_LOGGER)
     if http_logger.getEffectiveLevel() < logging.WARNING:
@@ -376,64 +238,6 @@ def open_acs_sender(
         tls_context=tls_context,
         retry=retry,
     )
-
-
-def _credentials(settings: AcsSettings, environ: Mapping[str, str]) -> tuple[str, str]:
-    """The endpoint and the access key; the messages name variables, never values."""
-    access_key = environ.get(ACCESS_KEY_VARIABLE) or None
-    connection_string = environ.get(CONNECTION_STRING_VARIABLE) or None
-    if access_key is not None and connection_string is not None:
-        raise DeliveryUnavailable(
-            f"acs: both {ACCESS_KEY_VARIABLE} and {CONNECTION_STRING_VARIABLE} are set; "
-            "set only one"
-        )
-    if connection_string is not None:
-        endpoint, access_key = _parse_connection_string(connection_string)
-        if settings.endpoint is not None and settings.endpoint != endpoint:
-            raise DeliveryUnavailable(
-                f"acs: the endpoint in {CONNECTION_STRING_VARIABLE} is not the configured "
-                "endpoint; correct one of them, or leave endpoint out of the settings"
-            )
-        variable = CONNECTION_STRING_VARIABLE
-    elif access_key is not None:
-        if settings.endpoint is None:
-            raise DeliveryUnavailable(
-                f"acs: endpoint is not configured (it is needed with {ACCESS_KEY_VARIABLE})"
-            )
-        endpoint = settings.endpoint
-        variable = ACCESS_KEY_VARIABLE
-    else:
-        raise DeliveryUnavailable(
-            f"acs: neither {ACCESS_KEY_VARIABLE} nor {CONNECTION_STRING_VARIABLE} is set "
-            "(one of them holds the resource's access key)"
-        )
-    try:
-        base64.b64decode(access_key, validate=True)
-    except binascii.Error:
-        raise DeliveryUnavailable(
-            f"acs: the access key in {variable} is not base64 (copy it from the resource's Keys)"
-        ) from None
-    return endpoint, access_key
-
-
-def _parse_connection_string(text: str) -> tuple[str, str]:
-    fields: dict[str, str] = {}
-    for part in text.split(";"):
-        name, _, value = part.partition("=")
-        fields[name.strip().lower()] = value.strip()
-    endpoint = fields.get("endpoint")
-    access_key = fields.get("accesskey")
-    if not endpoint or not access_key:
-        raise DeliveryUnavailable(
-            f"acs: {CONNECTION_STRING_VARIABLE} must read "
-            "endpoint=https://<resource>.communication.azure.com/;accesskey=<key>"
-        )
-    try:
-        return resource_origin(endpoint), access_key
-    except ValueError as problem:
-        raise DeliveryUnavailable(
-            f"acs: the endpoint in {CONNECTION_STRING_VARIABLE} {problem}"
-        ) from None
 
 
 def _error_code(error: HttpResponseError) -> str | None:

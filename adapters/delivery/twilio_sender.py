@@ -5,52 +5,44 @@ TwiML reads the message's speech, one `<Say>` per utterance with a pause between
 Neither is ever repeated once it may have reached Twilio: only a refused connection and a
 429 answer are tried again (by the RetryPolicy), because Twilio certainly took nothing.
 
-The package's aiohttp client is used with corrections, all in `_Transport`: it forgets its
-own `timeout` on async requests (so a request could wait forever), it has no way to add a
-CA, it logs in with aiohttp's deprecated BasicAuth, and the Retry-After of a 429 does not
-survive into TwilioRestException.
-Importing this module holds Twilio's HTTP loggers at WARNING for the whole process: at
-INFO they log every request's URL and headers.
+The package's aiohttp client is used with corrections, all in `TwilioTransport`
+(adapters/delivery/twilio_transport.py); importing this module holds Twilio's HTTP loggers
+at WARNING for the whole process, as they log every request's URL and headers at INFO.
 """
 
-import base64
-import json
-import logging
-import math
 import re
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, Literal, Self
+from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.http.response import Response
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from adapters.addresses import protected_url_problem
 from adapters.delivery.base import DeliveryFailed, DeliveryUnavailable, Message, Receipt
-from adapters.delivery.retry import RetryPolicy, TryAgain
+from adapters.delivery.retry import RetryPolicy
 from adapters.delivery.trust import trusting
+from adapters.delivery.twilio_settings import (
+    API_SECRET_VARIABLE,
+    AUTH_TOKEN_VARIABLE,
+    TwilioSettings,
+)
+from adapters.delivery.twilio_transport import TwilioTransport, http_reason
 
-# Twilio's own names for the secrets, as its tools and documentation use them.
-AUTH_TOKEN_VARIABLE = "TWILIO_AUTH_TOKEN"  # noqa: S105 - the variable's name
-API_SECRET_VARIABLE = "TWILIO_API_SECRET"  # noqa: S105 - the variable's name
-
-DEFAULT_API_BASE = "https://api.twilio.com"
-E164 = r"^\+[1-9][0-9]{6,14}$"
-
-_HTTP_LOG = logging.getLogger("twilio.async_http_client")
-_HTTP_LOG.setLevel(logging.WARNING)
-logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+__all__ = [
+    "API_SECRET_VARIABLE",
+    "AUTH_TOKEN_VARIABLE",
+    "FALLBACK_LANGUAGE",
+    "SAY_LANGUAGES",
+    "TwilioSender",
+    "TwilioSettings",
+    "dialable",
+    "open_twilio_sender",
+    "say_language",
+    "spoken",
+]
 
 # The languages Twilio's <Say> voices (Amazon Polly's and Google's) speak, as the
 # `language` attribute writes them.
@@ -108,204 +100,6 @@ def dialable(number: str) -> str:
     return number
 
 
-class TwilioSettings(BaseModel):
-    """The `twilio` section of delivery.sms or delivery.voice."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["twilio"] = Field(description="Selects Twilio for text messages or calls.")
-    account_sid: str = Field(
-        pattern=r"^AC[0-9a-fA-F]{32}$",
-        description="The Twilio account (AC followed by 32 hexadecimal digits).",
-    )
-    from_number: str | None = Field(
-        default=None,
-        pattern=E164,
-        description=(
-            "The Twilio number messages and calls come from, in E.164 (+14255550100). "
-            "Voice calls need it; text messages use messaging_service_sid instead when set."
-        ),
-    )
-    messaging_service_sid: str | None = Field(
-        default=None,
-        pattern=r"^MG[0-9a-fA-F]{32}$",
-        description=(
-            "A Messaging Service (MG...) that picks the sender of text messages from its pool; "
-            "used for text messages instead of from_number when set."
-        ),
-    )
-    api_key_sid: str | None = Field(
-        default=None,
-        pattern=r"^SK[0-9a-fA-F]{32}$",
-        description=(
-            f"An API key (SK...) to log in with; its secret is read from the environment "
-            f"variable {API_SECRET_VARIABLE}. When unset the bot logs in with the account's "
-            f"auth token, read from {AUTH_TOKEN_VARIABLE}."
-        ),
-    )
-    api_base: str = Field(
-        default=DEFAULT_API_BASE,
-        description=(
-            "Base URL of Twilio's REST API; for a region or edge name its host, for example "
-            "https://api.dublin.ie1.twilio.com. Must be https (http only to this machine)."
-        ),
-    )
-    timeout: float = Field(
-        default=10.0,
-        gt=0,
-        description="Seconds to wait for Twilio's answer to one request, connecting included.",
-    )
-    voice: str | None = Field(
-        default=None,
-        min_length=1,
-        pattern=r"^[A-Za-z0-9._-]+$",
-        description=(
-            'The <Say> voice calls speak with, such as "Polly.Joanna" or '
-            '"Google.en-US-Standard-C"; a voice speaks its own language, so set one only '
-            "when every user shares it. Unset: Twilio's default voice for the user's language."
-        ),
-    )
-    ca_file: str | None = Field(
-        default=None,
-        min_length=1,
-        description=(
-            "PEM file of extra certificate authorities to trust besides the system's, for a "
-            "proxy with an internal CA. A relative path is taken from the data directory."
-        ),
-    )
-
-    @field_validator("api_base")
-    @classmethod
-    def _protected(cls, value: str) -> str:
-        problem = protected_url_problem(value, "the auth token or API secret")
-        if problem is not None:
-            raise ValueError(problem)
-        parts = urlsplit(value)
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("must not carry credentials (they come from the environment)")
-        if parts.query or parts.fragment:
-            raise ValueError("must have no query or fragment")
-        return value.rstrip("/")
-
-    @model_validator(mode="after")
-    def _has_a_sender(self) -> Self:
-        if self.from_number is None and self.messaging_service_sid is None:
-            raise ValueError("set from_number or messaging_service_sid (calls need from_number)")
-        return self
-
-
-class _Departure:
-    """Whether the request under way has been handed to its connection (aiohttp reports
-    its headers just before they are written), so a failure before it certainly sent
-    nothing. One per request, found through `_DEPARTURE` by the trace callback."""
-
-    left = False
-
-
-_DEPARTURE: ContextVar[_Departure | None] = ContextVar("twilio_departure", default=None)
-
-
-async def _leaving(
-    session: aiohttp.ClientSession,
-    context: SimpleNamespace,
-    params: aiohttp.TraceRequestHeadersSentParams,
-) -> None:
-    departure = _DEPARTURE.get()
-    if departure is not None:
-        departure.left = True
-
-
-class _Transport(AsyncTwilioHttpClient):  # type: ignore[misc]
-    """Twilio's aiohttp client on a session of ours, with every request bounded.
-
-    The package's client passes `timeout=None` to aiohttp for async requests, which turns
-    aiohttp's own time-out off, so the configured one is passed here; the session (opened
-    on first use, as aiohttp needs the running loop) trusts the given TLS context. The
-    credentials go as an Authorization header, because the package's aiohttp.BasicAuth is
-    deprecated in aiohttp 3.14 (its log of headers leaves Authorization out). It is never an
-    aiohttp-retry client (`max_retries` unset), so a POST is sent once.
-
-    Failures become the delivery port's answers here, where it is known whether the request
-    had left: before it left, a refused or failed connection is TryAgain and a time-out (the
-    time is spent) is not sent; after it, a time-out or a lost connection may have sent.
-    A 429 is TryAgain with its Retry-After.
-    """
-
-    session: aiohttp.ClientSession | None
-
-    def __init__(self, *, timeout: float, tls_context: ssl.SSLContext, host: str) -> None:
-        super().__init__(pool_connections=False, timeout=timeout, logger=_HTTP_LOG)
-        self._tls_context = tls_context
-        self._host = host
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - the package's HttpClient signature
-        allow_redirects: bool = False,
-    ) -> Response:
-        if self.session is None:
-            self.session = self._open_session()
-        if auth is not None:
-            headers = {**(headers or {}), "Authorization": _basic_authorization(*auth)}
-        departure = _Departure()
-        token = _DEPARTURE.set(departure)
-        try:
-            response: Response = await super().request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=headers,
-                auth=None,
-                timeout=timeout or self.timeout,
-                allow_redirects=allow_redirects,
-            )
-        except aiohttp.ClientConnectorCertificateError as error:
-            detail = getattr(error.certificate_error, "verify_message", None) or "not verified"
-            raise DeliveryFailed(f"twilio: TLS certificate not trusted ({detail})") from None
-        except aiohttp.ClientSSLError:
-            raise DeliveryFailed(f"twilio: TLS handshake with {self._host} failed") from None
-        except aiohttp.ClientConnectorError:
-            raise TryAgain(f"twilio: cannot connect to {self._host}") from None
-        except TimeoutError:
-            if not departure.left:
-                raise DeliveryFailed(
-                    f"twilio: no connection to {self._host} within {self.timeout:g} s"
-                ) from None
-            raise DeliveryFailed(
-                f"twilio: no answer within {self.timeout:g} s", maybe_sent=True
-            ) from None
-        except aiohttp.ClientError:
-            if not departure.left:
-                raise TryAgain(f"twilio: connection to {self._host} failed") from None
-            raise DeliveryFailed(
-                "twilio: connection lost waiting for the answer", maybe_sent=True
-            ) from None
-        finally:
-            _DEPARTURE.reset(token)
-        if response.status_code == 429:
-            raise TryAgain(
-                _http_reason(429, _error_code(response.text)),
-                after=_retry_after(response.headers.get("Retry-After")),
-            )
-        return response
-
-    def _open_session(self) -> aiohttp.ClientSession:
-        tracing = aiohttp.TraceConfig()
-        tracing.on_request_headers_sent.append(_leaving)
-        return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=self._tls_context),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            trace_configs=[tracing],
-        )
-
-
 class TwilioSender:
     """A CodeSender for text messages (Messages) and voice calls (Calls) through Twilio."""
 
@@ -320,7 +114,9 @@ class TwilioSender:
         self._settings = settings
         self._retry = retry
         host = urlsplit(settings.api_base).hostname or settings.api_base
-        self._transport = _Transport(timeout=settings.timeout, tls_context=tls_context, host=host)
+        self._transport = TwilioTransport(
+            timeout=settings.timeout, tls_context=tls_context, host=host
+        )
         self._client = Client(
             username=settings.api_key_sid or settings.account_sid,
             password=secret,
@@ -393,43 +189,7 @@ def _refusal(error: TwilioRestException | TwilioServiceException) -> DeliveryFai
     which may quote the number). A 5xx may have come after Twilio created the resource."""
     status = int(error.status)
     code = error.code if isinstance(error.code, int) and error.code != status else None
-    return DeliveryFailed(_http_reason(status, code), maybe_sent=status >= 500)
-
-
-def _basic_authorization(username: str, password: str) -> str:
-    """The Authorization header of HTTP Basic auth (RFC 7617, UTF-8)."""
-    credentials = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-    return f"Basic {credentials}"
-
-
-def _http_reason(status: int, code: int | None) -> str:
-    return f"twilio: HTTP {status}" + (f" (code {code})" if code is not None else "")
-
-
-def _error_code(text: str) -> int | None:
-    """The Twilio error code in an error body, if it has one."""
-    try:
-        code = json.loads(text).get("code")
-    except (ValueError, AttributeError):
-        return None
-    return code if isinstance(code, int) else None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date), or None."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
+    return DeliveryFailed(http_reason(status, code), maybe_sent=status >= 500)
 
 
 def open_twilio_sender(

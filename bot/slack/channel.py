@@ -25,23 +25,27 @@ a double tap, a second device or a replay counts once.
 """
 
 import asyncio
-import json
 import logging
 import math
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from aiohttp import BaseConnector, ClientError, ClientSession, ClientTimeout
-from slack_sdk.errors import SlackApiError
+from aiohttp import BaseConnector, ClientSession, ClientTimeout
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.conversations import slack_conversation
-from bot.slack import blocks
 from bot.slack.identity import IdentityUnavailable, SlackIdentities
+from bot.slack.payloads import MAX_JSON_DEPTH as MAX_JSON_DEPTH  # where callers look for it
+from bot.slack.payloads import (
+    Said,
+    header,
+    json_object,
+    mentions_bot,
+    pressed_button,
+)
+from bot.slack.posting import SlackPoster
 from bot.slack.settings import SlackSecrets, SlackSettings
 from bot.slack.text import typed_text
 from bot.slack.verification import RequestVerifier
@@ -58,10 +62,6 @@ _api_log = logging.getLogger("bot.slack.web_api")
 _api_log.setLevel(logging.INFO)
 
 MAX_IN_FLIGHT = 1000
-# Slack's own payloads (a message's blocks, a button press) nest about ten levels deep.
-MAX_JSON_DEPTH = 64
-REFERENCE_TTL = 180 * 86400
-MAX_REMEMBERED_REFERENCES = 10_000
 
 MessageFor = Callable[[str, str], Reply]
 """A catalog message by key and locale (`ResetDialog.message`)."""
@@ -85,21 +85,6 @@ class SlackAnswer:
 _ACK = SlackAnswer(200)
 _REFUSED = SlackAnswer(401, {"error": "invalid signature"})
 _MALFORMED = SlackAnswer(400, {"error": "malformed request"})
-
-
-@dataclass(frozen=True)
-class _Said:
-    """One thing a person said to the bot: typed in a DM or picked with a button."""
-
-    team: str
-    channel: str
-    user: str
-    text: str
-    delivery: str  # the id the turn runner remembers
-
-    @property
-    def conversation(self) -> str:
-        return slack_conversation(self.team, self.channel, self.user)
 
 
 class _Serial:
@@ -161,7 +146,7 @@ class SlackChannel:
         self._identities = SlackIdentities(
             self._client, clock, settings.user_cache_seconds, frozenset(settings.allowed_team_ids)
         )
-        self._references: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._poster = SlackPoster(self._client, store)
         self._serial = _Serial()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -172,7 +157,7 @@ class SlackChannel:
         """An Events API request: the URL check answered, a message acknowledged at once."""
         if not self._verifier.is_from_slack(request.body, request.headers):
             return _REFUSED
-        envelope = _json_object(request.body)
+        envelope = json_object(request.body)
         if envelope is None:
             return _MALFORMED
         kind = envelope.get("type")
@@ -183,9 +168,9 @@ class SlackChannel:
             return SlackAnswer(200, {"challenge": challenge})
         if kind != "event_callback":
             return _ACK
-        retry = _header(request.headers, "x-slack-retry-num")
+        retry = header(request.headers, "x-slack-retry-num")
         if retry is not None:
-            reason = _header(request.headers, "x-slack-retry-reason")
+            reason = header(request.headers, "x-slack-retry-reason")
             log.info("Slack retried an event", extra={"retry": retry, "reason": reason})
         return self._accept_event(envelope)
 
@@ -197,12 +182,12 @@ class SlackChannel:
             form = parse_qs(request.body.decode("utf-8"), max_num_fields=10)
         except ValueError:
             return _MALFORMED
-        payload = _json_object(form.get("payload", [""])[0].encode())
+        payload = json_object(form.get("payload", [""])[0].encode())
         if payload is None:
             return _MALFORMED
         if payload.get("type") != "block_actions":
             return _ACK
-        pressed = _pressed_button(payload)
+        pressed = pressed_button(payload)
         if pressed is None:
             return _ACK
         said, message_ts, original = pressed
@@ -230,24 +215,7 @@ class SlackChannel:
 
         For conversations the bot starts (hand-off answers, reminders). True when posted.
         """
-        channel: str | None = None
-        try:
-            record = await self._store.get(_reference_key(team, user))
-        except StoreUnavailable:
-            record = None
-        if record is not None and isinstance(record.value.get("channel"), str):
-            channel = record.value["channel"]
-        if channel is None:
-            try:
-                opened = await self._client.conversations_open(users=user)
-            except (SlackApiError, ClientError, TimeoutError) as error:
-                log.error("Slack conversations.open failed", extra=_error_fields(error))
-                return False
-            channel = str((opened.get("channel") or {}).get("id") or "")
-            if not channel:
-                return False
-            await self._remember(team, user, channel)
-        return await self._post(channel, replies)
+        return await self._poster.send_proactive(team, user, replies)
 
     async def send_by_email(self, email: str, replies: Sequence[Reply]) -> bool:
         """Post to the direct message of the person whose Slack email is `email` (an active
@@ -282,9 +250,9 @@ class SlackChannel:
         if kind == "message" and event.get("channel_type") == "im":
             delivery = f"slack:{event.get('client_msg_id') or ts}"
             typed = typed_text(text) if isinstance(text, str) else ""
-            said = _Said(team, channel, user, typed, delivery)
+            said = Said(team, channel, user, typed, delivery)
             return self._start(self._direct_message(claim, said))
-        if kind == "app_mention" or _mentions_bot(envelope, text):
+        if kind == "app_mention" or mentions_bot(envelope, text):
             return self._start(self._decline(claim, team, channel, ts))
         return _ACK
 
@@ -304,45 +272,37 @@ class SlackChannel:
         except Exception as error:
             log.error("Slack turn failed", extra={"error": type(error).__name__})
 
-    async def _direct_message(self, claim: str, said: _Said) -> None:
+    async def _direct_message(self, claim: str, said: Said) -> None:
         if await self._claim(claim):
             await self._converse(said)
 
-    async def _button(self, said: _Said, message_ts: str, original: dict[str, Any]) -> None:
+    async def _button(self, said: Said, message_ts: str, original: dict[str, Any]) -> None:
         if not await self._claim(f"slack-action:{said.team}:{said.channel}:{message_ts}"):
             return
-        try:
-            await self._client.chat_update(
-                channel=said.channel,
-                ts=message_ts,
-                text=str(original.get("text") or ""),
-                blocks=blocks.answered(list(original.get("blocks") or []), original["label"]),
-            )
-        except (SlackApiError, ClientError, TimeoutError) as error:
-            log.warning("Slack chat.update failed", extra=_error_fields(error))
+        await self._poster.redraw_answered(said.channel, message_ts, original)
         await self._converse(said)
 
     async def _decline(self, claim: str, team: str, channel: str, ts: str) -> None:
         # A mention arrives both as `app_mention` and as `message`: answer it once.
         if await self._claim(claim) and await self._claim(f"slack-event:{team}:{channel}:{ts}"):
-            await self._post(channel, [self._say("slack_direct_only", "en")], thread_ts=ts)
+            await self._poster.post(channel, [self._say("slack_direct_only", "en")], thread_ts=ts)
 
-    async def _converse(self, said: _Said) -> None:
+    async def _converse(self, said: Said) -> None:
         try:
             person = await self._identities.person(said.team, said.user)
         except IdentityUnavailable:
-            await self._post(said.channel, [self._say("unavailable", "en")])
+            await self._poster.post(said.channel, [self._say("unavailable", "en")])
             return
         if person.email is None:
-            await self._post(said.channel, [self._say("slack_no_email", person.locale)])
+            await self._poster.post(said.channel, [self._say("slack_no_email", person.locale)])
             return
-        await self._remember(said.team, said.user, said.channel)
+        await self._poster.remember(said.team, said.user, said.channel)
         inbound = Inbound(text=said.text, channel="slack", user=person.email, locale=person.locale)
         async with self._serial.turn(said.conversation):
             replies = await self._runner.run(said.conversation, inbound, said.delivery)
-            await self._post(said.channel, replies)
+            await self._poster.post(said.channel, replies)
 
-    # -- store and Web API ------------------------------------------------------------
+    # -- de-duplication and checks ---------------------------------------------------
 
     async def _claim(self, key: str) -> bool:
         """True for the first of all instances to see `key` within the dedup window."""
@@ -361,36 +321,6 @@ class SlackChannel:
             log.error("state store unavailable for Slack de-duplication")
         return True
 
-    async def _remember(self, team: str, user: str, channel: str) -> None:
-        """Keep where to reach this user (`slack-ref:{team}:{user}`) for proactive messages;
-        written when it is new to this instance, not on every message."""
-        key = (team, user)
-        if self._references.get(key) == channel:
-            self._references.move_to_end(key)
-            return
-        reference = {"team": team, "user": user, "channel": channel}
-        try:
-            await self._store.put(_reference_key(team, user), reference, ttl=REFERENCE_TTL)
-        except StoreUnavailable:
-            log.warning("state store unavailable; Slack conversation reference not kept")
-            return
-        self._references[key] = channel
-        while len(self._references) > MAX_REMEMBERED_REFERENCES:
-            self._references.popitem(last=False)
-
-    async def _post(
-        self, channel: str, replies: Sequence[Reply], *, thread_ts: str | None = None
-    ) -> bool:
-        for reply in replies:
-            try:
-                await self._client.chat_postMessage(
-                    channel=channel, thread_ts=thread_ts, **blocks.message(reply)
-                )
-            except (SlackApiError, ClientError, TimeoutError) as error:
-                log.error("Slack chat.postMessage failed", extra=_error_fields(error))
-                return False
-        return True
-
     def _say(self, key: str, locale: str) -> Reply:
         return self._message(key, locale)
 
@@ -400,94 +330,3 @@ class SlackChannel:
             log.warning("Slack request from a workspace not allowed", extra={"team": team})
             return False
         return True
-
-
-def _reference_key(team: str, user: str) -> str:
-    return f"slack-ref:{team}:{user}"
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    return next((value for key, value in headers.items() if key.lower() == name), None)
-
-
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    """The JSON object in `body`, or None for anything else: not JSON, not an object, or
-    nested deeper than `MAX_JSON_DEPTH` (so deeper than the parser itself can go, too)."""
-    try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(value, dict) or _deeper_than(value, MAX_JSON_DEPTH):
-        return None
-    return value
-
-
-def _deeper_than(document: dict[str, Any], limit: int) -> bool:
-    """Whether containers nest more than `limit` levels (the document itself is level 1).
-    Walked with a list, not recursion, so no depth can make this fail."""
-    pending: list[tuple[dict[str, Any] | list[Any], int]] = [(document, 1)]
-    while pending:
-        node, depth = pending.pop()
-        if depth > limit:
-            return True
-        children = node.values() if isinstance(node, dict) else node
-        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
-
-
-def _mentions_bot(envelope: dict[str, Any], text: object) -> bool:
-    """Whether a message names this app's bot user (`<@U…>`), as listed in the envelope."""
-    if not isinstance(text, str):
-        return False
-    authorizations = envelope.get("authorizations") or []
-    bots = {
-        entry.get("user_id")
-        for entry in authorizations
-        if isinstance(entry, dict) and entry.get("is_bot")
-    }
-    return any(f"<@{bot}>" in text for bot in bots if isinstance(bot, str))
-
-
-def _object(container: dict[str, Any], name: str) -> dict[str, Any]:
-    """A field that should hold an object; an empty one for anything else (a signed but
-    malformed payload is ignored, never a 500)."""
-    value = container.get(name)
-    return value if isinstance(value, dict) else {}
-
-
-def _pressed_button(payload: dict[str, Any]) -> tuple[_Said, str, dict[str, Any]] | None:
-    """The choice, the pressed message's ts and what `chat.update` needs to redraw it."""
-    team = _object(payload, "team").get("id")
-    user = _object(payload, "user").get("id")
-    container = _object(payload, "container")
-    channel = _object(payload, "channel").get("id") or container.get("channel_id")
-    message = _object(payload, "message")
-    message_ts = container.get("message_ts") or message.get("ts")
-    actions = payload.get("actions")
-    action = next(
-        (
-            entry
-            for entry in (actions if isinstance(actions, list) else [])
-            if isinstance(entry, dict)
-            and str(entry.get("action_id", "")).startswith(blocks.ACTION_PREFIX)
-            and isinstance(entry.get("value"), str)
-        ),
-        None,
-    )
-    if action is None or not (
-        isinstance(team, str)
-        and isinstance(user, str)
-        and isinstance(channel, str)
-        and isinstance(message_ts, str)
-    ):
-        return None
-    label = str(_object(action, "text").get("text") or action["value"])
-    said = _Said(team, channel, user, action["value"], f"slack-action:{channel}:{message_ts}")
-    original = {"text": message.get("text"), "blocks": message.get("blocks"), "label": label}
-    return said, message_ts, original
-
-
-def _error_fields(error: Exception) -> dict[str, Any]:
-    if isinstance(error, SlackApiError) and error.response is not None:
-        return {"slack_error": error.response.get("error")}
-    return {"error": type(error).__name__}

@@ -19,12 +19,8 @@ from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
 
-from adapters.directory.base import (
-    Account,
-    DirectoryUnavailable,
-    PasswordRejected,
-    ResetNotPermitted,
-)
+from adapters.directory.base import Account, DirectoryUnavailable, ResetNotPermitted
+from adapters.directory.graph.refusals import password_refusal, unavailable
 from adapters.microsoft_graph import GraphAnswer, GraphClient, GraphError, GraphUnavailable
 
 log = logging.getLogger(__name__)
@@ -47,25 +43,6 @@ ADMIN_EMAIL_LIMIT = 100
 _LIST_LIMIT = 1000
 # One plain address: what a mail header and an SMTP envelope can carry unquoted.
 _MAILBOX = re.compile(r"[^@\s,;<>\"()\[\]\\]+@[^@\s,;<>\"()\[\]\\]+")
-
-POLICY_REASON = (
-    "That password does not meet the directory's rules: use at least 8 characters with "
-    "three of these four: upper case, lower case, digits and symbols, and avoid common "
-    "words and your name."
-)
-HISTORY_REASON = "That password was used before on this account. Please choose a new one."
-NOT_PERMITTED = (
-    "The bot is not allowed to change the password of this account (administrators' "
-    "passwords need a higher role); the helpdesk can."
-)
-ON_PREMISES = (
-    "This account's password is kept in the on-premises Active Directory, which the bot "
-    "does not change through Microsoft Graph; the helpdesk can."
-)
-
-_HISTORY_WORDS = ("history", "recently used", "used before", "previously used", "used recently")
-_POLICY_WORDS = ("complexity", "password policy", "banned", "too weak", "not strong", "minimum")
-_ON_PREMISES_WORDS = ("on-premises mastered", "directory sync", "federated")
 
 
 class UnsafeValue(ValueError):
@@ -164,7 +141,7 @@ class GraphDirectory:
         try:
             await self._request("PATCH", f"/users/{_segment(account.id)}", body=body)
         except GraphError as error:
-            raise _password_refusal(error) from None
+            raise password_refusal(error) from None
         log.info("graph password set", extra={"user_id": account.id, "must_change": must_change})
 
     async def revoke_sessions(self, account: Account) -> None:
@@ -210,7 +187,7 @@ class GraphDirectory:
         except GraphError as error:
             if error.status == 404 and seen is None:
                 return []  # the role was never activated in this tenant
-            raise _unavailable(error, "list the Global Administrators") from None
+            raise unavailable(error, "list the Global Administrators") from None
         if without_mail:
             log.warning(
                 "Global Administrators without a mail address are not told of admin resets",
@@ -229,7 +206,7 @@ class GraphDirectory:
         except GraphError as error:
             if error.status in (400, 404):
                 return None
-            raise _unavailable(error, "look up an account") from None
+            raise unavailable(error, "look up an account") from None
         return answer.body if isinstance(answer.body, dict) else None
 
     async def _user_by_name(self, name: str) -> dict[str, Any] | None:
@@ -306,7 +283,7 @@ class GraphDirectory:
                     if len(items) > _LIST_LIMIT:
                         break
         except GraphError as error:
-            raise _unavailable(error, f"GET {path.split('/')[1]}") from None
+            raise unavailable(error, f"GET {path.split('/')[1]}") from None
         return items
 
     async def _pages(
@@ -336,7 +313,7 @@ class GraphDirectory:
         try:
             answer = await self._request(method, path, query=query, body=body, headers=headers)
         except GraphError as error:
-            raise _unavailable(error, f"{method} {path.split('/')[1]}") from None
+            raise unavailable(error, f"{method} {path.split('/')[1]}") from None
         return answer.body if isinstance(answer.body, dict) else None
 
     async def _request(
@@ -395,30 +372,3 @@ def _first(values: Iterable[str]) -> str | None:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _password_refusal(error: GraphError) -> Exception:
-    """What a refused PATCH of passwordProfile means for the person in the chat. Graph's
-    message is matched by words, not compared whole: its wording is not a contract."""
-    message = error.message.casefold()
-    if error.status == 400:
-        if any(word in message for word in _ON_PREMISES_WORDS):
-            return ResetNotPermitted(ON_PREMISES)
-        if any(word in message for word in _HISTORY_WORDS):
-            return PasswordRejected(HISTORY_REASON, kind="history")
-        if "password" in message and any(word in message for word in _POLICY_WORDS):
-            return PasswordRejected(POLICY_REASON, kind="policy")
-    if error.status == 403:
-        return ResetNotPermitted(NOT_PERMITTED)
-    return _unavailable(error, "set the password")
-
-
-def _unavailable(error: GraphError, doing: str) -> DirectoryUnavailable:
-    hint = ""
-    if error.status == 403:
-        hint = " (the app lacks a permission or role; see the deployment guide)"
-    elif error.status == 401:
-        hint = " (the access token was refused)"
-    return DirectoryUnavailable(
-        f"Microsoft Graph refused to {doing}: {error.status} {error.code}{hint}"
-    )

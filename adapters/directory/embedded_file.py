@@ -1,0 +1,261 @@
+"""The embedded directory's YAML file: its layout, checked on load, and its atomic rewrite.
+
+Every problem is reported as DirectoryUnavailable naming the file and where in it, never
+the offending value (it may hold a hash or an encrypted secret).
+"""
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+from adapters.directory.at_rest import (
+    ENCRYPTION_KEY_VARIABLE,
+    EncryptionKey,
+    SecretUnreadable,
+    is_argon2id_hash,
+)
+from adapters.directory.base import Account, DirectoryUnavailable, SecurityQuestion
+
+
+def _argon2id(value: str) -> str:
+    if not is_argon2id_hash(value):
+        raise ValueError("not an argon2id hash")
+    return value
+
+
+_Argon2idHash = Annotated[str, AfterValidator(_argon2id)]
+
+
+class Question(BaseModel):
+    """A security question as the file stores it: the answer only as an argon2id hash."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    answer_hash: _Argon2idHash
+
+
+class User(BaseModel):
+    """One user as the file lists them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str = Field(min_length=1)
+    display_name: str
+    object_id: str | None = None
+    aliases: list[str] = []
+    email: str | None = None
+    mobile_phone: str | None = None
+    office_phone: str | None = None
+    groups: list[str] = []
+    admin: bool = False
+    enabled: bool = True
+    must_change: bool = False
+    locked: bool = False
+    sessions_revoked_at: AwareDatetime | None = None
+    password_hash: _Argon2idHash | None = None
+    totp_secret: str | None = None
+    questions: list[Question] = []
+
+    def names(self) -> set[str]:
+        named = [self.username, self.email, self.object_id, *self.aliases]
+        return {name_key(name) for name in named if name}
+
+    def account(self) -> Account:
+        return Account(
+            id=self.object_id or self.username,
+            username=self.username,
+            display_name=self.display_name,
+            enabled=self.enabled,
+            is_admin=self.admin,
+            email=self.email,
+            mobile_phone=self.mobile_phone,
+            office_phone=self.office_phone,
+            groups=frozenset(self.groups),
+            aliases=frozenset(self.aliases),
+            has_totp=self.totp_secret is not None,
+            questions=tuple(
+                SecurityQuestion(id=q.id, text=q.text, answer_hash=q.answer_hash)
+                for q in self.questions
+            ),
+            locked=self.locked,
+        )
+
+
+class DirectoryFile(BaseModel):
+    """The whole file: the users and how groups nest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    groups: dict[str, list[str]] = {}
+    """Group name -> the groups that are members of it (nesting)."""
+    users: list[User]
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Identifies one version of the file, to notice an edit made behind our back."""
+
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, stat: os.stat_result) -> "Stamp":
+        return cls(stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The file as loaded, indexed by every name a user can be found by."""
+
+    document: DirectoryFile
+    header: str
+    stamp: Stamp
+    users: Mapping[str, User]
+    names: Mapping[str, str]
+    parents: Mapping[str, frozenset[str]]
+
+
+def name_key(name: str) -> str:
+    """Names and groups are compared without case or surrounding spaces."""
+    return name.strip().casefold()
+
+
+def load(path: Path, key: EncryptionKey) -> Snapshot:
+    """Read and check the whole file; every TOTP secret is decrypted once so that a wrong
+    key fails here."""
+    try:
+        with path.open("rb") as file:
+            stamp = Stamp.of(os.fstat(file.fileno()))
+            text = file.read().decode("utf-8")
+    except OSError as exc:
+        raise DirectoryUnavailable(f"{path}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise DirectoryUnavailable(f"{path}: is not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DirectoryUnavailable(f"{path}: is not valid YAML ({_yaml_problem(exc)})") from None
+    if not isinstance(data, dict):
+        raise DirectoryUnavailable(f"{path}: must be a mapping with a 'users' list")
+    try:
+        document = DirectoryFile.model_validate(data)
+    except ValidationError as exc:
+        raise DirectoryUnavailable(f"{path}: {_validation_problems(exc, data)}") from None
+    for user in document.users:
+        if user.totp_secret is not None:
+            try:
+                key.decrypt(user.totp_secret)
+            except SecretUnreadable:
+                raise DirectoryUnavailable(
+                    f"{path}: the TOTP secret of {user.username!r} cannot be decrypted; "
+                    f"{ENCRYPTION_KEY_VARIABLE} is not the key it was encrypted with"
+                ) from None
+    return index(document, _leading_comments(text), stamp, path)
+
+
+def index(document: DirectoryFile, header: str, stamp: Stamp, path: Path) -> Snapshot:
+    """The lookups a snapshot serves; a name shared by two users is refused."""
+    users: dict[str, User] = {}
+    names: dict[str, str] = {}
+    for user in document.users:
+        username = name_key(user.username)
+        for name in user.names():
+            owner = names.setdefault(name, username)
+            if owner != username:
+                raise DirectoryUnavailable(
+                    f"{path}: {name!r} names two users ({owner!r} and {username!r})"
+                )
+        users[username] = user
+    parents: dict[str, set[str]] = {}
+    for parent, members in document.groups.items():
+        for member in members:
+            parents.setdefault(name_key(member), set()).add(name_key(parent))
+    return Snapshot(
+        document=document,
+        header=header,
+        stamp=stamp,
+        users=users,
+        names=names,
+        parents={member: frozenset(groups) for member, groups in parents.items()},
+    )
+
+
+def write(path: Path, header: str, document: DirectoryFile) -> Stamp:
+    """Replace the file atomically with a private (0600) copy; returns the new stamp."""
+    body = yaml.safe_dump(
+        document.model_dump(mode="json", exclude_none=True),
+        sort_keys=False,
+        allow_unicode=True,
+    )
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(header + body)
+                file.flush()
+                os.fsync(file.fileno())
+                stamp = Stamp.of(os.fstat(file.fileno()))
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise DirectoryUnavailable(f"{path}: cannot be written ({exc.strerror})") from None
+    return stamp
+
+
+def _leading_comments(text: str) -> str:
+    """The comment block at the top of the file, kept when the file is rewritten."""
+    header: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+        header.append(line)
+    return "".join(header)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong and where, without the offending text (it may hold a hash or token)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        return f"{exc.problem or 'syntax error'} at line {exc.problem_mark.line + 1}"
+    return "syntax error"
+
+
+def _validation_problems(exc: ValidationError, data: Mapping[str, Any]) -> str:
+    """One line per problem, naming the user by username; input values are left out."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        location = error["loc"]
+        where = ".".join(str(part) for part in location) or "file"
+        if len(location) >= 2 and location[0] == "users" and isinstance(location[1], int):
+            field = ".".join(str(part) for part in location[2:])
+            where = f"user {_username_at(data, location[1])} {field}".rstrip()
+        problems.append(f"{where}: {error['msg']}")
+    return "; ".join(problems)
+
+
+def _username_at(data: Mapping[str, Any], index: int) -> str:
+    users = data.get("users")
+    if isinstance(users, list) and index < len(users) and isinstance(users[index], dict):
+        username = users[index].get("username")
+        if isinstance(username, str):
+            return repr(username)
+    return f"#{index + 1}"

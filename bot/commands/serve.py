@@ -1,0 +1,174 @@
+"""`sspr-bot serve`: the bot's HTTP endpoints on one address and port.
+
+An address or port that cannot work stops start-up before any file is touched, in one line
+that names the option or setting to change.
+"""
+
+import argparse
+import asyncio
+import errno
+import logging
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from bot.commands.configured import configured_settings
+from bot.commands.errors import CannotStart
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+    from bot.settings import ServerSettings, Settings
+
+log = logging.getLogger("sspr-bot")
+
+
+def serve_bot(args: argparse.Namespace) -> int:
+    from adapters.addresses import is_loopback
+    from bot.bot_framework import from_environment
+    from bot.delivery import outbox_in_production
+    from bot.webchat.routes import PAGE_PATH
+
+    settings = configured_settings(args)
+    host = settings.server.host if args.host is None else args.host
+    port = settings.server.port if args.port is None else args.port
+    development = from_environment(os.environ).development
+    if development and not is_loopback(host):
+        raise CannotStart(
+            f"without MicrosoftAppId the bot runs in development mode, which checks no "
+            f"tokens, so it listens on loopback addresses only, not {host}: use --host "
+            f"127.0.0.1 or set MicrosoftAppId"
+        )
+    if not development and (problem := outbox_in_production(settings.delivery)):
+        raise CannotStart(problem)
+    if settings.server.public_url is None and not is_loopback(host):
+        raise CannotStart(
+            f"server.public_url: set it to the https address people reach the bot at (its "
+            f"reverse proxy); without it, password page links, which carry a one-time secret, "
+            f"would be plain http to {host}, beyond this machine"
+        )
+    with _reserved(host, port) as reservation:
+        bound = reservation.getsockname()[1]
+        server = settings.server.model_copy(update={"host": host, "port": bound})
+        served = settings.model_copy(update={"server": server})
+        if served.webchat.enabled:
+            print(f"Web chat: {server.base_url}{PAGE_PATH}", flush=True)
+        if development:
+            log.warning(
+                "DEVELOPMENT MODE: MicrosoftAppId is not set, so requests are NOT "
+                "authenticated and the channel's user id is trusted as the username. "
+                "Loopback only.",
+                extra={"host": host, "port": bound},
+            )
+        if notice := _public_url_notice(server):
+            log.warning(notice, extra={"public_url": server.public_url, "port": bound})
+        asyncio.run(_run_server(served, reservation))
+    return 0
+
+
+@contextmanager
+def _reserved(host: str, port: int) -> Iterator[socket.socket]:
+    """host:port bound, not yet listening, for the length of the block.
+
+    Binding first makes a busy port or an address that is not this machine's stop start-up
+    before any file is touched, and gives port 0 its number before links are made from it.
+    Both this socket and the server's set SO_REUSEADDR (asyncio sets it on its own), which
+    lets the server bind the same address while this one holds it; close this one once the
+    server listens.
+    """
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise CannotStart(
+            f"{host!r} is not a name or address of this machine ({error.strerror}); choose "
+            f"another with --host or server.host"
+        ) from None
+    reservation = socket.socket(family, kind, protocol)
+    try:
+        reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            reservation.bind(address)
+        except OSError as error:
+            raise CannotStart(_listen_problem(error, host, port)) from None
+        yield reservation
+    finally:
+        reservation.close()
+
+
+def _listen_problem(error: OSError, host: str, port: int) -> str:
+    """Why the server cannot listen on host:port, and which setting to change."""
+    if error.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is in use; choose another with --port or server.port"
+    if error.errno == errno.EACCES:
+        return (
+            f"port {port} on {host} is not open to this account (ports below 1024 need "
+            f"privileges); choose another with --port or server.port"
+        )
+    if error.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{host} is not an address of this machine; choose another with --host or server.host"
+        )
+    return f"cannot listen on port {port} on {host} ({error.strerror})"
+
+
+def _public_url_notice(server: "ServerSettings") -> str | None:
+    """What to tell the operator when links go to a configured public URL that is not the
+    loopback address served; None when they match or the server listens beyond loopback
+    (where the public URL is the way in)."""
+    from adapters.addresses import is_loopback
+    from bot.settings import served_url
+
+    if server.public_url is None or not is_loopback(server.host):
+        return None
+    public = urlsplit(server.public_url)
+    here = public.scheme == "http" and is_loopback(public.hostname or "")
+    if here and (public.port or 80) == server.port:
+        return None
+    return (
+        f"server.public_url is {server.public_url}, not the address served "
+        f"({served_url(server.host, server.port)}): password page links open that address, "
+        f"so it must lead here (a reverse proxy), or remove server.public_url"
+    )
+
+
+async def _run_server(settings: "Settings", reservation: socket.socket) -> None:
+    from bot.bot_framework import from_environment
+    from bot.runtime import http_application
+    from bot.server_limits import connection_limits, serving_with_limits
+
+    host, port = settings.server.host, settings.server.port
+    limits = connection_limits(settings.server)
+    auth = from_environment(os.environ)
+    runtime = await started(settings)
+    try:
+        async with AsyncExitStack() as serving:
+            app = http_application(runtime, auth)
+            try:
+                await serving.enter_async_context(serving_with_limits(app, host, port, limits))
+            except OSError as error:
+                raise CannotStart(_listen_problem(error, host, port)) from None
+            reservation.close()
+            shown = f"[{host}]" if ":" in host else host
+            log.info("listening", extra={"url": f"http://{shown}:{port}/api/messages"})
+            await asyncio.Event().wait()
+    finally:
+        await runtime.close()
+
+
+async def started(settings: "Settings") -> "Runtime":
+    """The runtime, opened; a file or folder it cannot use stops start-up in one line."""
+    from bot.runtime import start_runtime
+
+    try:
+        return await start_runtime(settings, console=sys.stdout)
+    except OSError as error:
+        if error.filename is None:
+            raise CannotStart(str(error)) from None
+        raise CannotStart(
+            f"{error.filename}: {error.strerror} (data_dir is {settings.data_dir})"
+        ) from None
