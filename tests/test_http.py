@@ -5,6 +5,7 @@ import json
 
 from aiohttp import ClientSession
 
+from bot.conversations import record_key
 from tests.connector_stand_in import ConnectorStandIn
 from tests.harness import PASSWORDS
 from tests.http_fixtures import HttpBot, MakeHttpBot
@@ -105,14 +106,14 @@ async def test_a_body_over_256_kib_is_refused_and_changes_nothing(http_bot: Http
     assert answer.status == 413
     assert answer.replies == []
     assert http_bot.outbox.messages() == []
-    assert await http_bot.runtime.store.get("session:emulator:conv-1:alice") is None
+    assert await http_bot.runtime.store.get(record_key("emulator:conv-1:alice")) is None
 
 
 async def test_a_body_that_is_not_json_is_refused(http_bot: HttpBot) -> None:
     answer = await http_bot.post(b"reset my password please")
     assert answer.status == 400
     assert answer.replies == []
-    assert await http_bot.runtime.store.get("session:emulator:conv-1:alice") is None
+    assert await http_bot.runtime.store.get(record_key("emulator:conv-1:alice")) is None
 
 
 async def test_json_that_is_no_activity_is_refused(http_bot: HttpBot) -> None:
@@ -148,7 +149,7 @@ async def _refused(bot: HttpBot, *, headers: dict[str, str]) -> None:
         assert answer.status == 401, answer.body
     assert bot.connector.received == []
     assert bot.outbox.messages() == []
-    assert await bot.runtime.store.get("session:emulator:conv-1:alice") is None
+    assert await bot.runtime.store.get(record_key("emulator:conv-1:alice")) is None
 
 
 async def test_replies_reuse_pooled_connections_across_turns(

@@ -20,6 +20,7 @@ import pytest
 from aiohttp import ClientSession
 
 from bot.bot_framework import from_environment
+from bot.conversations import record_key
 from bot.runtime import Runtime, http_application, start_runtime
 from bot.teams import TeamsSettings, allowed_tenants
 from bot.teams.cards import ADAPTIVE_CARD
@@ -136,7 +137,7 @@ class TeamsBot:
         assert self.connector.received == []
         assert self.outbox.messages() == []
         store = self.runtime.store
-        assert await store.get("session:msteams:a:1on1-alice:29:alice-teams-id") is None
+        assert await store.get(record_key("msteams:a:1on1-alice:29:alice-teams-id")) is None
         assert await store.get(reference_key(ALICE_OBJECT_ID)) is None
 
 
@@ -369,7 +370,9 @@ async def test_a_shared_conversation_is_declined(
         "I only talk in a private chat. Open a 1:1 chat with me and say 'reset'."
     ]
     assert teams_bot.outbox.messages() == []
-    assert await teams_bot.runtime.store.get("session:msteams:19:group:29:alice-teams-id") is None
+    assert (
+        await teams_bot.runtime.store.get(record_key("msteams:19:group:29:alice-teams-id")) is None
+    )
 
 
 def test_the_allow_list_defaults_to_the_app_tenant() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.conversations import record_key
 from bot.teams.activity_body import MAX_NESTING
 from state import FrozenClock
 from tests.connector_stand_in import ConnectorStandIn
@@ -59,7 +60,7 @@ async def test_deep_json_is_refused_politely(http_bot: HttpBot, case: str) -> No
         assert json.loads(answer.body) == POLITE
         assert answer.replies == []
     assert http_bot.outbox.messages() == []
-    assert await http_bot.runtime.store.get("session:emulator:conv-1:alice") is None
+    assert await http_bot.runtime.store.get(record_key("emulator:conv-1:alice")) is None
 
     served = with_value(http_bot.activity("reset"), nested(MAX_NESTING - 2))
     answer = await http_bot.post(served)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.conversations import record_key
 from state import FrozenClock
 from tests.connector_stand_in import ConnectorStandIn
 from tests.test_teams import TeamsBot, running_teams_bot
@@ -64,7 +65,7 @@ async def test_an_entra_token_is_held_to_the_channel_rules(
     await teams_bot.nothing_changed()  # no reply, code, session or conversation reference
     if case == "a channel the bot does not serve":
         store = teams_bot.runtime.store
-        assert await store.get("session:telegram:a:1on1-alice:29:alice-teams-id") is None
+        assert await store.get(record_key("telegram:a:1on1-alice:29:alice-teams-id")) is None
 
     within_the_rules = teams_bot.entra_token(version=version)
     status, replies = await teams_bot.post(teams_bot.activity("reset"), within_the_rules)
