@@ -8,6 +8,7 @@ open one is being served, is refused with 503 at once, and each of these is logg
 line per window with a count."""
 
 import asyncio
+import contextlib
 import errno
 import logging
 import resource
@@ -63,6 +64,15 @@ async def sending(port: int, request: bytes) -> Client:
     return reader, writer
 
 
+async def close_all(writers: list[asyncio.StreamWriter]) -> None:
+    """Close the test's own ends and wait until they are, so no socket outlives the test."""
+    for writer in writers:
+        writer.close()
+    for writer in writers:
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
 async def answer_until_closed(reader: asyncio.StreamReader) -> bytes:
     """Everything the server sends until it closes the connection."""
     return await reader.read()
@@ -115,8 +125,7 @@ async def test_a_flood_of_slow_clients_under_1024_open_files_leaves_healthz_answ
         assert len(held) >= CAP - 1  # the cap was full of slow clients while /healthz answered
     async with asyncio.timeout(WAIT):
         closed_at_shutdown = await asyncio.gather(*answers)
-    for _, writer in clients:
-        writer.close()
+    await close_all([writer for _, writer in clients])
 
     assert {answer.split(b"\r\n", 1)[0] for answer in displaced} == {
         b"HTTP/1.1 503 Service Unavailable"
@@ -157,8 +166,7 @@ async def test_a_head_or_body_that_stops_partway_is_closed_at_its_deadline(
             answers = await asyncio.gather(
                 *(answer_until_closed(reader) for reader, _ in heads + bodies)
             )
-    for _, writer in heads + bodies:
-        writer.close()
+    await close_all([writer for _, writer in heads + bodies])
 
     for answer in answers:
         head, _, text = answer.partition(b"\r\n\r\n")
@@ -203,9 +211,7 @@ async def test_past_the_cap_with_every_connection_being_served_a_new_one_is_refu
             refused = await newcomer.read()
             release.set()
             heads = [await reader.readuntil(b"\r\n\r\n") for reader, _ in busy]
-        writer.close()
-        for _, client in busy:
-            client.close()
+        await close_all([writer, *(client for _, client in busy)])
 
     assert refused.split(b"\r\n", 1)[0] == b"HTTP/1.1 503 Service Unavailable"
     assert b"Retry-After: 5" in refused.split(b"\r\n")
