@@ -20,8 +20,8 @@ from bot.proactive import postable
 from tests.harness import Outbox
 from tests.processes import SSPR_BOT, WAIT, cli_environment
 from tests.servers import free_port
+from tests.test_cli import ChatProcess
 
-PROMPT = b"you> "
 HELP = "I reset forgotten passwords."
 NEW = "copper lantern orchard 42"
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/password/[A-Za-z0-9_-]+")
@@ -29,31 +29,8 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 DONE = "Done: your new password is set (on the password page)"
 
 
-class Chat:
-    """`sspr-bot chat` on pipes: `say` types one line and returns what the bot printed
-    until it prompted again; `until_prompt` waits for what it prints on its own."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    async def until_prompt(self) -> str:
-        assert self.process.stdout is not None
-        printed = b""
-        while not printed.endswith(PROMPT):
-            chunk = await asyncio.wait_for(self.process.stdout.read(4096), WAIT)
-            assert chunk, f"the chat ended early: {printed!r}"
-            printed += chunk
-        return printed.removesuffix(PROMPT).decode()
-
-    async def say(self, line: str) -> str:
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"{line}\n".encode())
-        await self.process.stdin.drain()
-        return await self.until_prompt()
-
-
 @asynccontextmanager
-async def chatting(cwd: Path, *args: str) -> AsyncIterator[tuple[Chat, str]]:
+async def chatting(cwd: Path, *args: str) -> AsyncIterator[tuple[ChatProcess, str]]:
     """A chat and its greeting; ended with an empty line, which must exit it with 0."""
     process = await asyncio.create_subprocess_exec(
         str(SSPR_BOT),
@@ -65,7 +42,7 @@ async def chatting(cwd: Path, *args: str) -> AsyncIterator[tuple[Chat, str]]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    chat = Chat(process)
+    chat = ChatProcess(process)
     try:
         greeting = await chat.until_prompt()
         assert "Type 'reset' to begin" in greeting
@@ -137,7 +114,7 @@ def config_on_port(cwd: Path) -> tuple[str, int]:
     return str(cwd / "sspr.yaml"), port
 
 
-async def verified_link(chat: Chat, cwd: Path) -> str:
+async def verified_link(chat: ChatProcess, cwd: Path) -> str:
     """Alice passes the email code; the password page link the chat printed."""
     assert "Hi Alice Wilber" in await chat.say("reset")
     assert "emailed" in await chat.say("email")
