@@ -197,6 +197,16 @@ class SlapdServer:
             return False
         return True
 
+    def lock_out(self, dn: str) -> None:
+        """Fail `dn`'s bind until ppolicy locks it, and check the lock on the entry.
+
+        The lock is read from `pwdAccountLockedTime`, not proved by a bind with the right
+        password: slapd weighs the lock's timestamp against a clock that can be a moment
+        behind it at a second's edge, so a bind right after the lock may still pass."""
+        for _ in range(POLICY_MAX_FAILURE):
+            assert not self.can_bind(dn, "wrong password")
+        assert self.read(dn, "pwdAccountLockedTime"), f"ppolicy did not lock {dn}"
+
     def read(self, dn: str, *attributes: str) -> dict[str, list[str]]:
         """Attributes of one entry (operational ones too, when named), as the root DN."""
         with self.root() as connection:
