@@ -1,27 +1,18 @@
-"""The HTTP surface: `/api/messages` for Bot Framework channels, `/healthz` (the process
-lives) and `/readyz` (it can serve a turn: the state store answers)."""
-
-import logging
-import warnings
+"""The HTTP surface: the Bot Framework channel's `/api/messages`, `/healthz` (the process
+lives) and `/readyz` (it can serve a turn: the state store answers). The other channels
+and the password page add their own routes to the same app."""
 
 from aiohttp import web
-from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
-from microsoft_agents.hosting.core import TurnContext
-from pydantic import ValidationError
+from microsoft_agents.hosting.aiohttp import CloudAdapter
 
-from bot.agent import ResetAgent
-from bot.bot_framework import BotFrameworkAuth
-from bot.render import to_activity
-from bot.teams.activity_body import NOT_AN_ACTIVITY
+from bot.botframework.agent import ResetAgent
+from bot.botframework.credentials import BotFrameworkAuth
+from bot.botframework.routes import add_bot_framework_routes
 from dialogs import ResetDialog
 from state import Store, StoreUnavailable
 
-log = logging.getLogger(__name__)
-
 MAX_BODY = 256 * 1024
 
-ADAPTER_KEY = web.AppKey("adapter", CloudAdapter)
-AGENT_KEY = web.AppKey("agent", ResetAgent)
 STORE_KEY = web.AppKey("store", Store)
 
 
@@ -33,33 +24,12 @@ def create_app(
     dialog: ResetDialog,
     store: Store,
 ) -> web.Application:
-    async def on_turn_error(context: TurnContext, error: Exception) -> None:
-        log.error("turn failed", extra={"error": type(error).__name__})
-        locale = context.activity.locale or "en"
-        await context.send_activity(to_activity(dialog.message("unavailable", locale)))
-
-    adapter.on_turn_error = on_turn_error
     app = web.Application(client_max_size=MAX_BODY)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", web.NotAppKeyWarning)
-        app["agent_configuration"] = auth.configuration  # the key the SDK's JWT check reads
-    app[ADAPTER_KEY] = adapter
-    app[AGENT_KEY] = agent
+    add_bot_framework_routes(app, adapter=adapter, agent=agent, auth=auth, dialog=dialog)
     app[STORE_KEY] = store
-    app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app
-
-
-@jwt_authorization_decorator  # type: ignore[untyped-decorator]
-async def messages(request: web.Request) -> web.StreamResponse:
-    await request.read()  # an oversized body fails here as 413, before it is read as JSON
-    try:
-        response = await request.app[ADAPTER_KEY].process(request, request.app[AGENT_KEY])
-    except ValidationError:
-        return web.json_response({"error": NOT_AN_ACTIVITY}, status=400)
-    return response or web.Response(status=202)
 
 
 async def healthz(request: web.Request) -> web.Response:

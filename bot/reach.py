@@ -5,12 +5,16 @@ conversation ran on, which has already said it.
 
 The dialog holds the reach from the start, but the channels exist only once the served app
 builds them, so they are attached then; a channel never attached reaches nobody.
+
+`ChannelNotifier` is the other way a message the bot starts finds its way: into the
+conversation it concerns, on whatever channel that conversation runs.
 """
 
 import logging
 
 from adapters.directory import Account
-from bot.proactive import BotFrameworkNotifier
+from bot.botframework.proactive import BotFrameworkNotifier
+from bot.conversations import slack_user
 from bot.slack import SlackChannel
 from bot.teams.references import reference_key
 from dialogs import Reply
@@ -69,3 +73,19 @@ class ChannelReach:
         except Exception as error:  # send_by_email answers False for Slack's own errors
             log.warning("Slack notice not sent", extra={"error": type(error).__name__})
             return False
+
+
+class ChannelNotifier:
+    """Routes a notice to the channel its conversation lives on."""
+
+    def __init__(self, bot_framework: BotFrameworkNotifier, slack: SlackChannel | None) -> None:
+        self._bot_framework = bot_framework
+        self._slack = slack
+
+    async def notify(self, conversation: str, reply: Reply) -> None:
+        slack = slack_user(conversation)
+        if slack is not None:
+            if self._slack is not None:
+                await self._slack.send_proactive(*slack, [reply])
+            return
+        await self._bot_framework.notify(conversation, reply)

@@ -23,9 +23,16 @@ from adapters.directory.at_rest import EncryptionKey
 from adapters.directory.embedded import EmbeddedDirectory
 from adapters.directory.graph import open_graph_directory
 from adapters.directory.ldap import open_ldap_directory
-from bot.agent import Identify, ResetAgent, development_identity, entra_identity
-from bot.bot_framework import BotFrameworkAuth
-from bot.connector_pool import PooledClientFactory
+from bot.botframework.agent import Identify, ResetAgent, development_identity, entra_identity
+from bot.botframework.auth import (
+    ChannelCloudAdapter,
+    channel_keys_from_environment,
+    service_url_validator,
+    signing_keys_from,
+)
+from bot.botframework.connector_pool import PooledClientFactory
+from bot.botframework.credentials import BotFrameworkAuth
+from bot.botframework.proactive import BotFrameworkNotifier
 from bot.delivery import open_senders
 from bot.http_app import create_app
 from bot.keys import code_key
@@ -33,14 +40,12 @@ from bot.password_page import (
     PasswordPage,
     add_password_page_routes,
 )
-from bot.proactive import BotFrameworkNotifier, ChannelNotifier
-from bot.reach import ChannelReach
+from bot.reach import ChannelNotifier, ChannelReach
 from bot.settings import Settings
 from bot.slack.channel import SlackChannel
 from bot.slack.routes import add_slack_routes
-from bot.teams import TeamsCloudAdapter, allowed_tenants, service_url_validator
+from bot.teams import TenantGate, allowed_tenants
 from bot.teams.agent import TeamsResetAgent
-from bot.teams.auth import channel_keys_from_environment, signing_keys_from
 from bot.turns import TurnRunner
 from bot.webchat import WebChat, add_webchat_routes
 from dialogs import ResetDialog
@@ -216,10 +221,10 @@ def bot_framework_adapter(
     environ = runtime.environ
     if environ.get("BotOpenIdMetadata") or environ.get("ToBotFromEmulatorOpenIdMetadataUrl"):
         runtime.exits.enter_context(signing_keys_from(keys))
-    adapter = TeamsCloudAdapter(
+    adapter = ChannelCloudAdapter(
         channel_service_client_factory=factory,
         keys=keys,
-        tenants=tenants,
+        admits=TenantGate(tenants),
         host_validator=service_url_validator(
             auth.app_id, runtime.settings.teams.extra_service_origins
         ),

@@ -15,8 +15,8 @@ from microsoft_agents.activity import Activity, ActivityTypes, ChannelAccount
 from microsoft_agents.hosting.core import ClaimsIdentity
 from microsoft_agents.testing import TestAdapter
 
-from bot.agent import ResetAgent, development_identity
-from bot.bot_framework import from_environment
+from bot.botframework.agent import ResetAgent, development_identity
+from bot.botframework.credentials import from_environment
 from bot.runtime import Runtime, bot_framework_adapter, start_runtime
 from bot.settings import Settings
 from state import FrozenClock

@@ -12,7 +12,7 @@ import pyotp
 import pytest
 from aiohttp import ClientSession
 
-from bot.bot_framework import from_environment
+from bot.botframework.credentials import from_environment
 from bot.runtime import Runtime, http_application, start_runtime
 from state import FrozenClock
 from tests.connector_stand_in import ConnectorStandIn, Received, connector_stand_in

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from bot.bot_framework import from_environment
+from bot.botframework.credentials import from_environment
 from bot.runtime import Runtime, http_application, start_runtime
 from state import FrozenClock
 from tests.browser import PHONE, screenshot_path

@@ -15,8 +15,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.botframework.proactive import postable
 from bot.console import SERVICE
-from bot.proactive import postable
 from tests.harness import Outbox
 from tests.processes import SSPR_BOT, WAIT, cli_environment
 from tests.servers import free_port

@@ -14,9 +14,9 @@ import pytest
 from microsoft_agents.activity import Activity
 
 from adapters.directory import Account
-from bot.agent import development_identity, entra_identity
-from bot.bot_framework import from_environment
-from bot.proactive import BotFrameworkNotifier, reference_of
+from bot.botframework.agent import development_identity, entra_identity
+from bot.botframework.credentials import from_environment
+from bot.botframework.proactive import BotFrameworkNotifier, reference_of
 from bot.reach import ChannelReach
 from bot.runtime import Runtime, bot_framework_adapter, start_runtime
 from bot.slack import SlackChannel

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import ClientSession
 
-from bot.bot_framework import from_environment
+from bot.botframework.credentials import from_environment
 from bot.runtime import http_application, start_runtime
 from state import FrozenClock
 from tests.connector_stand_in import ConnectorStandIn

@@ -22,8 +22,8 @@ from pydantic import ValidationError
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.directory.embedded import EmbeddedDirectory
-from bot.agent import development_identity
-from bot.bot_framework import from_environment
+from bot.botframework.agent import development_identity
+from bot.botframework.credentials import from_environment
 from bot.runtime import Runtime, bot_framework_adapter, http_application, start_runtime
 from bot.slack import (
     PublicUrlInvalid,

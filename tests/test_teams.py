@@ -19,7 +19,7 @@ import jwt
 import pytest
 from aiohttp import ClientSession
 
-from bot.bot_framework import from_environment
+from bot.botframework.credentials import from_environment
 from bot.conversations import record_key
 from bot.runtime import Runtime, http_application, start_runtime
 from bot.teams import TeamsSettings, allowed_tenants

@@ -14,7 +14,7 @@ import pytest
 from aiohttp import ClientSession, CookieJar, TCPConnector, web
 
 from adapters.directory.embedded import EmbeddedDirectory
-from bot.bot_framework import from_environment
+from bot.botframework.credentials import from_environment
 from bot.conversations import record_key
 from bot.runtime import Runtime, http_application, start_runtime
 from bot.webchat import CAPTCHA_SECRET_VARIABLE, WebChat, WebChatSettings, add_webchat_routes

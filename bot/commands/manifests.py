@@ -35,7 +35,7 @@ def write_slack_manifest(args: argparse.Namespace) -> int:
 
 
 def write_teams_manifest(args: argparse.Namespace) -> int:
-    from bot.bot_framework import from_environment
+    from bot.botframework.credentials import from_environment
     from bot.config_file import ConfigError
     from bot.teams.manifest import write_teams_package
 

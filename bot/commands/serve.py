@@ -28,7 +28,7 @@ log = logging.getLogger("sspr-bot")
 
 def serve_bot(args: argparse.Namespace) -> int:
     from adapters.addresses import is_loopback
-    from bot.bot_framework import from_environment
+    from bot.botframework.credentials import from_environment
     from bot.delivery import outbox_in_production
     from bot.webchat.routes import PAGE_PATH
 
@@ -137,7 +137,7 @@ def _public_url_notice(server: "ServerSettings") -> str | None:
 
 
 async def _run_server(settings: "Settings", reservation: socket.socket) -> None:
-    from bot.bot_framework import from_environment
+    from bot.botframework.credentials import from_environment
     from bot.runtime import http_application
     from bot.server_limits import connection_limits, serving_with_limits
 

@@ -1,7 +1,7 @@
 """Telling the chat what happened on the password page.
 
 The page runs outside any chat turn, so the result goes back as a proactive message; the
-composition root plugs in the sender (`bot.proactive.BotFrameworkNotifier`).
+composition root plugs in the sender (`bot.botframework.proactive.BotFrameworkNotifier`).
 """
 
 from typing import Protocol

@@ -12,7 +12,7 @@ formatting that hides characters.
 
 from typing import Any
 
-from bot.render import plain_text
+from bot.botframework.render import plain_text
 from bot.slack.text import escape
 from dialogs import Reply
 

@@ -1,8 +1,9 @@
 """Who the bot talks to on Teams: allowed tenants, and only in a 1:1 chat.
 
 `admit` is the check an agent runs before a turn. The HTTP layer applies the same tenant
-rule earlier (see `TeamsCloudAdapter`), so a foreign tenant is refused before any state is
-read; the agent's check keeps the rule even where the adapter is not in front.
+rule earlier (`TenantGate`, which the Bot Framework channel runs), so a foreign tenant is
+refused before any state is read; the agent's check keeps the rule even where the adapter
+is not in front.
 
 In development mode (no app id) no token is checked, so a tenant id proves nothing: with no
 list configured every tenant is admitted, each one with a warning the first time.
@@ -93,6 +94,20 @@ def tenant_allowed(channel_id: str | None, channel_data: Any, tenants: Iterable[
     if ANY_TENANT in allowed:
         return True
     return tenant is not None and tenant in allowed
+
+
+class TenantGate:
+    """The tenant rule as the Bot Framework channel runs it on every request, before any
+    state is read: other channels pass, a Teams activity from a foreign tenant is refused."""
+
+    def __init__(self, tenants: Iterable[str]) -> None:
+        self._tenants = tenants
+
+    def __call__(self, channel_id: str | None, channel_data: Any) -> bool:
+        if tenant_allowed(channel_id, channel_data, self._tenants):
+            return True
+        log.warning("Teams tenant not allowed", extra={"tenant": tenant_of(channel_data) or "none"})
+        return False
 
 
 def admit(activity: Activity, tenants: Iterable[str]) -> Admission:

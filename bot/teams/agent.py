@@ -4,9 +4,9 @@ from typing import Any
 
 from microsoft_agents.activity import TurnContextProtocol
 
-from bot.agent import Identify, ResetAgent, conversation_of
-from bot.proactive import reference_of
-from bot.render import to_activity
+from bot.botframework.agent import Identify, ResetAgent, conversation_of
+from bot.botframework.proactive import reference_of
+from bot.botframework.render import to_activity
 from bot.teams.admission import TEAMS_CHANNEL, Admission, admit
 from bot.teams.cards import inbound_text, send_typing, teams_activity
 from bot.teams.references import References

@@ -19,7 +19,7 @@ from typing import Any
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
 
-from bot.render import plain_text
+from bot.botframework.render import plain_text
 from dialogs import Reply
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"

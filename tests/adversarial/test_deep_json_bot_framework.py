@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from bot.botframework.activity_body import MAX_NESTING
 from bot.conversations import record_key
-from bot.teams.activity_body import MAX_NESTING
 from state import FrozenClock
 from tests.connector_stand_in import ConnectorStandIn
 from tests.http_fixtures import HttpBot

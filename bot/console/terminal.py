@@ -27,10 +27,10 @@ from microsoft_agents.activity import (
 )
 from microsoft_agents.hosting.core import ChannelAdapter, ClaimsIdentity, TurnContext
 
-from bot.agent import ResetAgent, conversation_of, development_identity
-from bot.bot_framework import from_environment
+from bot.botframework.agent import ResetAgent, conversation_of, development_identity
+from bot.botframework.credentials import from_environment
+from bot.botframework.render import to_activity
 from bot.password_page import PasswordPage, add_password_page_routes
-from bot.render import to_activity
 from bot.runtime import Runtime, bot_framework_adapter
 from bot.server_limits import connection_limits, serving_with_limits
 from dialogs import Reply
@@ -79,7 +79,7 @@ class ConsoleAdapter(ChannelAdapter):
     conversation of its own (`console-<run>`), as two people at two terminals are two
     conversations. The activities' service URL is a name, not an address (`SERVICE`):
     nothing can be posted back to a terminal, and the kept conversation reference must not
-    pretend otherwise (see `bot.proactive.postable`).
+    pretend otherwise (see `bot.botframework.proactive.postable`).
     """
 
     def __init__(self, write: Callable[[str], None], *, user: str | None) -> None:

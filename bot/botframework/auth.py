@@ -1,4 +1,4 @@
-"""Bot Framework channel authentication, completed for Teams, the same for every issuer.
+"""Bot Framework channel authentication, the same for every channel and every issuer.
 
 The Agents SDK's JWT check (`jwt_authorization_decorator` -> `JwtTokenValidator`) verifies
 the signature (RS256, keys of the issuer), expiry with 5 minutes of leeway, the audience
@@ -9,7 +9,7 @@ carrying a `serviceurl` claim) and Entra ID's (issuer
 audience the app id, as Azure Bot Service's newer channels and agent-to-agent calls send),
 signed by Entra keys that carry no endorsements, often without a `serviceurl` claim. The
 rules of the Bot Framework's "Bot Connector to bot" authentication the SDK leaves to the host
-are added here by `TeamsCloudAdapter`, after the SDK has verified the token and before the
+are added here by `ChannelCloudAdapter`, after the SDK has verified the token and before the
 activity reaches the agent, for both kinds alike; a breach is 401 and nothing runs:
 
 - serviceUrl: the activity's `serviceUrl` must be a channel service the bot trusts
@@ -22,16 +22,17 @@ activity reaches the agent, for both kinds alike; a breach is 401 and nothing ru
   none, so an Entra token is good for the channels the bot serves through Azure Bot
   Service only (`ENTRA_CHANNELS`).
 
-A Teams activity must also come from an allowed tenant (`channelData.tenant.id`), whatever
-the token: 403 otherwise.
+A channel's own admission rule runs next, whatever the token (Teams: an allowed tenant,
+`bot.teams.admission.TenantGate`): 403 when it refuses.
 
-Where the signing keys come from and how the SDK is pointed at them: `bot.teams.signing_keys`.
+Where the signing keys come from and how the SDK is pointed at them:
+`bot.botframework.signing_keys`.
 """
 
 import base64
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from microsoft_agents.hosting.aiohttp import CloudAdapter
@@ -44,9 +45,8 @@ from microsoft_agents.hosting.core.http import HttpRequestProtocol, HttpResponse
 from microsoft_agents.hosting.core.security import OutboundHostValidator
 from yarl import URL
 
-from bot.teams.activity_body import ParsedRequest, not_an_activity, read_activity_body
-from bot.teams.admission import tenant_allowed, tenant_of
-from bot.teams.signing_keys import (
+from bot.botframework.activity_body import ParsedRequest, not_an_activity, read_activity_body
+from bot.botframework.signing_keys import (
     ChannelKeys,
     KeysUnavailable,
     channel_keys_from_environment,
@@ -57,10 +57,10 @@ __all__ = [
     "BOT_FRAMEWORK_ISSUERS",
     "CHANNEL_SERVICE_HOSTS",
     "ENTRA_CHANNELS",
+    "ChannelCloudAdapter",
     "ChannelKeys",
     "KeysUnavailable",
     "ServiceUrlValidator",
-    "TeamsCloudAdapter",
     "channel_keys_from_environment",
     "service_url_validator",
     "signing_keys_from",
@@ -143,19 +143,23 @@ def _refusal(status: int, reason: str) -> HttpResponse:
     return HttpResponse(status_code=status, body={"error": reason})
 
 
-class TeamsCloudAdapter(CloudAdapter):
+# Whether a channel admits an activity, from its `channelId` and `channelData`.
+Admits = Callable[[str | None, Any], bool]
+
+
+class ChannelCloudAdapter(CloudAdapter):
     """The SDK's CloudAdapter refusing, before any turn, a body that is no activity (not
     JSON, or nested past `MAX_NESTING`) and what the token does not vouch for: a
     `serviceUrl` the bot does not trust or unlike the token's, a channel the token is not
-    good for, a Teams tenant that is not allowed. Anonymous (development) requests are
-    checked for the tenant only."""
+    good for, and what the channel's own rule (`admits`) refuses. Anonymous (development)
+    requests meet the channel's rule only."""
 
     def __init__(
         self,
         *,
         channel_service_client_factory: ChannelServiceClientFactoryBase,
         keys: ChannelKeys,
-        tenants: Iterable[str],
+        admits: Admits,
         host_validator: OutboundHostValidator | None = None,
     ) -> None:
         super().__init__(
@@ -163,7 +167,7 @@ class TeamsCloudAdapter(CloudAdapter):
             host_validator=host_validator,
         )
         self._keys = keys
-        self._tenants = frozenset(tenants)
+        self._admits = admits
         self._trusted: OutboundHostValidator = (
             host_validator
             if host_validator is not None and host_validator.enabled
@@ -199,11 +203,7 @@ class TeamsCloudAdapter(CloudAdapter):
                     extra={"problem": problem, "issuer": _issuer_kind(claims)},
                 )
                 return _refusal(401, problem)
-        if not tenant_allowed(channel_id, activity.get("channelData"), self._tenants):
-            log.warning(
-                "Teams tenant not allowed",
-                extra={"tenant": tenant_of(activity.get("channelData")) or "none"},
-            )
+        if not self._admits(channel_id, activity.get("channelData")):
             return _refusal(403, "tenant not allowed")
         return None
 

@@ -6,9 +6,9 @@ from typing import Any
 from microsoft_agents.activity import Activity, TurnContextProtocol
 from microsoft_agents.hosting.core import ActivityHandler
 
+from bot.botframework.proactive import reference_of
+from bot.botframework.render import to_activity
 from bot.conversations import bot_framework_conversation
-from bot.proactive import reference_of
-from bot.render import to_activity
 from bot.turns import TurnRunner
 from dialogs import Inbound
 

@@ -1,6 +1,6 @@
-"""Messages the bot starts itself (the password page's result, notices about an account,
-later hand-offs and reminders): into a Bot Framework conversation through a kept
-conversation reference, into Slack through the Slack channel."""
+"""Messages the bot starts itself into a Bot Framework conversation (the password page's
+result, notices about an account, later hand-offs and reminders), through a kept
+conversation reference."""
 
 import logging
 from collections.abc import Mapping
@@ -11,9 +11,8 @@ from microsoft_agents.activity import Activity, ConversationReference
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity
 
-from bot.conversations import read_conversation, slack_user
-from bot.render import to_activity
-from bot.slack import SlackChannel
+from bot.botframework.render import to_activity
+from bot.conversations import read_conversation
 from dialogs import Reply
 from state import Store
 
@@ -94,19 +93,3 @@ def postable(kept: Mapping[str, Any]) -> bool:
 def _channel(kept: Mapping[str, Any]) -> str:
     channel = kept.get("channelId")
     return channel if isinstance(channel, str) else "none"
-
-
-class ChannelNotifier:
-    """Routes a notice to the channel its conversation lives on."""
-
-    def __init__(self, bot_framework: BotFrameworkNotifier, slack: SlackChannel | None) -> None:
-        self._bot_framework = bot_framework
-        self._slack = slack
-
-    async def notify(self, conversation: str, reply: Reply) -> None:
-        slack = slack_user(conversation)
-        if slack is not None:
-            if self._slack is not None:
-                await self._slack.send_proactive(*slack, [reply])
-            return
-        await self._bot_framework.notify(conversation, reply)
