@@ -51,7 +51,7 @@ from microsoft_agents.hosting.core import ClaimsIdentity
 from microsoft_agents.testing import TestAdapter
 from redis_process import HOST, RedisServer
 
-from bot.agent import ResetAgent, conversation_of, development_identity
+from bot.botframework.agent import ResetAgent, conversation_of, development_identity
 from bot.runtime import Runtime, start_runtime
 from bot.settings import Settings
 from state import FrozenClock, RedisStore, redis_store
