@@ -3,7 +3,7 @@
 The bot is built in this process the way `sspr-bot serve` builds it (`start_runtime`), on
 the Redis backend, and whole conversations go through the Agents SDK's in-process
 TestAdapter and the production `ResetAgent` (no HTTP: the channel is not what is measured).
-The redis-server is the benchmark's own (`redis_process.py`, shared with `turns.py`):
+The redis-server is the benchmark's own (`production_redis.py`, shared with `turns.py`):
 127.0.0.1, a free port, a temporary folder, the append-only file on. It is stopped at the
 end, also on an error, Ctrl-C or SIGTERM.
 
@@ -20,7 +20,7 @@ and subtracted.
 Pass 1 runs on a fresh server, so each Lua script's first use pays EVALSHA, SCRIPT LOAD,
 EVALSHA; the table shows the last pass, and the warm passes must agree turn by turn.
 
-Usage: python bench/redis_round_trips.py [--passes N]
+Usage: python -m bench.redis_round_trips [--passes N]
 """
 
 import argparse
@@ -49,13 +49,15 @@ import redis.asyncio
 from microsoft_agents.activity import Activity, ActivityTypes, ChannelAccount
 from microsoft_agents.hosting.core import ClaimsIdentity
 from microsoft_agents.testing import TestAdapter
-from redis_process import HOST, RedisServer
 
+from bench.production_redis import production_redis
 from bot.botframework.agent import ResetAgent, conversation_of, development_identity
 from bot.runtime import Runtime, start_runtime
 from bot.settings import Settings
 from state import FrozenClock, RedisStore, redis_store
 from state.redis_store import record_key
+from tests.support.ports import HOST
+from tests.support.redis import RedisServer
 
 MONITOR_TIMEOUT = 10.0  # seconds for a turn's commands to show up on the MONITOR feed
 TARGET = 2  # round trips per turn: read the session, write it back
@@ -335,7 +337,8 @@ class Conversation:
 
 
 class Driver:
-    """Chats with the real agent through the Agents SDK TestAdapter, as tests/harness.py does."""
+    """Chats with the real agent through the Agents SDK TestAdapter, as the tests' harness
+    (tests/support/harness.py) does."""
 
     def __init__(self, runtime: Runtime, clock: FrozenClock, data_dir: Path) -> None:
         self.runtime = runtime
@@ -414,7 +417,7 @@ class Driver:
             )
             await meter.begin()
             await adapter.process_activity(ClaimsIdentity({}), activity, agent.on_turn)
-            await self.runtime.dialog.drain()  # background code deliveries: no Redis involved
+            await self.runtime.background.drain()  # background code deliveries: no Redis involved
             answer = "\n".join(reply.text or "" for reply in adapter.activity_queue[before:])
             session = record_key(f"session:{conversation_of(activity)}", meter.prefix)
             counts.append(await meter.end(step.kind, session))
@@ -492,7 +495,7 @@ async def measure(passes: int) -> Report:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with tempfile.TemporaryDirectory(prefix="sspr-redis-bench-") as folder:
         scratch = Path(folder)
-        async with RedisServer(scratch / "redis") as server:
+        with production_redis(scratch / "redis") as server:
             return await measure_on(server, scratch / "data", passes)
 
 
@@ -507,6 +510,7 @@ async def measure_on(server: RedisServer, data_dir: Path, passes: int) -> Report
                 "data_dir": str(data_dir),
                 "state": {"backend": "redis", "url": server.url},
                 "delivery": {"outbox": {"console": False}},
+                "password": {"entry": "temporary"},  # the chat's reply ends each reset
             }
         )
         clock = FrozenClock(start=float(int(time.time())) // 30 * 30 + 1)

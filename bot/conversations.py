@@ -11,15 +11,16 @@ chat has moved on. Nothing secret is in these texts: the password chosen on the 
 never repeated, and a temporary password is never set there.
 
 Every write is conditional on the etag that was read. `Conversations.apply` is the one place
-that stores a decision of the dialog: write it, let the dialog settle it (codes, password
-changes, audit events happen only after that write has won), and write what settling
-changed. The turn runner and the password page both go through it.
+that stores a decision of the dialog: write it, record the password link it issued, let the
+dialog settle it (codes, password changes, audit events happen only after that write has
+won), and write what settling changed. The turn runner and the password page both go
+through it.
 
-A password link record (created by the dialog's `settle`, under the hash of its token) names
-the conversation it was sent in. The page finds the conversation through it (`linked`), and
-keeps with it the hashes of the last few form tokens it issued: a link preview (or a second
-tab) fetching the page must not void the form the owner already has open. Every token dies
-with the link, when it is used or expires (`forget_link`).
+A password link record (created by `apply`, under the hash of its token, never over another
+one) names the conversation it was sent in. The page finds the conversation through it
+(`linked`), and keeps with it the hashes of the last few form tokens it issued: a link
+preview (or a second tab) fetching the page must not void the form the owner already has
+open. Every token dies with the link, when it is used or expires (`forget_link`).
 """
 
 import logging
@@ -30,6 +31,7 @@ from typing import Any
 from dialogs import Outcome, ResetDialog
 from dialogs.machine import ENDS
 from dialogs.password_link import digest, link_key, new_token, plausible_token, same_secret
+from dialogs.session import IssuedLink
 from state import EtagMismatch, Record, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -164,14 +166,22 @@ class PasswordLink:
 
 
 def _issued(link: Mapping[str, Any]) -> list[str]:
-    """The hashes of the form tokens issued for a link, oldest first (the dialog creates the
-    link with none, as an empty string)."""
+    """The hashes of the form tokens issued for a link, oldest first."""
     kept = link.get("csrf")
-    if isinstance(kept, str):
-        return [kept] if kept else []
     if isinstance(kept, list):
         return [each for each in kept if isinstance(each, str) and each]
     return []
+
+
+def _link_value(conversation: str, nonce: str, expires_at: float) -> dict[str, Any]:
+    """A new link record: the conversation it opens, the session it was issued for, when it
+    ends, and no form token yet (the page adds each form's)."""
+    return {
+        "session_key": record_key(conversation),
+        "nonce": nonce,
+        "expires_at": expires_at,
+        "csrf": [],
+    }
 
 
 class Conversations:
@@ -196,10 +206,16 @@ class Conversations:
         named = link.value.get("session_key")
         if not isinstance(named, str) or not named.startswith(_PREFIX):
             return None
+        nonce, expires_at = link.value.get("nonce"), link.value.get("expires_at")
+        if not isinstance(nonce, str) or not isinstance(expires_at, int | float):
+            return None
         conversation = await self.read(named.removeprefix(_PREFIX))
         if conversation.etag is None:
             return None
-        if self._dialog.usable_link(conversation.session, link.value, key) is None:
+        usable = self._dialog.usable_link(
+            conversation.session, key=key, nonce=nonce, expires_at=float(expires_at)
+        )
+        if usable is None:
             return None
         return PasswordLink(key, link, conversation)
 
@@ -247,9 +263,9 @@ class Conversations:
         keep_result: bool = False,
     ) -> Outcome:
         """Store a decision: write `after` (the record as the decision leaves it; skipped
-        when `write` is false, for a turn that changed nothing), settle `outcome`, and write
-        the session settling produced. `keep_result`: the password page decided, and a web
-        chat that it ended keeps what it said.
+        when `write` is false, for a turn that changed nothing), record the password link
+        it issued, settle `outcome`, and write the session settling produced. `keep_result`:
+        the password page decided, and a web chat that it ended keeps what it said.
 
         EtagMismatch from the first write: nothing happened, decide again on fresh state. A
         conflict on the second write is only logged: the password change has happened
@@ -257,7 +273,9 @@ class Conversations:
         """
         if write:
             after = await self.write(after)
-        settled = await self._dialog.settle(outcome, session_key=record_key(after.id))
+        if outcome.issued_link is not None and outcome.session is not None:
+            await self._record_link(after.id, outcome.session, outcome.issued_link)
+        settled = await self._dialog.settle(outcome)
         if settled.changed:
             session = settled.session or {}
             ended = keep_result and session.get("state") in ENDS and is_webchat(after.id)
@@ -269,3 +287,15 @@ class Conversations:
                     "a message crossed a password change", extra={"session": record_key(after.id)}
                 )
         return settled
+
+    async def _record_link(
+        self, conversation: str, session: Mapping[str, Any], issued: IssuedLink
+    ) -> None:
+        """The link record of a stored turn, kept as long as the link works. Created only
+        where none is (a token is never issued twice), before any code or change goes out."""
+        await self._store.put(
+            issued.key,
+            _link_value(conversation, str(session["nonce"]), issued.expires_at),
+            ttl=max(issued.expires_at - self._dialog.now(), 1.0),
+            if_none_match=True,
+        )

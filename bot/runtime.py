@@ -48,7 +48,7 @@ from bot.teams import TenantGate, allowed_tenants
 from bot.teams.agent import TeamsResetAgent
 from bot.turns import TurnRunner
 from bot.webchat import WebChat, add_webchat_routes
-from dialogs import ResetDialog
+from dialogs import Background, DialogPorts, ResetDialog
 from state import Clock, RedisStore, Store, SystemClock, open_store
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,10 @@ class Runtime:
     connector: TCPConnector  # every outbound HTTP call of the channels shares this pool
     exits: AsyncExitStack
     reach: ChannelReach  # people's own chats, for notices; channels join it as they are built
+    background: Background  # the one pool of work that outlives its message
 
     async def close(self) -> None:
-        await self.dialog.drain()
+        await self.background.close()
         await self.exits.aclose()
 
 
@@ -84,6 +85,7 @@ async def start_runtime(
     caller that listens elsewhere (`serve --port`) passes the address it actually got."""
     clock = clock or SystemClock()
     data_dir = Path(settings.data_dir)
+    background = Background()
     exits = AsyncExitStack()
     try:
         store = await open_store(settings.state, data_dir=data_dir, clock=clock, environ=environ)
@@ -104,17 +106,17 @@ async def start_runtime(
         audit = JsonlAudit(settings.local_path(settings.audit.path))
         exits.push_async_callback(audit.close)
         reach = ChannelReach(store)
-        dialog = ResetDialog(
-            settings.dialog(),
+        ports = DialogPorts(
             directory=directory,
             sender=sender,
             store=store,
             audit=audit,
             clock=clock,
             code_key=code_key(environ, data_dir),
-            password_page=settings.server.password_page,
             reach=reach,
+            background=background,
         )
+        dialog = ResetDialog(settings.dialog(), ports, password_page=settings.server.password_page)
     except BaseException:
         await exits.aclose()
         raise
@@ -131,6 +133,7 @@ async def start_runtime(
         connector,
         exits,
         reach,
+        background,
     )
 
 
@@ -184,6 +187,7 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
             store=runtime.store,
             message=runtime.dialog.message,
             connector=runtime.connector,
+            background=runtime.background,
             clock=runtime.clock,
         )
         add_slack_routes(app, slack)
@@ -205,7 +209,13 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
     if slack is not None:
         runtime.reach.add_slack(slack)
     notifier = ChannelNotifier(bot_framework, slack)
-    add_password_page_routes(app, PasswordPage(runtime.dialog, runtime.store, notifier))
+    page = PasswordPage(
+        runtime.dialog,
+        runtime.store,
+        notifier,
+        webchat_served=runtime.settings.webchat.enabled,
+    )
+    add_password_page_routes(app, page)
     return app
 
 

@@ -3,8 +3,22 @@
 Never imports the bot, aiohttp or the Bot Framework SDK; talks to the world through ports.
 """
 
+from dialogs.background import Background
+from dialogs.catalog import Catalog
 from dialogs.dialog import ResetDialog
+from dialogs.ports import DialogPorts
 from dialogs.replies import Choice, Inbound, LinkButton, Outcome, Reply
 from dialogs.settings import DialogSettings
 
-__all__ = ["Choice", "DialogSettings", "Inbound", "LinkButton", "Outcome", "Reply", "ResetDialog"]
+__all__ = [
+    "Background",
+    "Catalog",
+    "Choice",
+    "DialogPorts",
+    "DialogSettings",
+    "Inbound",
+    "LinkButton",
+    "Outcome",
+    "Reply",
+    "ResetDialog",
+]

@@ -70,7 +70,7 @@ class Conversation:
         """After a finished reset only a request for one ("reset", "I forgot my password")
         starts another, until a session's length has passed; "thanks" does not."""
         timeout = self._kit.settings.session.timeout
-        ended_long_ago = self._kit.clock.now() >= finished.finished_at + timeout
+        ended_long_ago = self._kit.ports.clock.now() >= finished.finished_at + timeout
         return ended_long_ago or asks_to_start(text)
 
     def _closing(self, finished: ResetSession, text: str) -> Reply:
@@ -89,7 +89,7 @@ class Conversation:
         """What any state answers first (the session's end, help, cancel, the helpdesk, a
         lock), then the state's own step."""
         kit = self._kit
-        if session.state != "idle" and kit.clock.now() >= session.expires_at:
+        if session.state != "idle" and kit.ports.clock.now() >= session.expires_at:
             session.expire()
             await kit.record(session, "reset.expired")
             return [kit.say(session, "expired")]
@@ -114,7 +114,7 @@ class Conversation:
     async def _begin(self, session: ResetSession, said: Said) -> list[Reply]:
         kit = self._kit
         inbound = said.inbound
-        now = kit.clock.now()
+        now = kit.ports.clock.now()
         session.expires_at = now + kit.settings.session.timeout
         session.nonce = secrets.token_hex(16)
         session.channel = inbound.channel
@@ -123,7 +123,7 @@ class Conversation:
             session.ask_account()
             await kit.record(session, "reset.started", channel=inbound.channel)
             return [kit.say(session, "ask_account")]
-        account = await kit.directory.find(inbound.user)
+        account = await kit.ports.directory.find(inbound.user)
         requested = requested_account(said.text)
         if requested and not _names_account(requested, account, inbound.user):
             await kit.record(session, "reset.refused_other_account", channel=inbound.channel)
@@ -147,7 +147,7 @@ class Conversation:
         kit = self._kit
         text = said.text
         name = text if 0 < len(text) <= MAX_ACCOUNT_NAME else ""
-        account = await kit.directory.find(name) if name else None
+        account = await kit.ports.directory.find(name) if name else None
         session.subject = f"name:{name.casefold()}"
         if await kit.limits.is_locked(session.subject):
             return await kit.lock(session, already=True)

@@ -14,49 +14,24 @@ stored turn (`dialogs.effects`).
 
 from typing import Any
 
-from adapters.audit import Audit
-from adapters.delivery import CodeSender
-from adapters.directory import Directory
 from dialogs.conversation import Conversation
 from dialogs.effects import Effects
 from dialogs.kit import DialogKit
 from dialogs.password_step import PasswordStep
-from dialogs.reach import ChatReach, NoChatReach
+from dialogs.ports import DialogPorts
 from dialogs.replies import Inbound, Outcome, Reply
 from dialogs.session import ResetSession
 from dialogs.settings import DialogSettings, PasswordSettings
-from state import Clock, Store
 
 
 class ResetDialog:
-    def __init__(
-        self,
-        settings: DialogSettings,
-        *,
-        directory: Directory,
-        sender: CodeSender,
-        store: Store,
-        audit: Audit,
-        clock: Clock,
-        code_key: bytes,
-        password_page: str,
-        reach: ChatReach | None = None,
-    ) -> None:
+    def __init__(self, settings: DialogSettings, ports: DialogPorts, *, password_page: str) -> None:
         """`password_page`: the configured public address links are made from (the token
-        is appended), never anything a request said about itself. `reach` tells people in
-        their other chats after a reset."""
-        self._kit = DialogKit(
-            settings,
-            directory=directory,
-            sender=sender,
-            store=store,
-            audit=audit,
-            clock=clock,
-            code_key=code_key,
-        )
+        is appended), never anything a request said about itself."""
+        self._kit = DialogKit(settings, ports)
         self._password = PasswordStep(self._kit, password_page=password_page)
         self._conversation = Conversation(self._kit, self._password)
-        self._effects = Effects(self._kit, reach=reach or NoChatReach())
+        self._effects = Effects(self._kit)
 
     @property
     def session_ttl(self) -> float:
@@ -76,7 +51,7 @@ class ResetDialog:
         return self._kit.catalog.text(key, locale, **values)
 
     def now(self) -> float:
-        return self._kit.clock.now()
+        return self._kit.ports.clock.now()
 
     async def account_name(self, stored: dict[str, Any]) -> str:
         """The username a stored session resets (for the password page's heading)."""
@@ -87,25 +62,21 @@ class ResetDialog:
         """One message: the replies, and the session to store before `settle`."""
         return await self._conversation.turn(stored, inbound)
 
-    async def settle(self, outcome: Outcome, *, session_key: str | None = None) -> Outcome:
-        """Do what a stored turn decided: record its password link, deliver its codes,
-        change the password or unlock.
+    async def settle(self, outcome: Outcome) -> Outcome:
+        """Do what a stored turn decided: deliver its codes, change the password or unlock
+        (its password link, `outcome.issued_link`, is the caller's to record).
 
-        Call only after `outcome.session` was written (under `session_key` in the store).
-        Returns the further replies and, when the password step ran, the session to write
-        next.
+        Call only after `outcome.session` was written. Returns the further replies and, when
+        the password step ran, the session to write next.
         """
-        return await self._effects.settle(outcome, session_key=session_key)
-
-    async def drain(self) -> None:
-        """Wait for deliveries still under way (at shutdown and in tests)."""
-        await self._effects.drain()
+        return await self._effects.settle(outcome)
 
     def usable_link(
-        self, stored: dict[str, Any] | None, link: dict[str, Any], key: str
+        self, stored: dict[str, Any] | None, *, key: str, nonce: str, expires_at: float
     ) -> ResetSession | None:
-        """The session a password page link belongs to, while the link may still be used."""
-        return self._password.usable_link(stored, link, key)
+        """The session a password page link (stored under `key`, issued for the session
+        `nonce`, good until `expires_at`) belongs to, while the link may still be used."""
+        return self._password.usable_link(stored, key=key, nonce=nonce, expires_at=expires_at)
 
     async def page_password(self, stored: dict[str, Any], password: str, confirm: str) -> Outcome:
         """A password posted on the page for a usable link: see `PasswordStep`."""

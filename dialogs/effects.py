@@ -1,12 +1,12 @@
-"""What a stored turn does to the outside world: its password link record, its code
-deliveries (and what a failed one means for the conversation), the account change, the
-notices after it, and the background work that must not delay a reply.
+"""What a stored turn does to the outside world: its code deliveries (and what a failed one
+means for the conversation), the account change, and the notices after it. What must not
+delay a reply runs in the process's one background pool (`DialogPorts.background`).
 
 All of it runs only after the turn's session was written: two turns racing on one session
-may both decide to reset, but only the one whose write won is ever settled.
+may both decide to reset, but only the one whose write won is ever settled. The password
+link a turn issued (`Outcome.issued_link`) is the caller's to record, with its session.
 """
 
-import asyncio
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -15,7 +15,6 @@ from adapters.delivery import DeliveryFailed, Message, Receipt
 from adapters.directory import Account, DirectoryUnavailable, PasswordRejected, ResetNotPermitted
 from dialogs.kit import DialogKit
 from dialogs.notices import Happened, Notice
-from dialogs.reach import ChatReach
 from dialogs.replies import Outcome, Reply
 from dialogs.session import AccountChange, Delivery, ResetSession
 
@@ -23,29 +22,13 @@ log = logging.getLogger(__name__)
 
 
 class Effects:
-    def __init__(self, kit: DialogKit, *, reach: ChatReach) -> None:
-        """`reach` tells people in their other chats after a reset."""
+    def __init__(self, kit: DialogKit) -> None:
         self._kit = kit
-        self._reach = reach
-        self._background: set[asyncio.Task[None]] = set()
 
-    async def settle(self, outcome: Outcome, *, session_key: str | None = None) -> Outcome:
+    async def settle(self, outcome: Outcome) -> Outcome:
         """See `ResetDialog.settle`."""
         kit = self._kit
         await kit.write_audit(outcome.events)
-        link = outcome.issued_link
-        if link is not None and outcome.session is not None and session_key is not None:
-            await kit.store.put(
-                link.key,
-                {
-                    "session_key": session_key,
-                    "nonce": outcome.session["nonce"],
-                    "expires_at": link.expires_at,
-                    "csrf": "",
-                },
-                ttl=max(link.expires_at - kit.clock.now(), 1.0),
-                if_none_match=True,
-            )
         for delivery in outcome.deliveries:
             if delivery.background:
                 self._in_background(self._deliver(delivery, outcome.session))
@@ -66,11 +49,6 @@ class Effects:
         await kit.write_audit(session.events)
         return Outcome(replies, session.to_dict())
 
-    async def drain(self) -> None:
-        """Wait for deliveries still under way (at shutdown and in tests)."""
-        while self._background:
-            await asyncio.gather(*self._background)
-
     async def _deliver(self, delivery: Delivery, stored: dict[str, Any] | None) -> Outcome | None:
         """Send one code; None when it went. A code the carrier did not take costs no
         budget and leaves no challenge: the user is told and offered the other methods. A
@@ -82,9 +60,9 @@ class Effects:
         session = ResetSession.from_dict(stored or {})
         context = {"session": session.nonce[:12], "account": session.account_id}
         try:
-            receipt: Receipt = await kit.sender.send(message)
+            receipt: Receipt = await kit.ports.sender.send(message)
         except DeliveryFailed as failure:
-            await kit.audit.record(
+            await kit.ports.audit.record(
                 "code.send_failed",
                 **context,
                 method=message.medium,
@@ -105,7 +83,7 @@ class Effects:
             subjects = [session.subject, *filter(None, [session.account_key])]
             await kit.limits.nothing_sent(subjects, message.medium)
             return await self._undelivered(session, message.medium)
-        await kit.audit.record(
+        await kit.ports.audit.record(
             "code.sent",
             **context,
             method=message.medium,
@@ -140,16 +118,8 @@ class Effects:
         return Outcome(replies, session.to_dict(), supersedes=True)
 
     def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
-        task = asyncio.get_running_loop().create_task(self._quietly(work))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    @staticmethod
-    async def _quietly(work: Coroutine[Any, Any, object]) -> None:
-        try:
-            await work
-        except Exception as error:
-            log.warning("background work failed", extra={"error": type(error).__name__})
+        if not self._kit.ports.background.start(work, failed="background work failed"):
+            log.warning("background work dropped: the service is shutting down")
 
     async def _change_account(self, session: ResetSession, change: AccountChange) -> list[Reply]:
         kit = self._kit
@@ -169,9 +139,9 @@ class Effects:
 
     async def _unlock(self, session: ResetSession, account: Account) -> list[Reply]:
         kit = self._kit
-        await kit.directory.unlock(account)
+        await kit.ports.directory.unlock(account)
         session.finish()
-        session.finished, session.finished_at = "unlock", kit.clock.now()
+        session.finished, session.finished_at = "unlock", kit.ports.clock.now()
         await kit.clear_limits(session)
         await kit.record(session, "account.unlocked", methods=",".join(session.passed))
         self._notify(session, account, "unlock")
@@ -184,7 +154,7 @@ class Effects:
         temporary = chosen is None
         password = chosen or kit.passwords.temporary()
         try:
-            await kit.directory.set_password(account, password, must_change=temporary)
+            await kit.ports.directory.set_password(account, password, must_change=temporary)
         except PasswordRejected as rejected:
             session.change_failed()
             await kit.record(session, "password.refused_by_directory", kind=rejected.kind)
@@ -215,9 +185,9 @@ class Effects:
         Returns whether the account's other sessions were ended."""
         kit = self._kit
         session.finish()
-        session.finished, session.finished_at = "reset", kit.clock.now()
+        session.finished, session.finished_at = "reset", kit.ports.clock.now()
         try:
-            await kit.directory.revoke_sessions(account)
+            await kit.ports.directory.revoke_sessions(account)
             signed_out = True
         except DirectoryUnavailable:
             log.error("password set, but the account's sessions could not be ended")
@@ -236,7 +206,7 @@ class Effects:
 
     def _notify(self, session: ResetSession, account: Account, notice: Notice) -> None:
         """Tell the owner, and for an admin's reset every admin, once the reply is out."""
-        self._in_background(self._tell(session, account, notice, self._kit.clock.now()))
+        self._in_background(self._tell(session, account, notice, self._kit.ports.clock.now()))
 
     async def _tell(
         self, session: ResetSession, account: Account, notice: Notice, at: float
@@ -250,8 +220,8 @@ class Effects:
                 message = kit.compose.notice(notice, account.email, happened)
                 await self._send_notice(message, context)
             text = kit.compose.notice_text(notice, happened)
-            if await self._reach.tell(account, text, besides=session.channel):
-                await kit.audit.record("notice.sent", **context, to="chat")
+            if await kit.ports.reach.tell(account, text, besides=session.channel):
+                await kit.ports.audit.record("notice.sent", **context, to="chat")
         if settings.admins and account.is_admin and notice == "reset":
             for address in await self._admin_addresses(account):
                 message = kit.compose.notice("admin_reset", address, happened)
@@ -261,7 +231,7 @@ class Effects:
         """The directory's admins and the configured addresses, each once, without the
         admin who was reset (they had their own notice)."""
         try:
-            admins = await self._kit.directory.admin_emails()
+            admins = await self._kit.ports.directory.admin_emails()
         except DirectoryUnavailable:
             log.warning("directory admins unknown: only the configured addresses are told")
             admins = []
@@ -273,13 +243,14 @@ class Effects:
         return list(addresses.values())
 
     async def _send_notice(self, message: Message, context: dict[str, Any]) -> None:
+        ports = self._kit.ports
         try:
-            receipt = await self._kit.sender.send(message)
+            receipt = await ports.sender.send(message)
         except DeliveryFailed as failure:
-            await self._kit.audit.record("notice.send_failed", **context, reason=failure.reason)
+            await ports.audit.record("notice.send_failed", **context, reason=failure.reason)
             log.warning("notice not sent", extra={"reason": failure.reason})
             return
-        await self._kit.audit.record(
+        await ports.audit.record(
             "notice.sent",
             **context,
             to="email",

@@ -7,9 +7,7 @@ limits and the same methods, and say things in the same words.
 
 from typing import Any
 
-from adapters.audit import Audit
-from adapters.delivery import CodeSender
-from adapters.directory import Account, Directory
+from adapters.directory import Account
 from dialogs.catalog import Catalog
 from dialogs.limits import Limits
 from dialogs.machine import ResetMachine
@@ -23,43 +21,29 @@ from dialogs.methods import (
 from dialogs.notices import Composer
 from dialogs.password_policy import PasswordPolicy
 from dialogs.policy import ResetPolicy
+from dialogs.ports import DialogPorts
 from dialogs.replies import Choice, Reply
 from dialogs.session import AuditEvent, ResetSession
 from dialogs.settings import DialogSettings
-from state import Clock, Store
 
 
 class DialogKit:
-    def __init__(
-        self,
-        settings: DialogSettings,
-        *,
-        directory: Directory,
-        sender: CodeSender,
-        store: Store,
-        audit: Audit,
-        clock: Clock,
-        code_key: bytes,
-    ) -> None:
+    def __init__(self, settings: DialogSettings, ports: DialogPorts) -> None:
         self.settings = settings
-        self.directory = directory
-        self.sender = sender
-        self.store = store
-        self.audit = audit
-        self.clock = clock
+        self.ports = ports
         self.catalog = Catalog(settings.messages)
         self.compose = Composer(self.catalog, settings.helpdesk.contact)
-        self.limits = Limits(store, settings.limits, clock)
+        self.limits = Limits(ports.store, settings.limits, ports.clock)
         self.passwords = PasswordPolicy(settings.password)
         self.machine = ResetMachine()
         self.methods_kit = MethodKit(
             settings=settings,
             catalog=self.catalog,
-            directory=directory,
-            store=store,
+            directory=ports.directory,
+            store=ports.store,
             limits=self.limits,
-            clock=clock,
-            code_key=code_key,
+            clock=ports.clock,
+            code_key=ports.code_key,
             compose=self.compose,
         )
         self.codes = {medium: CodeMethod(medium) for medium in ("email", "sms", "voice")}
@@ -68,7 +52,7 @@ class DialogKit:
             "authenticator": AuthenticatorMethod(),
             "questions": QuestionsMethod(settings.questions.asked),
         }
-        self.policy = ResetPolicy(settings, directory, self.methods)
+        self.policy = ResetPolicy(settings, ports.directory, self.methods)
 
     def say(self, session: ResetSession, key: str, **values: Any) -> Reply:
         return Reply(self.catalog.text(key, session.locale, **values))
@@ -76,7 +60,7 @@ class DialogKit:
     async def account(self, session: ResetSession) -> Account | None:
         if session.account_id is None:
             return None
-        return await self.directory.find(session.account_id)
+        return await self.ports.directory.find(session.account_id)
 
     async def record(self, session: ResetSession, event: str, **fields: Any) -> None:
         """Note an audit event; it is written when the turn is stored (see `settle`)."""
@@ -85,7 +69,7 @@ class DialogKit:
 
     async def write_audit(self, events: list[AuditEvent]) -> None:
         for event in events:
-            await self.audit.record(event.name, **event.fields)
+            await self.ports.audit.record(event.name, **event.fields)
 
     async def escalate(self, session: ResetSession, message: str, *, reason: str) -> list[Reply]:
         session.escalate()

@@ -30,7 +30,7 @@ class PasswordStep:
 
     async def begin(self, session: ResetSession, account: Account) -> list[Reply]:
         """Verified. A locked-out account may rather be unlocked, keeping its password."""
-        if self._kit.directory.can_unlock and account.locked:
+        if self._kit.ports.directory.can_unlock and account.locked:
             session.offered = ["unlock", "reset"]
             return [self._unlock_menu(session)]
         return self._new_password(session)
@@ -58,26 +58,26 @@ class PasswordStep:
 
     async def awaiting_page(self, session: ResetSession) -> list[Reply]:
         """A chat message while the password page link is out."""
-        if self._kit.clock.now() >= session.link_expires_at:
+        if self._kit.ports.clock.now() >= session.link_expires_at:
             session.expire()
             await self._kit.record(session, "reset.expired")
             return [self._kit.say(session, "expired")]
         return [self._kit.say(session, "password_link_pending")]
 
     def usable_link(
-        self, stored: dict[str, Any] | None, link: dict[str, Any], key: str
+        self, stored: dict[str, Any] | None, *, key: str, nonce: str, expires_at: float
     ) -> ResetSession | None:
         """The session a password page link belongs to, while the link may still be used:
         the same session (nonce and link), still waiting for the password, not expired."""
         if not stored:
             return None
         session = ResetSession.from_dict(stored)
-        now = self._kit.clock.now()
+        now = self._kit.ports.clock.now()
         usable = (
             session.state == "awaiting_password"
             and session.link_key == key
-            and session.nonce == link.get("nonce")
-            and now < float(link.get("expires_at", 0))
+            and session.nonce == nonce
+            and now < expires_at
             and now < session.link_expires_at
             and now < session.expires_at
         )
@@ -142,8 +142,9 @@ class PasswordStep:
         return []
 
     def _issue_link(self, session: ResetSession) -> Reply:
-        """Verified: the password page link, recorded (as a hash) once the turn is stored."""
-        catalog, now = self._kit.catalog, self._kit.clock.now()
+        """Verified: the password page link, for the caller to record (as a hash) once the
+        turn is stored (`Outcome.issued_link`)."""
+        catalog, now = self._kit.catalog, self._kit.ports.clock.now()
         token = new_token()
         expires_at = min(now + self._settings.link_lifetime, session.expires_at)
         session.send_link()
@@ -156,7 +157,7 @@ class PasswordStep:
                 {"session": session.nonce[:12], "account": session.account_id},
             )
         )
-        minutes = max(1, round((expires_at - self._kit.clock.now()) / 60))
+        minutes = max(1, round((expires_at - self._kit.ports.clock.now()) / 60))
         url = f"{self._password_page}{token}"
         text = catalog.text("password_link", session.locale, url=url, minutes=minutes)
         label = catalog.text("password_link_button", session.locale)

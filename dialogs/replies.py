@@ -33,6 +33,14 @@ class Reply:
     sensitive: bool = False
     link: LinkButton | None = None
 
+    def plain_text(self) -> str:
+        """The text with its choices numbered, for channels without buttons (and as the
+        fallback where buttons may not show)."""
+        if not self.choices:
+            return self.text
+        lines = [f"{number}. {choice.label}" for number, choice in enumerate(self.choices, 1)]
+        return "\n".join([self.text, *lines])
+
 
 @dataclass(frozen=True)
 class Inbound:

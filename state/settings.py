@@ -1,6 +1,5 @@
 """The `state` section of the bot's config: where sessions, codes and lockout counters live."""
 
-import os
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
@@ -126,30 +125,29 @@ async def open_store(
     *,
     data_dir: Path,
     clock: Clock,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
 ) -> Store:
     """The configured backend, opened; StoreUnavailable if its file or server cannot be used.
 
-    `environ` (default: the process environment) supplies the Redis URL and credentials
-    that override the file's.
+    `environ` (the variables the command read at start) supplies the Redis URL and
+    credentials that override the file's.
     """
     if settings.backend == "memory":
         return MemoryStore(clock)
     if settings.backend == "redis":
-        env = os.environ if environ is None else environ
         ca_file = None if settings.tls_ca_file is None else data_dir / settings.tls_ca_file
         if ca_file is not None:
             _check_ca_file(ca_file)
         try:
             return await RedisStore.open(
-                env.get(REDIS_URL_VARIABLE) or settings.url,
+                environ.get(REDIS_URL_VARIABLE) or settings.url,
                 clock,
                 key_prefix=settings.key_prefix,
                 mode=settings.redis_mode,
                 sentinels=settings.sentinels,
                 sentinel_master=settings.sentinel_master,
-                username=env.get(REDIS_USERNAME_VARIABLE) or None,
-                password=env.get(REDIS_PASSWORD_VARIABLE) or None,
+                username=environ.get(REDIS_USERNAME_VARIABLE) or None,
+                password=environ.get(REDIS_PASSWORD_VARIABLE) or None,
                 tls_ca_file=None if ca_file is None else str(ca_file),
                 timeout=settings.timeout,
             )

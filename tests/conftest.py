@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from state import FrozenClock
-from tests.harness import Bot, running_bot
+from tests.support.harness import Bot, running_bot
 
 SERVER_FIXTURES = frozenset(
     {
@@ -33,23 +33,23 @@ SERVER_FIXTURES = frozenset(
         "ad",
         "browser",
         "make_server",  # tests/adapters/test_smtp.py: aiosmtpd
-        "mail",  # tests/test_delivery_conversation.py: aiosmtpd
+        "mail",  # tests/conversations/test_delivery_conversation.py: aiosmtpd
     }
 )
 # Fixtures that take a backend name and start Redis only for "redis" (`store`,
 # `open_instance`, `backend_bot`, `served_on`), so only that parameter is marked.
 SERVER_PARAMETERS = frozenset({"redis"})
-# Modules whose tests run `sspr-bot` (tests/processes.py) or open Redis themselves.
+# Modules whose tests run `sspr-bot` (tests/support/processes.py) or open Redis themselves.
 SERVER_MODULES = frozenset(
     {
         "tests/adversarial/test_slow_clients.py",
         "tests/state/test_redis_topologies.py",
-        "tests/test_check_password.py",
-        "tests/test_cli.py",
-        "tests/test_config_check.py",
-        "tests/test_console.py",
-        "tests/test_first_hour_cli.py",
-        "tests/test_instances.py",
+        "tests/bot/test_check_password.py",
+        "tests/bot/test_cli.py",
+        "tests/bot/test_config_check.py",
+        "tests/bot/test_console.py",
+        "tests/bot/test_first_hour_cli.py",
+        "tests/conversations/test_instances.py",
     }
 )
 
@@ -59,11 +59,11 @@ SERVER_CLASSES = frozenset(
 )
 
 pytest_plugins = [
-    "tests.http_fixtures",
-    "tests.servers",
-    "tests.ldap_server",
-    "tests.samba_dc",
-    "tests.browser",
+    "tests.support.http_fixtures",
+    "tests.support.redis",
+    "tests.support.slapd",
+    "tests.support.samba",
+    "tests.support.browser",
 ]
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot import logs
-from tests.harness import ANSWERS, Bot
-from tests.http_fixtures import MakeHttpBot
+from tests.support.directory import embedded_directory
+from tests.support.harness import ANSWERS, Bot
+from tests.support.http_fixtures import MakeHttpBot
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
 
@@ -62,7 +63,7 @@ async def test_a_full_reset_leaves_no_secret_behind(
             question = (transcript[-1][-1].text or "").split(": ", 1)[1]
             answers.append(ANSWERS["alice"][question])
             transcript.append(await chat.say(answers[-1]))
-        await bot.runtime.dialog.drain()
+        await bot.runtime.background.drain()
         replies = [activity.text or "" for turn in transcript for activity in turn]
         temporary = replies[-1].split("\n\n")[1]
         assert await bot.password_is("alice", temporary)
@@ -98,7 +99,7 @@ async def test_a_password_typed_into_chat_is_not_kept(
         await chat.text(bot.outbox.last_code())
         await chat.text("tiny1")
         assert "Done" in await chat.text(chosen)
-        await bot.runtime.dialog.drain()
+        await bot.runtime.background.drain()
         everything = "\n".join(
             [
                 *captured_logs.lines,
@@ -145,8 +146,8 @@ async def test_a_password_chosen_on_the_page_and_its_link_are_not_kept(
             csrf = next(iter(re.findall(r'name="csrf" value="([^"]+)"', page)), "")
         assert "Password changed" in page
         await bot.say("thanks")
-        await bot.runtime.dialog.drain()
-        assert await bot.runtime.directory.check_password("alice", chosen)
+        await bot.runtime.background.drain()
+        assert await embedded_directory(bot.runtime).check_password("alice", chosen)
 
         elsewhere = {
             "logs": "\n".join(captured_logs.lines),

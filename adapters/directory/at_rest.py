@@ -7,7 +7,6 @@ call them through `asyncio.to_thread`, never on the event loop.
 
 import base64
 import binascii
-import os
 from collections.abc import Mapping
 from typing import Final
 
@@ -57,7 +56,7 @@ class EncryptionKey:
         return cls(DEMO_ENCRYPTION_KEY)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "EncryptionKey":
+    def from_env(cls, environ: Mapping[str, str]) -> "EncryptionKey":
         """The key in SSPR_ENCRYPTION_KEY, or the demo key when it is unset or empty.
 
         Falling back keeps the first run friction-free; the caller must check `is_demo`

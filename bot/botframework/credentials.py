@@ -13,7 +13,7 @@ from typing import Any
 
 from microsoft_agents.activity import load_configuration_from_env
 from microsoft_agents.authentication.msal import MsalConnectionManager
-from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration
+from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, Connections
 
 _CLASSIC = {
     "MicrosoftAppId": "CLIENTID",
@@ -26,7 +26,7 @@ _CLASSIC = {
 class BotFrameworkAuth:
     app_id: str | None
     configuration: AgentAuthConfiguration
-    connections: MsalConnectionManager
+    connections: Connections
 
     @property
     def development(self) -> bool:

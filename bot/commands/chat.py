@@ -19,8 +19,9 @@ def chat_in_terminal(args: argparse.Namespace) -> int:
 
 async def _run_chat(settings: "Settings", user: str | None) -> None:
     from bot.console import terminal_chat
+    from bot.secrets import Secrets
 
-    runtime = await started(settings)
+    runtime = await started(settings, Secrets.from_environment())
     try:
         await terminal_chat(runtime, user=user)
     finally:

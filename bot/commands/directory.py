@@ -3,7 +3,6 @@ the embedded directory, for an admin checking a reset."""
 
 import argparse
 import asyncio
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -38,8 +37,9 @@ async def _password_matches(settings: "Settings", user: str, password: str) -> b
     from adapters.directory.embedded import EmbeddedDirectory
     from bot.config_file import ConfigError
     from bot.runtime import open_directory
+    from bot.secrets import Secrets
 
-    directory = await open_directory(settings, os.environ)
+    directory = await open_directory(settings, Secrets.from_environment())
     try:
         if not isinstance(directory, EmbeddedDirectory):
             kind = settings.directory.kind

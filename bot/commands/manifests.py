@@ -3,7 +3,6 @@ bot in Slack or Teams, made from the same config the bot runs with."""
 
 import argparse
 import json
-import os
 import sys
 
 from bot.commands.configured import configured_settings
@@ -37,10 +36,11 @@ def write_slack_manifest(args: argparse.Namespace) -> int:
 def write_teams_manifest(args: argparse.Namespace) -> int:
     from bot.botframework.credentials import from_environment
     from bot.config_file import ConfigError
+    from bot.secrets import Secrets
     from bot.teams.manifest import write_teams_package
 
     settings = configured_settings(args, interactive=True)
-    app_id = from_environment(os.environ).app_id
+    app_id = from_environment(Secrets.from_environment()).app_id
     if app_id is None:
         raise ConfigError(["MicrosoftAppId: set it to the Azure Bot's app id"])
     print(write_teams_package(settings.teams, app_id, args.output))

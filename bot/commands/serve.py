@@ -8,7 +8,6 @@ import argparse
 import asyncio
 import errno
 import logging
-import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,9 @@ from bot.commands.configured import configured_settings
 from bot.commands.errors import CannotStart
 
 if TYPE_CHECKING:
+    from bot.botframework.credentials import BotFrameworkAuth
     from bot.runtime import Runtime
+    from bot.secrets import Secrets
     from bot.settings import ServerSettings, Settings
 
 log = logging.getLogger("sspr-bot")
@@ -30,12 +31,15 @@ def serve_bot(args: argparse.Namespace) -> int:
     from adapters.addresses import is_loopback
     from bot.botframework.credentials import from_environment
     from bot.delivery import outbox_in_production
+    from bot.secrets import Secrets
     from bot.webchat.routes import PAGE_PATH
 
+    secrets = Secrets.from_environment()
+    auth = from_environment(secrets)
     settings = configured_settings(args)
     host = settings.server.host if args.host is None else args.host
     port = settings.server.port if args.port is None else args.port
-    development = from_environment(os.environ).development
+    development = auth.development
     if development and not is_loopback(host):
         raise CannotStart(
             f"without MicrosoftAppId the bot runs in development mode, which checks no "
@@ -65,7 +69,7 @@ def serve_bot(args: argparse.Namespace) -> int:
             )
         if notice := _public_url_notice(server):
             log.warning(notice, extra={"public_url": server.public_url, "port": bound})
-        asyncio.run(_run_server(served, reservation))
+        asyncio.run(_run_server(served, reservation, secrets, auth))
     return 0
 
 
@@ -136,15 +140,15 @@ def _public_url_notice(server: "ServerSettings") -> str | None:
     )
 
 
-async def _run_server(settings: "Settings", reservation: socket.socket) -> None:
-    from bot.botframework.credentials import from_environment
+async def _run_server(
+    settings: "Settings", reservation: socket.socket, secrets: "Secrets", auth: "BotFrameworkAuth"
+) -> None:
     from bot.runtime import http_application
     from bot.server_limits import connection_limits, serving_with_limits
 
     host, port = settings.server.host, settings.server.port
     limits = connection_limits(settings.server)
-    auth = from_environment(os.environ)
-    runtime = await started(settings)
+    runtime = await started(settings, secrets)
     try:
         async with AsyncExitStack() as serving:
             app = http_application(runtime, auth)
@@ -160,12 +164,12 @@ async def _run_server(settings: "Settings", reservation: socket.socket) -> None:
         await runtime.close()
 
 
-async def started(settings: "Settings") -> "Runtime":
+async def started(settings: "Settings", secrets: "Secrets") -> "Runtime":
     """The runtime, opened; a file or folder it cannot use stops start-up in one line."""
     from bot.runtime import start_runtime
 
     try:
-        return await start_runtime(settings, console=sys.stdout)
+        return await start_runtime(settings, environ=secrets, console=sys.stdout)
     except OSError as error:
         if error.filename is None:
             raise CannotStart(str(error)) from None

@@ -1,7 +1,8 @@
 """The one-time password page: the new password is chosen here, never in the chat."""
 
 from bot.password_page.notify import ChatNotifier
-from bot.password_page.routes import SECURITY_HEADERS, PasswordPage, add_password_page_routes
+from bot.password_page.page import SECURITY_HEADERS, PasswordPage
+from bot.password_page.routes import add_password_page_routes
 
 __all__ = [
     "SECURITY_HEADERS",

@@ -12,7 +12,6 @@ formatting that hides characters.
 
 from typing import Any
 
-from bot.botframework.render import plain_text
 from bot.slack.text import escape
 from dialogs import Reply
 
@@ -39,7 +38,7 @@ def message(reply: Reply) -> dict[str, Any]:
     passwords out of chat entirely.
     """
     arguments: dict[str, Any] = {
-        "text": escape(plain_text(reply)),
+        "text": escape(reply.plain_text()),
         "mrkdwn": False,
         "unfurl_links": False,
         "unfurl_media": False,

@@ -1,12 +1,12 @@
 """Slack, directly: Events API and interactivity requests in, Web API calls out.
 
-Framework-neutral: a request is its raw body and headers, an answer a status and a JSON
-body; `bot.slack.routes` is the thin aiohttp layer around it. Every request is checked
-first (signature over the raw body, 300 s window) and refused with 401 before anything in
-it is parsed.
+Framework-neutral: it takes an `HttpRequest` (the raw body is what the signature covers)
+and gives an `HttpAnswer`; `bot.slack.routes` is the thin aiohttp layer around it. Every
+request is checked first (signature over the raw body, 300 s window) and refused with 401
+before anything in it is parsed.
 
 Slack wants an answer within 3 seconds and retries otherwise, so a message is acknowledged
-at once and its turn runs in a background task (kept until `close`, which waits for them).
+at once and its turn runs in the bot's background pool (`close` waits for it).
 A delivery is handled once across instances: the first to claim `slack-event:{team}:{id}`
 in the shared store (a conditional create with a TTL) runs it; a retry
 (`X-Slack-Retry-Num`) or a replay finds the claim and stops. The message's own id also goes
@@ -29,28 +29,22 @@ import logging
 import math
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import BaseConnector, ClientSession, ClientTimeout
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.http import TOO_LARGE, HttpAnswer, HttpRequest
 from bot.slack.identity import IdentityUnavailable, SlackIdentities
-from bot.slack.payloads import MAX_JSON_DEPTH as MAX_JSON_DEPTH  # where callers look for it
-from bot.slack.payloads import (
-    Said,
-    header,
-    json_object,
-    mentions_bot,
-    pressed_button,
-)
+from bot.slack.payloads import Said, json_object, mentions_bot, pressed_button
 from bot.slack.posting import SlackPoster
 from bot.slack.settings import SlackSecrets, SlackSettings
 from bot.slack.text import typed_text
 from bot.slack.verification import RequestVerifier
 from bot.turns import TurnRunner
 from dialogs import Inbound, Reply
+from dialogs.background import Background
 from state import Clock, EtagMismatch, Store, StoreUnavailable, SystemClock
 
 log = logging.getLogger(__name__)
@@ -66,25 +60,10 @@ MAX_IN_FLIGHT = 1000
 MessageFor = Callable[[str, str], Reply]
 """A catalog message by key and locale (`ResetDialog.message`)."""
 
-
-@dataclass(frozen=True)
-class SlackRequest:
-    """What Slack sent, untouched: the raw body is what the signature covers."""
-
-    body: bytes
-    headers: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class SlackAnswer:
-    status: int
-    body: dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-_ACK = SlackAnswer(200)
-_REFUSED = SlackAnswer(401, {"error": "invalid signature"})
-_MALFORMED = SlackAnswer(400, {"error": "malformed request"})
+_ACK = HttpAnswer(200)
+_REFUSED = HttpAnswer.json(401, {"error": "invalid signature"})
+_MALFORMED = HttpAnswer.json(400, {"error": "malformed request"})
+_BUSY = HttpAnswer.json(503, {"error": "busy"})
 
 
 class _Serial:
@@ -119,10 +98,12 @@ class SlackChannel:
         store: Store,
         message: MessageFor,
         connector: BaseConnector,
+        background: Background,
         clock: Clock | None = None,
     ) -> None:
-        """`connector` is the bot's shared pool (not closed here); SlackMisconfigured when
-        a secret is missing."""
+        """`connector` is the bot's shared pool (not closed here); `background` the bot's
+        pool for work that outlives a request, where turns run. SlackMisconfigured when a
+        secret is missing."""
         secrets = SlackSecrets.from_env(environ)
         clock = clock or SystemClock()
         self._settings = settings
@@ -130,6 +111,7 @@ class SlackChannel:
         self._store = store
         self._message = message
         self._clock = clock
+        self._background = background
         self._verifier = RequestVerifier(secrets.signing_secret, clock)
         self._session = ClientSession(
             connector=connector,
@@ -148,16 +130,15 @@ class SlackChannel:
         )
         self._poster = SlackPoster(self._client, store)
         self._serial = _Serial()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._closing = False
 
     # -- requests ---------------------------------------------------------------------
 
-    async def events(self, request: SlackRequest) -> SlackAnswer:
+    async def events(self, request: HttpRequest) -> HttpAnswer:
         """An Events API request: the URL check answered, a message acknowledged at once."""
-        if not self._verifier.is_from_slack(request.body, request.headers):
-            return _REFUSED
-        envelope = json_object(request.body)
+        body = self._signed(request)
+        if isinstance(body, HttpAnswer):
+            return body
+        envelope = json_object(body)
         if envelope is None:
             return _MALFORMED
         kind = envelope.get("type")
@@ -165,21 +146,22 @@ class SlackChannel:
             challenge = envelope.get("challenge")
             if not isinstance(challenge, str):
                 return _MALFORMED
-            return SlackAnswer(200, {"challenge": challenge})
+            return HttpAnswer.json(200, {"challenge": challenge})
         if kind != "event_callback":
             return _ACK
-        retry = header(request.headers, "x-slack-retry-num")
+        retry = request.headers.get("x-slack-retry-num")
         if retry is not None:
-            reason = header(request.headers, "x-slack-retry-reason")
+            reason = request.headers.get("x-slack-retry-reason")
             log.info("Slack retried an event", extra={"retry": retry, "reason": reason})
         return self._accept_event(envelope)
 
-    async def interactivity(self, request: SlackRequest) -> SlackAnswer:
+    async def interactivity(self, request: HttpRequest) -> HttpAnswer:
         """A pressed button (`block_actions`): acknowledged at once, handled after."""
-        if not self._verifier.is_from_slack(request.body, request.headers):
-            return _REFUSED
+        body = self._signed(request)
+        if isinstance(body, HttpAnswer):
+            return body
         try:
-            form = parse_qs(request.body.decode("utf-8"), max_num_fields=10)
+            form = parse_qs(body.decode("utf-8"), max_num_fields=10)
         except ValueError:
             return _MALFORMED
         payload = json_object(form.get("payload", [""])[0].encode())
@@ -199,13 +181,13 @@ class SlackChannel:
 
     async def drain(self) -> None:
         """Return once every turn started so far (and any they started) has finished."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.drain()
 
     async def close(self) -> None:
-        """Refuse new work (Slack retries it elsewhere), finish what runs, close the session."""
-        self._closing = True
-        await self.drain()
+        """Finish what runs, with whatever it starts (a turn's code delivery), then refuse
+        new work (Slack retries it elsewhere) and close the session."""
+        await self._background.drain()
+        await self._background.close()
         await self._session.close()
 
     # -- proactive messages -----------------------------------------------------------
@@ -232,7 +214,7 @@ class SlackChannel:
 
     # -- events -----------------------------------------------------------------------
 
-    def _accept_event(self, envelope: dict[str, Any]) -> SlackAnswer:
+    def _accept_event(self, envelope: dict[str, Any]) -> HttpAnswer:
         team = envelope.get("team_id")
         event_id = envelope.get("event_id")
         event = envelope.get("event")
@@ -256,21 +238,11 @@ class SlackChannel:
             return self._start(self._decline(claim, team, channel, ts))
         return _ACK
 
-    def _start(self, work: Coroutine[Any, Any, None]) -> SlackAnswer:
-        if self._closing or len(self._tasks) >= MAX_IN_FLIGHT:
-            work.close()
-            return SlackAnswer(503, {"error": "busy"})
-        task = asyncio.create_task(self._guarded(work))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return _ACK
-
-    @staticmethod
-    async def _guarded(work: Coroutine[Any, Any, None]) -> None:
-        try:
-            await work
-        except Exception as error:
-            log.error("Slack turn failed", extra={"error": type(error).__name__})
+    def _start(self, work: Coroutine[Any, Any, None]) -> HttpAnswer:
+        started = self._background.start(
+            work, failed="Slack turn failed", at_most=MAX_IN_FLIGHT, level=logging.ERROR
+        )
+        return _ACK if started else _BUSY
 
     async def _direct_message(self, claim: str, said: Said) -> None:
         if await self._claim(claim):
@@ -303,6 +275,14 @@ class SlackChannel:
             await self._poster.post(said.channel, replies)
 
     # -- de-duplication and checks ---------------------------------------------------
+
+    def _signed(self, request: HttpRequest) -> bytes | HttpAnswer:
+        """The body, when Slack signed it; else the answer refusing the request."""
+        if request.body is None:
+            return TOO_LARGE
+        if not self._verifier.is_from_slack(request.body, request.headers):
+            return _REFUSED
+        return request.body
 
     async def _claim(self, key: str) -> bool:
         """True for the first of all instances to see `key` within the dedup window."""

@@ -6,7 +6,6 @@ JSON depth is bounded before anything walks the document.
 """
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +29,6 @@ class Said:
     @property
     def conversation(self) -> str:
         return slack_conversation(self.team, self.channel, self.user)
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    return next((value for key, value in headers.items() if key.lower() == name), None)
 
 
 def json_object(body: bytes) -> dict[str, Any] | None:

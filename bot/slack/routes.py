@@ -1,9 +1,10 @@
-"""The aiohttp face of the Slack channel: read the raw body (bounded), hand it over, answer."""
+"""The aiohttp face of the Slack channel: the request read (bounded) through the HTTP
+boundary, handed over, answered."""
 
 from aiohttp import web
 
-from bot.request_body import bounded_body
-from bot.slack.channel import SlackAnswer, SlackChannel, SlackRequest
+from bot.http.aiohttp_adapter import aiohttp_response, http_request
+from bot.slack.channel import SlackChannel
 
 MAX_BODY = 256 * 1024
 EVENTS_PATH = "/api/slack/events"
@@ -25,26 +26,11 @@ def add_slack_routes(app: web.Application, slack: SlackChannel) -> None:
 
 
 async def _events(request: web.Request) -> web.StreamResponse:
-    body = await bounded_body(request, MAX_BODY)
-    if body is None:
-        return _too_large()
     slack = request.app[SLACK_KEY]
-    return _response(await slack.events(SlackRequest(body, request.headers)))
+    return aiohttp_response(await slack.events(await http_request(request, max_body=MAX_BODY)))
 
 
 async def _interactivity(request: web.Request) -> web.StreamResponse:
-    body = await bounded_body(request, MAX_BODY)
-    if body is None:
-        return _too_large()
     slack = request.app[SLACK_KEY]
-    return _response(await slack.interactivity(SlackRequest(body, request.headers)))
-
-
-def _too_large() -> web.Response:
-    return web.json_response({"error": "request too large"}, status=413)
-
-
-def _response(answer: SlackAnswer) -> web.Response:
-    if answer.body is None:
-        return web.Response(status=answer.status, headers=answer.headers)
-    return web.json_response(answer.body, status=answer.status, headers=answer.headers)
+    answer = await slack.interactivity(await http_request(request, max_body=MAX_BODY))
+    return aiohttp_response(answer)

@@ -7,11 +7,10 @@ body that is not UTF-8 are refused instead of raising. The clock is the bot's ow
 move a frozen clock rather than relaxing the window.
 """
 
-from collections.abc import Mapping
-
 from slack_sdk.signature import Clock as SlackClock
 from slack_sdk.signature import SignatureVerifier
 
+from bot.http import Headers
 from state import Clock
 
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
@@ -30,11 +29,10 @@ class RequestVerifier:
     def __init__(self, signing_secret: str, clock: Clock) -> None:
         self._verifier = SignatureVerifier(signing_secret, clock=_BotClock(clock))
 
-    def is_from_slack(self, body: bytes, headers: Mapping[str, str]) -> bool:
+    def is_from_slack(self, body: bytes, headers: Headers) -> bool:
         """True only for a correctly signed, fresh request; never raises on bad input."""
-        lowered = {name.lower(): value for name, value in headers.items()}
-        timestamp = lowered.get(TIMESTAMP_HEADER)
-        signature = lowered.get(SIGNATURE_HEADER)
+        timestamp = headers.get(TIMESTAMP_HEADER)
+        signature = headers.get(SIGNATURE_HEADER)
         if not timestamp or not signature or not timestamp.isascii() or not timestamp.isdigit():
             return False
         try:

@@ -19,7 +19,6 @@ from typing import Any
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
 
-from bot.botframework.render import plain_text
 from dialogs import Reply
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -38,7 +37,7 @@ def adaptive_card(reply: Reply) -> dict[str, Any]:
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "version": "1.5",
         "body": body,
-        "fallbackText": plain_text(reply),
+        "fallbackText": reply.plain_text(),
         "msteams": {"width": "Full"},
     }
     actions: list[dict[str, Any]] = []
@@ -67,7 +66,7 @@ def teams_activity(reply: Reply) -> Activity:
     the same, and text is easier to copy on a phone."""
     # No suggested actions: Teams does not show them; the card carries the buttons.
     if reply.sensitive or not (reply.choices or reply.link or "\n\n" in reply.text):
-        return Activity(type=ActivityTypes.message, text=plain_text(reply), text_format="plain")
+        return Activity(type=ActivityTypes.message, text=reply.plain_text(), text_format="plain")
     return Activity(
         type=ActivityTypes.message,
         attachments=[Attachment(content_type=ADAPTIVE_CARD, content=adaptive_card(reply))],

@@ -2,7 +2,7 @@
 account name typed, rate-limited per client address, optionally behind a CAPTCHA. See
 `channel.py` for what is checked and why."""
 
-from bot.webchat.channel import WebChat, WebChatAnswer, WebChatRequest
+from bot.webchat.channel import WebChat
 from bot.webchat.routes import add_webchat_routes
 from bot.webchat.settings import (
     CAPTCHA_SECRET_VARIABLE,
@@ -17,9 +17,7 @@ __all__ = [
     "CaptchaSettings",
     "RateLimitSettings",
     "WebChat",
-    "WebChatAnswer",
     "WebChatMisconfigured",
-    "WebChatRequest",
     "WebChatSettings",
     "add_webchat_routes",
 ]

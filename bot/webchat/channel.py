@@ -1,8 +1,8 @@
 """The web chat: anonymous people type to the bot from a page the bot serves.
 
-Framework-neutral like the Slack channel: a request is its raw body, headers, connecting
-address and conversation cookie; an answer a status, a JSON body, headers and maybe a new
-cookie. `bot.webchat.routes` is the thin aiohttp layer around it.
+Framework-neutral like the Slack channel: it takes an `HttpRequest` (its body, headers,
+connecting address and conversation cookie) and gives an `HttpAnswer` (a JSON body, headers
+and maybe a new cookie); `bot.webchat.routes` is the thin aiohttp layer around it.
 
 Nobody is identified here, so the account name is always typed (`Inbound.user` None) and
 this layer must not tell accounts apart either: every check below happens before, and
@@ -52,13 +52,13 @@ import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import BaseConnector
 
 from bot.conversations import Conversation
+from bot.http import Cookie, HttpAnswer, HttpRequest
 from bot.turns import TurnRunner
 from bot.webchat import texts
 from bot.webchat.captcha import MAX_TOKEN, CaptchaUnavailable, CaptchaVerifier
@@ -85,39 +85,6 @@ _ENDED = {"done": "password_link_done", "cancelled": "cancelled", "expired": "ex
 
 MessageFor = Callable[[str, str], Reply]
 """A catalog message by key and locale (`ResetDialog.message`)."""
-
-
-@dataclass(frozen=True)
-class WebChatRequest:
-    """What the browser sent. `body` is None when it was larger than `max_body` allows."""
-
-    body: bytes | None
-    headers: Mapping[str, str]
-    peer: str | None
-    cookie: str | None
-    host: str | None
-
-
-@dataclass(frozen=True)
-class WebChatAnswer:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-    new_cookie: str | None = None  # a conversation id to set as the cookie
-
-    def json_bytes(self) -> bytes:
-        """The body as JSON with `<`, `>` and `&` escaped, so no part of what anybody typed
-        can ever be read as markup, whatever a client does with it."""
-        text = json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
-        return (
-            text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        ).encode()
-
-
-@dataclass(frozen=True)
-class WebChatPage:
-    html: str
-    headers: dict[str, str]
 
 
 def reply_json(reply: Reply) -> dict[str, Any]:
@@ -150,7 +117,7 @@ class WebChat:
         configured message locales (`settings.messages`); `secure_cookies` when the public
         URL is https. WebChatMisconfigured when the CAPTCHA is on but its secret missing."""
         self.settings = settings
-        self.secure_cookies = secure_cookies
+        self._secure_cookies = secure_cookies
         self._runner = runner
         self._store = store
         self._message = message
@@ -186,15 +153,15 @@ class WebChat:
         if self._captcha is not None:
             await self._captcha.close()
 
-    def page(self, headers: Mapping[str, str]) -> WebChatPage:
-        locale = self._locale(headers)
+    def page(self, request: HttpRequest) -> HttpAnswer:
+        locale = self._locale(request)
         captcha = self.settings.captcha
         html = render_page(locale, captcha, self.settings.max_message_chars)
-        return WebChatPage(html, page_headers(captcha))
+        return HttpAnswer.html(200, html, page_headers(captcha))
 
-    async def message(self, request: WebChatRequest) -> WebChatAnswer:
+    async def message(self, request: HttpRequest) -> HttpAnswer:
         """One message typed (or one button pressed) in the page; the dialog's replies."""
-        locale = self._locale(request.headers)
+        locale = self._locale(request)
         if not self._same_origin(request):
             return self._refusal(403, "forbidden", locale)
         address = self._client(request)
@@ -208,17 +175,17 @@ class WebChat:
             said = _parse(request.body)
             if said is None:
                 return self._refusal(400, "malformed", locale)
-            return await self._converse(request.cookie, *said, address, locale)
+            return await self._converse(request.cookies.get(COOKIE_NAME), *said, address, locale)
         except ConversationBusy:
             return self._refusal(409, "busy", locale)
         except StoreUnavailable:
             log.error("web chat: the state store is unavailable")
             return self._polite(503, "unavailable", self._message("unavailable", locale).text)
 
-    async def outcome(self, request: WebChatRequest) -> WebChatAnswer:
+    async def outcome(self, request: HttpRequest) -> HttpAnswer:
         """Whether the reset still waits for the password page (`waiting`), and once it has
         ended, what to show: what the password page said, or why the reset ended."""
-        locale = self._locale(request.headers)
+        locale = self._locale(request)
         if not self._same_origin(request):
             return self._refusal(403, "forbidden", locale)
         address = self._client(request)
@@ -230,13 +197,13 @@ class WebChat:
                 return self._refusal(413, "too_large", locale)
             if not _empty_object(request.body):
                 return self._refusal(400, "malformed", locale)
-            record = await self._conversations.conversation_record(request.cookie)
+            record = await self._conversations.conversation_record(request.cookies.get(COOKIE_NAME))
         except StoreUnavailable:
             log.error("web chat: the state store is unavailable")
             return self._polite(503, "unavailable", self._message("unavailable", locale).text)
         waiting, replies = self._ending(record)
         body = {"waiting": waiting, "replies": [reply_json(reply) for reply in replies]}
-        return WebChatAnswer(200, body, self._api_headers())
+        return self._answer(200, body)
 
     def _ending(self, record: Conversation | None) -> tuple[bool, list[Reply]]:
         session = session_in(record)
@@ -257,7 +224,7 @@ class WebChat:
 
     async def _converse(
         self, cookie: str | None, text: str, token: str | None, address: str, locale: str
-    ) -> WebChatAnswer:
+    ) -> HttpAnswer:
         """The dialog's answer, within the conversation the cookie speaks for (or a new one)."""
         claim = await self._conversations.claim(cookie)
         answered = False
@@ -274,47 +241,36 @@ class WebChat:
         finally:
             await self._conversations.finish(claim, answered=answered)
         awaiting = claim.reset.awaiting if claim.reset is not None else ""
-        return WebChatAnswer(
-            200,
-            {"replies": [reply_json(reply) for reply in replies], "awaiting": awaiting},
-            self._api_headers(),
-            claim.new_cookie,
-        )
+        body = {"replies": [reply_json(reply) for reply in replies], "awaiting": awaiting}
+        return self._answer(200, body, new_cookie=claim.new_cookie)
 
     # -- checks -------------------------------------------------------------------------
 
-    def _same_origin(self, request: WebChatRequest) -> bool:
+    def _same_origin(self, request: HttpRequest) -> bool:
         headers = request.headers
-        content_type = headers.get("Content-Type", "").split(";")[0].strip().casefold()
-        if content_type != "application/json":
+        if request.content_type != "application/json":
             return False
-        fetch_site = headers.get("Sec-Fetch-Site")
+        fetch_site = headers.get("sec-fetch-site")
         if fetch_site is not None and fetch_site.casefold() != "same-origin":
             return False
-        origin = headers.get("Origin", "").strip().casefold()
+        origin = headers.get("origin", "").strip().casefold()
         if not origin or origin == "null":
             return False
         if self.settings.allowed_origins:
             return origin in self.settings.allowed_origins
         parts = urlsplit(origin)
-        if request.host is None or parts.netloc != request.host.casefold():
+        if parts.netloc != request.host.casefold():
             return False
-        return parts.scheme == "https" or not self.secure_cookies
+        return parts.scheme == "https" or not self._secure_cookies
 
-    def _client(self, request: WebChatRequest) -> str:
+    def _client(self, request: HttpRequest) -> str:
         header = self.settings.trusted_proxy_header
-        forwarded: list[str] = []
-        if header is not None:
-            getall = getattr(request.headers, "getall", None)
-            if callable(getall):
-                forwarded = list(getall(header, []))
-            elif (value := request.headers.get(header)) is not None:
-                forwarded = [value]
+        forwarded = request.headers.every(header) if header is not None else ()
         return client_address(request.peer, forwarded, self._proxies)
 
     async def _check_captcha(
         self, claim: Claim, token: str | None, address: str, locale: str
-    ) -> WebChatAnswer | None:
+    ) -> HttpAnswer | None:
         """None when the message may go on; else the refusal to answer."""
         if self._captcha is None:
             return None
@@ -335,23 +291,40 @@ class WebChat:
 
     # -- answers ------------------------------------------------------------------------
 
-    def _locale(self, headers: Mapping[str, str]) -> str:
-        return texts.best_locale(headers.get("Accept-Language"), self._locales)
+    def _locale(self, request: HttpRequest) -> str:
+        return texts.best_locale(request.headers.get("accept-language"), self._locales)
 
-    def _api_headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        return {**COMMON_HEADERS, "Content-Security-Policy": API_CSP, **(extra or {})}
+    def _answer(
+        self,
+        status: int,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+        *,
+        new_cookie: str | None = None,
+    ) -> HttpAnswer:
+        """The JSON answer of the API, with its headers and maybe a new conversation id."""
+        cookies: tuple[Cookie, ...] = ()
+        if new_cookie is not None:
+            cookies = (Cookie(COOKIE_NAME, new_cookie, COOKIE_PATH, self._secure_cookies),)
+        all_headers = {**COMMON_HEADERS, "Content-Security-Policy": API_CSP, **(headers or {})}
+        return HttpAnswer(status, _json_bytes(body), "application/json", all_headers, cookies)
 
     def _refusal(
         self, status: int, error: str, locale: str, headers: Mapping[str, str] | None = None
-    ) -> WebChatAnswer:
+    ) -> HttpAnswer:
         return self._polite(status, error, texts.text(error, locale), headers)
 
     def _polite(
         self, status: int, error: str, message: str, headers: Mapping[str, str] | None = None
-    ) -> WebChatAnswer:
-        return WebChatAnswer(
-            status, {"error": error, "message": message}, self._api_headers(headers)
-        )
+    ) -> HttpAnswer:
+        return self._answer(status, {"error": error, "message": message}, headers)
+
+
+def _json_bytes(document: Mapping[str, Any]) -> bytes:
+    """`document` as JSON with `<`, `>` and `&` escaped, so no part of what anybody typed can
+    ever be read as markup, whatever a client does with it."""
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")).encode()
 
 
 def _empty_object(body: bytes) -> bool:

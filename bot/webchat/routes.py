@@ -1,11 +1,12 @@
 """The aiohttp face of the web chat: the page at `/`, its script and style sheet, and the
-JSON API (messages, and the password page's outcome); bodies are read bounded, the
-conversation cookie set here."""
+JSON API (messages, and the password page's outcome), each request read (bounded) through
+the HTTP boundary."""
 
 from aiohttp import web
 
-from bot.request_body import bounded_body
-from bot.webchat.channel import COOKIE_NAME, COOKIE_PATH, WebChat, WebChatAnswer, WebChatRequest
+from bot.http import HttpAnswer
+from bot.http.aiohttp_adapter import aiohttp_response, http_request
+from bot.webchat.channel import WebChat
 from bot.webchat.page import (
     API_PATH,
     COMMON_HEADERS,
@@ -39,60 +40,24 @@ def add_webchat_routes(app: web.Application, webchat: WebChat) -> None:
 
 
 async def _page(request: web.Request) -> web.StreamResponse:
-    page = request.app[WEBCHAT_KEY].page(request.headers)
-    return web.Response(
-        text=page.html, content_type="text/html", charset="utf-8", headers=page.headers
-    )
+    webchat = request.app[WEBCHAT_KEY]
+    return aiohttp_response(webchat.page(await http_request(request, max_body=0)))
 
 
 async def _static(request: web.Request) -> web.StreamResponse:
     name = request.path.removeprefix(STATIC_PREFIX)
     headers = {**COMMON_HEADERS, "Cache-Control": "no-cache"}
-    return web.Response(
-        body=request.app[STATIC_KEY][name],
-        content_type=STATIC_TYPES[name],
-        charset="utf-8",
-        headers=headers,
-    )
+    body = request.app[STATIC_KEY][name]
+    return aiohttp_response(HttpAnswer(200, body, STATIC_TYPES[name], headers))
 
 
 async def _messages(request: web.Request) -> web.StreamResponse:
     webchat = request.app[WEBCHAT_KEY]
-    answer = await webchat.message(await _webchat_request(request, webchat.max_body))
-    return _response(answer, secure=webchat.secure_cookies)
+    answer = await webchat.message(await http_request(request, max_body=webchat.max_body))
+    return aiohttp_response(answer)
 
 
 async def _outcome(request: web.Request) -> web.StreamResponse:
     webchat = request.app[WEBCHAT_KEY]
-    answer = await webchat.outcome(await _webchat_request(request, OUTCOME_MAX_BODY))
-    return _response(answer, secure=webchat.secure_cookies)
-
-
-async def _webchat_request(request: web.Request, max_body: int) -> WebChatRequest:
-    return WebChatRequest(
-        body=await bounded_body(request, max_body),
-        headers=request.headers,
-        peer=request.remote,
-        cookie=request.cookies.get(COOKIE_NAME),
-        host=request.host,
-    )
-
-
-def _response(answer: WebChatAnswer, *, secure: bool) -> web.Response:
-    response = web.Response(
-        body=answer.json_bytes(),
-        status=answer.status,
-        content_type="application/json",
-        charset="utf-8",
-        headers=answer.headers,
-    )
-    if answer.new_cookie is not None:
-        response.set_cookie(
-            COOKIE_NAME,
-            answer.new_cookie,
-            path=COOKIE_PATH,
-            httponly=True,
-            samesite="Strict",
-            secure=secure,
-        )
-    return response
+    answer = await webchat.outcome(await http_request(request, max_body=OUTCOME_MAX_BODY))
+    return aiohttp_response(answer)

@@ -19,8 +19,8 @@ from adapters.delivery.acs import (
     AcsSettings,
     open_acs_sender,
 )
-from tests.acs_stand_in import API_VERSION, AcsStandIn, new_access_key, running_acs_stand_in
-from tests.servers import free_port
+from tests.stand_ins.acs import API_VERSION, AcsStandIn, new_access_key, running_acs_stand_in
+from tests.support.ports import free_port
 
 SENDER = "+14255550100"
 RECIPIENT = "+14255550123"

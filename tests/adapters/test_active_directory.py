@@ -1,5 +1,5 @@
 """The LDAP directory's Active Directory flavour against a real Samba AD domain controller
-(`tests.samba_dc`): lookups, nested groups, account state, password resets over LDAPS and
+(`tests.support.samba`): lookups, nested groups, account state, password resets over LDAPS and
 their refusals, lockout and unlock, as the bot does them."""
 
 import logging
@@ -22,7 +22,7 @@ from adapters.directory.ldap import (
     open_ldap_directory,
 )
 from adapters.directory.ldap.passwords import check_ad_result
-from tests.samba_dc import SambaDC
+from tests.support.samba import SambaDC
 
 NEW_PASSWORD = "Fresh-horse-battery-7"
 

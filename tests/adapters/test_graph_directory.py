@@ -1,5 +1,5 @@
 """The Graph directory through the real msal and aiohttp, against a local HTTPS stand-in
-for the Microsoft identity platform and Microsoft Graph (tests/graph_stand_in.py)."""
+for the Microsoft identity platform and Microsoft Graph (tests/stand_ins/graph.py)."""
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,7 +17,7 @@ from adapters.directory.graph import (
     odata_string,
     open_graph_directory,
 )
-from tests.graph_stand_in import (
+from tests.stand_ins.graph import (
     ASSERTION_TYPE,
     Fault,
     GraphApp,
@@ -34,7 +34,7 @@ from tests.graph_stand_in import (
     throttled,
     unavailable,
 )
-from tests.servers import write_unrelated_ca
+from tests.support.tls import write_unrelated_ca
 
 GOOD_PASSWORD = "Correct-Horse-42"
 OTHER_PASSWORD = "Battery+Staple-77"

@@ -1,5 +1,5 @@
 """Email through Microsoft Graph sendMail: the real msal and aiohttp against the local
-HTTPS stand-in for the identity platform and Graph (tests/graph_stand_in.py)."""
+HTTPS stand-in for the identity platform and Graph (tests/stand_ins/graph.py)."""
 
 import logging
 import uuid
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from adapters.delivery import DeliveryFailed, DeliveryUnavailable, Message, Receipt, RetryPolicy
 from adapters.delivery.graph_mail import GraphMailSender, GraphMailSettings, open_graph_mail_sender
 from adapters.microsoft_graph import GraphAppSettings
-from tests.graph_stand_in import (
+from tests.stand_ins.graph import (
     GraphApp,
     GraphStandIn,
     User,

@@ -28,7 +28,8 @@ from adapters.directory.ldap import (
 from adapters.directory.ldap.connections import ConnectionPool, Session, VerifyingTls
 from adapters.directory.ldap.library import ldap3
 from adapters.directory.ldap.passwords import check_ad_result, unicode_pwd
-from tests.ldap_server import (
+from tests.support.ports import HOST, free_port
+from tests.support.slapd import (
     BOT_DN,
     DISABLED_TIME,
     ROOT_DN,
@@ -38,7 +39,7 @@ from tests.ldap_server import (
     group_dn,
     user_dn,
 )
-from tests.servers import HOST, free_port, write_unrelated_ca
+from tests.support.tls import write_unrelated_ca
 
 NEW_PASSWORD = "Fresh-horse-battery-7"
 

@@ -18,8 +18,9 @@ from adapters.delivery.smtp import (
     open_smtp_sender,
     parse_one_address,
 )
-from tests.servers import free_port, write_unrelated_ca
-from tests.smtp_server import Security, SmtpServer, running_smtp_server
+from tests.support.ports import free_port
+from tests.support.smtp import Security, SmtpServer, running_smtp_server
+from tests.support.tls import write_unrelated_ca
 
 USERNAME = "sspr-bot"
 PASSWORD = "correct horse battery staple"

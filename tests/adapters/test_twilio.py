@@ -1,5 +1,5 @@
 """Text messages and voice calls through the real `twilio` package, against a local
-stand-in that speaks Twilio's REST wire format (tests/twilio_stand_in.py)."""
+stand-in that speaks Twilio's REST wire format (tests/stand_ins/twilio.py)."""
 
 import logging
 import socket
@@ -20,8 +20,9 @@ from adapters.delivery.twilio_sender import (
     open_twilio_sender,
     say_language,
 )
-from tests.servers import free_port, write_tls_files
-from tests.twilio_stand_in import TwilioStandIn, running_twilio_stand_in
+from tests.stand_ins.twilio import TwilioStandIn, running_twilio_stand_in
+from tests.support.ports import free_port
+from tests.support.tls import write_tls_files
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
 NUMBER = "+14255550100"

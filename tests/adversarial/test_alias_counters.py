@@ -13,8 +13,8 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from tests.harness import Bot
-from tests.ldap_server import SlapdServer, user_dn
+from tests.support.harness import Bot
+from tests.support.slapd import SlapdServer, user_dn
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
 EMAIL_FIRST = {"verification": {"methods": ["email", "sms", "authenticator"]}}
@@ -66,17 +66,17 @@ async def test_a_real_account_gets_its_failures_once_across_all_its_names(
         waiting = bot.chat()  # a conversation under way before the others fail
         await waiting.text("reset")
         await waiting.text("bob@contoso.com")
-        await bot.runtime.dialog.drain()
+        await bot.runtime.background.drain()
         code = bot.outbox.last_code()
         for name in ("bob", "Bob", "bob@contoso.com", "BOB@CONTOSO.COM", "bob"):
             await transcript(bot, [name], ("999999",))
-        await bot.runtime.dialog.drain()
+        await bot.runtime.background.drain()
         sent = len(bot.outbox.messages())
         assert "isn't right" in await waiting.text(code)  # its right code no longer passes
         later = bot.chat()
         await later.text("reset")
         await later.text("bob")
-        await bot.runtime.dialog.drain()
+        await bot.runtime.background.drain()
         assert len(bot.outbox.messages()) == sent  # nothing more is sent to bob
         signed_in = bot.chat("bob")
         assert "too many attempts" in await signed_in.text("reset")

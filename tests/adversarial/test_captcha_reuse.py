@@ -15,8 +15,8 @@ import pytest
 
 from bot.webchat import CAPTCHA_SECRET_VARIABLE
 from state import FrozenClock
-from tests.captcha_stand_in import SITE_KEY, CaptchaStandIn, captcha_stand_in
-from tests.test_webchat import Served, serving
+from tests.bot.test_webchat import Served, serving
+from tests.stand_ins.captcha import SITE_KEY, CaptchaStandIn, captcha_stand_in
 
 ASK_ACCOUNT = "Which account is it?"
 
@@ -66,7 +66,7 @@ async def test_a_second_reset_needs_a_second_answer(
         refused = await browser.say(name)
         assert refused.status == 403
         assert refused.json["error"] == "captcha_required"
-    await served.runtime.dialog.drain()
+    await served.runtime.background.drain()
     assert len(served.outbox.messages()) == sent
     assert ASK_ACCOUNT in await browser.ok("reset", captcha_token=provider.solve("two"))
     await browser.ok("carol")

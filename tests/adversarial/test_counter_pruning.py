@@ -18,7 +18,7 @@ import pytest
 
 from state import FrozenClock, MemoryStore, RedisStore, SqliteStore, Store
 from state.redis_store import counter_key
-from tests.servers import RedisServer
+from tests.support.redis import RedisServer
 
 DAY = 86400
 CONVERSATIONS = 5500

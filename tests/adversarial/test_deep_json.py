@@ -15,12 +15,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.slack.channel import MAX_JSON_DEPTH
+from bot.slack.payloads import MAX_JSON_DEPTH
 from bot.slack.routes import EVENTS_PATH, INTERACTIVITY_PATH
 from state import FrozenClock
-from tests.slack_stand_in import SlackApiStandIn, slack_api_stand_in
-from tests.test_slack import SlackBot, block_actions, message_event, running_slack_bot
-from tests.test_webchat import Served, serving
+from tests.bot.test_slack import SlackBot, block_actions, message_event, running_slack_bot
+from tests.bot.test_webchat import Served, serving
+from tests.stand_ins.slack import SlackApiStandIn, slack_api_stand_in
 
 DEPTHS = [1_000, 5_000, 20_000]  # the last near the Slack routes' body limit, URL-encoded
 

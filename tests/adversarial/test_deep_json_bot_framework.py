@@ -14,9 +14,9 @@ import pytest
 from bot.botframework.activity_body import MAX_NESTING
 from bot.conversations import record_key
 from state import FrozenClock
-from tests.connector_stand_in import ConnectorStandIn
-from tests.http_fixtures import HttpBot
-from tests.test_teams import TeamsBot, running_teams_bot
+from tests.bot.test_teams import TeamsBot, running_teams_bot
+from tests.stand_ins.connector import ConnectorStandIn
+from tests.support.http_fixtures import HttpBot
 
 POLITE = {"error": "not a Bot Framework activity"}
 

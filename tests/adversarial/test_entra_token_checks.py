@@ -14,8 +14,8 @@ import pytest
 
 from bot.conversations import record_key
 from state import FrozenClock
-from tests.connector_stand_in import ConnectorStandIn
-from tests.test_teams import TeamsBot, running_teams_bot
+from tests.bot.test_teams import TeamsBot, running_teams_bot
+from tests.stand_ins.connector import ConnectorStandIn
 
 
 @pytest.fixture(name="teams_bot")

@@ -9,7 +9,7 @@ password step, in every conversation, on every instance.
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
-from tests.harness import Bot, Chat
+from tests.support.harness import Bot, Chat
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
 SHARED = {"state": {"backend": "sqlite"}, "password": {"entry": "chat"}}

@@ -20,9 +20,10 @@ import pytest
 from bot.conversations import MAX_FORMS, read_conversation
 from dialogs.password_policy import PasswordPolicy
 from dialogs.settings import PasswordSettings
-from tests.harness import PASSWORDS, Bot
-from tests.http_fixtures import HttpBot, MakeHttpBot
-from tests.test_password_page import NEW, form_token, page, post, reset_events, verified
+from tests.bot.test_password_page import NEW, form_token, page, post, reset_events, verified
+from tests.support.directory import embedded_directory
+from tests.support.harness import PASSWORDS, Bot
+from tests.support.http_fixtures import HttpBot, MakeHttpBot
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
 
@@ -37,7 +38,7 @@ async def page_bot_fixture(make_http_bot: MakeHttpBot) -> AsyncIterator[HttpBot]
 
 async def still_waiting(bot: HttpBot) -> None:
     """Nothing changed: the old password works, nothing was reset, the link still waits."""
-    assert await bot.runtime.directory.check_password("alice", PASSWORDS["alice"])
+    assert await embedded_directory(bot.runtime).check_password("alice", PASSWORDS["alice"])
     assert reset_events(bot) == []
     record = await read_conversation(bot.runtime.store, "emulator:conv-1:alice")
     assert record.session is not None
@@ -65,7 +66,7 @@ async def test_a_link_preview_does_not_void_the_form_the_owner_has_open(
     status, html = await post(page_bot, token, owners, NEW)
 
     assert status == 200, html
-    assert await page_bot.runtime.directory.check_password("alice", NEW)
+    assert await embedded_directory(page_bot.runtime).check_password("alice", NEW)
     assert (await post(page_bot, token, previews, "another good phrase 7"))[0] == 410
 
 
@@ -119,7 +120,7 @@ async def test_a_password_that_is_not_utf8_is_refused_and_changes_nothing(
     await still_waiting(page_bot)
     status, html = await post(page_bot, token, form_token(html), NEW)
     assert status == 200, html
-    assert await page_bot.runtime.directory.check_password("alice", NEW)
+    assert await embedded_directory(page_bot.runtime).check_password("alice", NEW)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from itertools import count
 from typing import Any
 
 from dialogs import Inbound
-from tests.harness import Bot
+from tests.support.harness import Bot
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
 PHONES_FIRST = {"verification": {"methods": ["sms", "voice", "email", "authenticator"]}}
@@ -29,7 +29,7 @@ async def visit(bot: Bot, name: str, client: str, *, others: int = 1) -> list[st
         inbound = Inbound(text, "webchat", user=None, locale="en", client=client)
         replies = await bot.runtime.runner.run(conversation, inbound)
         said.append("\n".join(reply.text for reply in replies))
-    await bot.runtime.dialog.drain()  # codes for typed names go out in the background
+    await bot.runtime.background.drain()  # codes for typed names go out in the background
     return said
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from state import FrozenClock
-from tests.servers import RedisServer
-from tests.test_webchat import Served, serving
+from tests.bot.test_webchat import Served, serving
+from tests.support.redis import RedisServer
 
 LIMIT = 30
 FLOOD = 1000

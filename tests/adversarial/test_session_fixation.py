@@ -22,7 +22,7 @@ from yarl import URL
 from adapters.directory.embedded import EmbeddedDirectory
 from bot.webchat.channel import COOKIE_NAME, COOKIE_PATH
 from state import FrozenClock
-from tests.test_webchat import Browser, Served, serving
+from tests.bot.test_webchat import Browser, Served, serving
 
 BACKENDS = ["memory", "sqlite", "redis"]
 ASK_ACCOUNT = "Which account is it?"
@@ -67,7 +67,7 @@ async def verify_from_menu(served: Served, browser: Browser) -> str:
     for line in ("bob", "other", "other"):
         await browser.ok(line)
     assert "by email" in await browser.ok("other")
-    await served.runtime.dialog.drain()
+    await served.runtime.background.drain()
     return await browser.ok(served.outbox.last_code())
 
 

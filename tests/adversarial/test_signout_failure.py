@@ -12,8 +12,8 @@ from contextlib import AbstractAsyncContextManager
 
 import pytest
 
-from tests.graph_stand_in import GraphApp, GraphStandIn, graph_app, running_graph_stand_in
-from tests.harness import Bot
+from tests.stand_ins.graph import GraphApp, GraphStandIn, graph_app, running_graph_stand_in
+from tests.support.harness import Bot
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
 
@@ -48,7 +48,7 @@ async def test_a_password_set_without_the_sign_out_is_done_audited_and_told(
         assert megan.sessions_revoked == 0
         assert "couldn't sign you out of your other sessions" in done
         assert "crossed" not in done
-        await bot.runtime.dialog.drain()
+        await bot.runtime.background.drain()
         [reset] = [e for e in bot.audit() if e["event"] == "password.reset"]
         assert reset["signed_out"] is False
         assert bot.outbox.messages()[-1]["subject"] == "Your password was reset"

@@ -21,8 +21,8 @@ import pytest
 from aiohttp import web
 
 from bot.server_limits import FD_RESERVE, ConnectionLimits, serving_with_limits
-from tests.processes import WAIT, serving_with_open_file_limit
-from tests.servers import free_port
+from tests.support.ports import free_port
+from tests.support.processes import WAIT, serving_with_open_file_limit
 
 CLIENTS = 1_100
 SERVER_OPEN_FILES = 1_024
@@ -217,7 +217,9 @@ async def test_past_the_cap_with_every_connection_being_served_a_new_one_is_refu
     assert b"Retry-After: 5" in refused.split(b"\r\n")
     assert [head.split(b"\r\n", 1)[0] for head in heads] == [b"HTTP/1.1 200 OK"] * 2
     counts = [
-        record.count for record in caplog.records if getattr(record, "event", "") == "refused"
+        vars(record)["count"]
+        for record in caplog.records
+        if getattr(record, "event", "") == "refused"
     ]
     assert counts == [1]
 
@@ -244,5 +246,5 @@ async def test_asyncio_reports_of_failed_accepts_are_one_line_per_window(
     reports = [
         record for record in caplog.records if getattr(record, "event", "") == "accept_failed"
     ]
-    assert [record.count for record in reports] == [1, 999]
+    assert [vars(record)["count"] for record in reports] == [1, 999]
     assert not [record for record in caplog.records if record.name == "asyncio"]

@@ -19,7 +19,8 @@ from state import (
     open_store,
 )
 from state.redis_store import counter_key, record_key
-from tests.servers import HOST, RedisServer, free_port
+from tests.support.ports import HOST, free_port
+from tests.support.redis import RedisServer
 
 OpenRedis = Callable[..., Awaitable[RedisStore]]
 MakeRedisServer = Callable[..., RedisServer]

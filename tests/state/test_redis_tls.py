@@ -22,7 +22,9 @@ from state import (
     open_store,
 )
 from state.redis_store import record_key
-from tests.servers import HOST, REDIS_TLS_USER, TlsRedisServer, write_unrelated_ca
+from tests.support.ports import HOST
+from tests.support.redis import REDIS_TLS_USER, TlsRedisServer
+from tests.support.tls import write_unrelated_ca
 
 OpenTls = Callable[..., Awaitable[Store]]
 

@@ -21,8 +21,9 @@ from state import FrozenClock, RedisStore, StateSettings, Store, StoreUnavailabl
 from state.redis_clients import Mode
 from state.redis_store import counter_key, record_key
 from state.settings import open_store
-from tests.servers import HOST, RedisCluster, RedisSentinel, free_port
 from tests.state import test_store_contract as contract
+from tests.support.ports import HOST, free_port
+from tests.support.redis import RedisCluster, RedisSentinel
 
 SECRET = "pa55-w0rd-never-shown"
 

@@ -422,7 +422,7 @@ async def test_a_relative_path_is_taken_from_the_data_directory(
 ) -> None:
     settings = StateSettings(path="bot/state.sqlite3")
 
-    opened = await open_store(settings, data_dir=tmp_path, clock=clock)
+    opened = await open_store(settings, data_dir=tmp_path, clock=clock, environ={})
     await opened.close()
 
     assert isinstance(opened, SqliteStore)

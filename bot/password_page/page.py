@@ -1,0 +1,216 @@
+"""`GET` and `POST /password/{token}`: the one-time password page, behind the HTTP boundary
+(`bot.password_page.routes` is its aiohttp face).
+
+A link is looked up by the hash of its token. It works while the session it was sent in
+still waits for the password (same nonce, same link, not expired); the post that moves the
+session on wins a conditional write, so two posts at once set the password once. The
+password goes through the dialog's own checks and its `settle`, exactly as in a chat turn.
+Every response carries the security headers below; links are never built here.
+
+Each form shown gets a token of its own, and the hashes of the last few are kept with the
+link (`bot.conversations`, which owns the link record and the conversation record).
+
+A result says what to do next and how to get back to the chat: to the web chat by a link
+(when the reset began there, or for a refused link when the web chat is served), else to
+the channel the reset began in, by name. The chat hears the result too: Teams and Slack as
+a message (`ChatNotifier`), the web chat by asking for it (kept in its record,
+`bot.conversations`).
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from adapters.directory import DirectoryUnavailable
+from bot.conversations import Conversations, PasswordLink
+from bot.http import TOO_LARGE, HttpAnswer, HttpRequest
+from bot.password_page.form import form_fields
+from bot.password_page.notify import ChatNotifier
+from bot.password_page.render import WayBack, form_page, message_page
+from bot.password_page.texts import text as page_text
+from bot.webchat.channel import CHANNEL as WEBCHAT_CHANNEL
+from bot.webchat.routes import PAGE_PATH as WEBCHAT_PAGE
+from dialogs import ResetDialog
+from state import EtagMismatch, Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+# Channels a result names as the way back (their names are the catalog's `channel_<name>`).
+_NAMED_CHANNELS = frozenset({"msteams", "slack", "console", "emulator"})
+
+
+class PasswordPage:
+    def __init__(
+        self,
+        dialog: ResetDialog,
+        store: Store,
+        notifier: ChatNotifier,
+        *,
+        webchat_served: bool = False,
+    ) -> None:
+        """`webchat_served` when the web chat is served beside the page: a result then links
+        back to it."""
+        self._dialog = dialog
+        self._conversations = Conversations(store, dialog)
+        self._notifier = notifier
+        self._webchat_served = webchat_served
+
+    async def show(self, request: HttpRequest, token: str) -> HttpAnswer:
+        try:
+            found = await self._conversations.linked(token)
+            if found is None:
+                return self._refused()
+            return await self._form(request, found)
+        except (StoreUnavailable, DirectoryUnavailable) as error:
+            return self._unavailable(error)
+
+    async def submit(self, request: HttpRequest, token: str) -> HttpAnswer:
+        if request.body is None:
+            return replace(TOO_LARGE, headers=SECURITY_HEADERS)
+        form = form_fields(request.content_type, request.charset, request.body)
+        try:
+            found = await self._conversations.linked(token)
+            if found is None:
+                return self._refused()
+            if form is None:
+                log.info("password page post that is not a UTF-8 form")
+                error = self._dialog.text("password_characters", self._locale(found))
+                return await self._form(request, found, error=error, status=400)
+            csrf, password, confirm = (
+                form.get(name, "") for name in ("csrf", "password", "confirm")
+            )
+            if not found.issued_here(csrf):
+                log.warning("password page post without a valid form token")
+                return self._forbidden(found)
+            return await self._take(request, found, password, confirm)
+        except (StoreUnavailable, DirectoryUnavailable) as error:
+            return self._unavailable(error)
+
+    async def _take(
+        self, request: HttpRequest, found: PasswordLink, password: str, confirm: str
+    ) -> HttpAnswer:
+        outcome = await self._dialog.page_password(found.session, password, confirm)
+        if outcome.account_change is None:
+            error = outcome.replies[0].text if outcome.replies else None
+            return await self._form(request, found, error=error, status=400)
+        after = replace(found.conversation, session=outcome.session)
+        try:
+            settled = await self._conversations.apply(after, outcome, keep_result=True)
+        except EtagMismatch:
+            log.info("password page post lost to another one", extra={"session": found.key[:19]})
+            return self._refused()
+        session = settled.session or outcome.session or {}
+        conversation = found.conversation.id
+        text = "\n".join(reply.text for reply in settled.replies)
+        locale = str(session.get("locale", "en"))
+        if session.get("state") == "awaiting_password":
+            fresh = await self._conversations.read(conversation)
+            if fresh.etag is not None:
+                again = replace(found, conversation=fresh)
+                return await self._form(request, again, error=text, status=400)
+        await self._conversations.forget_link(found)
+        back = self._way_back(_channel(session), locale)
+        if session.get("state") == "done":
+            try:
+                for reply in settled.replies:
+                    await self._notifier.notify(conversation, reply)
+            except Exception as error:
+                log.warning("chat not told of the reset", extra={"error": type(error).__name__})
+            steps = [page_text("next_sign_in", locale), page_text("next_close", locale)]
+            title = self._dialog.text("page_done_title", locale)
+            return _result(200, locale, title, text, steps=steps, back=back)
+        title = self._dialog.text("page_refused_title", locale)
+        return _result(200, locale, title, text, back=back)
+
+    async def _form(
+        self,
+        request: HttpRequest,
+        found: PasswordLink,
+        *,
+        error: str | None = None,
+        status: int = 200,
+    ) -> HttpAnswer:
+        """The form with a fresh form token (`Conversations.issue_form_token`)."""
+        csrf = await self._conversations.issue_form_token(found)
+        if csrf is None:
+            return self._refused()
+        account = await self._dialog.account_name(found.session)
+        html = form_page(
+            self._dialog.text,
+            self._locale(found),
+            self._dialog.password_settings,
+            action=request.path,
+            csrf=csrf,
+            username=account,
+            error=error,
+        )
+        return _response(status, html)
+
+    @staticmethod
+    def _locale(found: PasswordLink) -> str:
+        return str(found.session.get("locale", "en"))
+
+    def _forbidden(self, found: PasswordLink) -> HttpAnswer:
+        locale = self._locale(found)
+        text = self._dialog.text
+        back = self._way_back(_channel(found.session), locale)
+        title, message = text("page_refused_title", locale), text("page_forbidden", locale)
+        return _result(403, locale, title, message, back=back)
+
+    def _refused(self) -> HttpAnswer:
+        """The same answer for a link never issued, used, expired or of an ended session."""
+        return self._unknown_link(410, "password_link_used")
+
+    def _unavailable(self, error: Exception) -> HttpAnswer:
+        log.error("password page dependency unavailable", extra={"error": type(error).__name__})
+        return self._unknown_link(503, "unavailable")
+
+    def _unknown_link(self, status: int, key: str) -> HttpAnswer:
+        """A refusal that cannot know whose link it was: in English, and the way back to
+        the web chat when it is served, else to Teams or Slack."""
+        text = self._dialog.text
+        back = self._way_back(None, "en")
+        return _result(status, "en", text("page_refused_title", "en"), text(key, "en"), back=back)
+
+    def _way_back(self, channel: str | None, locale: str) -> WayBack:
+        """Back to the chat a reset began in (`channel`; None when it is not known)."""
+        if self._webchat_served and channel in (WEBCHAT_CHANNEL, None):
+            return WayBack(page_text("back_to_chat", locale), WEBCHAT_PAGE)
+        if channel is None:
+            return WayBack(page_text("start_again_elsewhere", locale))
+        if channel in _NAMED_CHANNELS:
+            name = self._dialog.text(f"channel_{channel}", locale)
+            return WayBack(page_text("back_to_channel", locale, channel=name))
+        return WayBack(page_text("back_to_start", locale))
+
+
+def _channel(session: dict[str, Any]) -> str:
+    return str(session.get("channel", ""))
+
+
+def _result(
+    status: int,
+    locale: str,
+    title: str,
+    message: str,
+    *,
+    steps: Sequence[str] = (),
+    back: WayBack,
+) -> HttpAnswer:
+    return _response(status, message_page(locale, title, message, steps=steps, back=back))
+
+
+def _response(status: int, html: str) -> HttpAnswer:
+    return HttpAnswer.html(status, html, SECURITY_HEADERS)

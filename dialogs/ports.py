@@ -1,0 +1,31 @@
+"""Everything the dialog talks to, handed over as one value.
+
+The composition root fills it once; the dialog and each of its parts read the same ports from
+it, so adding a port changes this class and its one constructor call, not a parameter list
+in every part.
+"""
+
+from dataclasses import dataclass, field
+
+from adapters.audit import Audit
+from adapters.delivery import CodeSender
+from adapters.directory import Directory
+from dialogs.background import Background
+from dialogs.reach import ChatReach
+from state import Clock, Store
+
+
+@dataclass(frozen=True)
+class DialogPorts:
+    """`code_key` keys the hashes of codes kept in sessions; `reach` tells people in their
+    other chats after a reset; `background` runs what must not delay a reply (deliveries
+    for blind challenges, notices), and shutdown waits for it there."""
+
+    directory: Directory
+    sender: CodeSender
+    store: Store
+    audit: Audit
+    clock: Clock
+    code_key: bytes = field(repr=False)
+    reach: ChatReach
+    background: Background
