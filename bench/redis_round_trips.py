@@ -515,7 +515,7 @@ async def measure_on(server: RedisServer, data_dir: Path, passes: int) -> Report
         )
         clock = FrozenClock(start=float(int(time.time())) // 30 * 30 + 1)
         runtime = await start_runtime(
-            settings, environ={"SSPR_REDIS_URL": server.url}, clock=clock, console=None
+            settings, secrets={"SSPR_REDIS_URL": server.url}, clock=clock, console=None
         )
         if not isinstance(runtime.store, RedisStore):
             raise RuntimeError(f"the bot runs on {type(runtime.store).__name__}, not Redis")

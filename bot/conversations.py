@@ -32,7 +32,7 @@ from dialogs import Outcome, ResetDialog
 from dialogs.machine import ENDS
 from dialogs.password_link import digest, link_key, new_token, plausible_token, same_secret
 from dialogs.session import IssuedLink
-from state import EtagMismatch, Record, Store, StoreUnavailable
+from state import Clock, EtagMismatch, Record, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +187,13 @@ def _link_value(conversation: str, nonce: str, expires_at: float) -> dict[str, A
 class Conversations:
     """Reads and writes conversation records for the dialog that decides on them."""
 
-    def __init__(self, store: Store, dialog: ResetDialog) -> None:
+    def __init__(self, store: Store, dialog: ResetDialog, clock: Clock, *, keep_for: float) -> None:
+        """`keep_for`: how long a record is worth keeping (a little past the session's own
+        timeout, so an expired session still answers as expired)."""
         self._store = store
         self._dialog = dialog
+        self._clock = clock
+        self._keep_for = keep_for
 
     async def read(self, conversation: str) -> Conversation:
         return await read_conversation(self._store, conversation)
@@ -227,7 +231,7 @@ class Conversations:
         for _ in range(_ISSUE_TRIES):
             kept = _issued(link.value)[-(MAX_FORMS - 1) :]
             value = {**link.value, "csrf": [*kept, digest(csrf)]}
-            ttl = max(float(value["expires_at"]) - self._dialog.now(), 1.0)
+            ttl = max(float(value["expires_at"]) - self._clock.now(), 1.0)
             try:
                 await self._store.put(found.key, value, ttl=ttl, if_match=link.etag)
                 return csrf
@@ -248,7 +252,7 @@ class Conversations:
         etag = await self._store.put(
             record_key(record.id),
             _value(record),
-            ttl=self._dialog.session_ttl,
+            ttl=self._keep_for,
             if_match=record.etag,
             if_none_match=record.etag is None,
         )
@@ -296,6 +300,6 @@ class Conversations:
         await self._store.put(
             issued.key,
             _link_value(conversation, str(session["nonce"]), issued.expires_at),
-            ttl=max(issued.expires_at - self._dialog.now(), 1.0),
+            ttl=max(issued.expires_at - self._clock.now(), 1.0),
             if_none_match=True,
         )

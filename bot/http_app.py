@@ -8,7 +8,7 @@ from microsoft_agents.hosting.aiohttp import CloudAdapter
 from bot.botframework.agent import ResetAgent
 from bot.botframework.credentials import BotFrameworkAuth
 from bot.botframework.routes import add_bot_framework_routes
-from dialogs import ResetDialog
+from dialogs import Catalog
 from state import Store, StoreUnavailable
 
 MAX_BODY = 256 * 1024
@@ -21,11 +21,11 @@ def create_app(
     adapter: CloudAdapter,
     agent: ResetAgent,
     auth: BotFrameworkAuth,
-    dialog: ResetDialog,
+    catalog: Catalog,
     store: Store,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
-    add_bot_framework_routes(app, adapter=adapter, agent=agent, auth=auth, dialog=dialog)
+    add_bot_framework_routes(app, adapter=adapter, agent=agent, auth=auth, catalog=catalog)
     app[STORE_KEY] = store
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

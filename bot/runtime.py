@@ -1,11 +1,11 @@
 """The composition root: the one place that decides which implementation serves each port.
 
-Everything is built from the settings and the environment, handed down explicitly and closed
-in reverse order; no module keeps a global.
+Everything is built from the settings and the secrets a command read at start
+(`bot.secrets`), handed down explicitly and closed in reverse order; no module keeps a
+global, and none reads the process environment.
 """
 
 import logging
-import os
 import shutil
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -33,22 +33,21 @@ from bot.botframework.auth import (
 from bot.botframework.connector_pool import PooledClientFactory
 from bot.botframework.credentials import BotFrameworkAuth
 from bot.botframework.proactive import BotFrameworkNotifier
+from bot.conversations import Conversations
 from bot.delivery import open_senders
 from bot.http_app import create_app
 from bot.keys import code_key
-from bot.password_page import (
-    PasswordPage,
-    add_password_page_routes,
-)
+from bot.password_page import ChatNotifier, PasswordPage, add_password_page_routes
 from bot.reach import ChannelNotifier, ChannelReach
 from bot.settings import Settings
 from bot.slack.channel import SlackChannel
 from bot.slack.routes import add_slack_routes
+from bot.slack.settings import SlackSecrets
 from bot.teams import TenantGate, allowed_tenants
 from bot.teams.agent import TeamsResetAgent
 from bot.turns import TurnRunner
 from bot.webchat import WebChat, add_webchat_routes
-from dialogs import Background, DialogPorts, ResetDialog
+from dialogs import Background, Catalog, DialogPorts, ResetDialog
 from state import Clock, RedisStore, Store, SystemClock, open_store
 
 log = logging.getLogger(__name__)
@@ -57,11 +56,13 @@ log = logging.getLogger(__name__)
 @dataclass
 class Runtime:
     settings: Settings
-    environ: Mapping[str, str]
+    secrets: Mapping[str, str]
     clock: Clock
     store: Store
     directory: Directory
+    catalog: Catalog  # the dialog's words, and the channels' and pages' own
     dialog: ResetDialog
+    conversations: Conversations
     runner: TurnRunner
     connector: TCPConnector  # every outbound HTTP call of the channels shares this pool
     exits: AsyncExitStack
@@ -76,27 +77,28 @@ class Runtime:
 async def start_runtime(
     settings: Settings,
     *,
-    environ: Mapping[str, str] = os.environ,
+    secrets: Mapping[str, str],
     clock: Clock | None = None,
     console: TextIO | None = None,
 ) -> Runtime:
     """Everything the bot needs, opened. `settings.server` names the address served: when
     `public_url` is not set, password page links are made from its host and port, so a
-    caller that listens elsewhere (`serve --port`) passes the address it actually got."""
+    caller that listens elsewhere (`serve --port`) passes the address it actually got.
+    `secrets`: what the command read from the environment at start (`bot.secrets`)."""
     clock = clock or SystemClock()
     data_dir = Path(settings.data_dir)
     background = Background()
     exits = AsyncExitStack()
     try:
-        store = await open_store(settings.state, data_dir=data_dir, clock=clock, environ=environ)
+        store = await open_store(settings.state, data_dir=data_dir, clock=clock, environ=secrets)
         exits.push_async_callback(store.close)
         if isinstance(store, RedisStore) and (warning := await store.persistence_warning()):
             log.warning(warning)
-        directory = await open_directory(settings, environ)
+        directory = await open_directory(settings, secrets)
         exits.push_async_callback(directory.close)
         sender = await open_senders(
             settings.delivery,
-            environ,
+            secrets,
             data_dir=data_dir,
             outbox_path=settings.local_path(settings.delivery.outbox.path),
             console=console,
@@ -112,11 +114,18 @@ async def start_runtime(
             store=store,
             audit=audit,
             clock=clock,
-            code_key=code_key(environ, data_dir),
+            code_key=code_key(secrets, data_dir),
             reach=reach,
             background=background,
         )
-        dialog = ResetDialog(settings.dialog(), ports, password_page=settings.server.password_page)
+        dialog_settings = settings.dialog()
+        catalog = Catalog(dialog_settings.messages)
+        dialog = ResetDialog(
+            dialog_settings, ports, catalog=catalog, password_page=settings.server.password_page
+        )
+        conversations = Conversations(
+            store, dialog, clock, keep_for=dialog_settings.session.kept_for
+        )
     except BaseException:
         await exits.aclose()
         raise
@@ -124,12 +133,14 @@ async def start_runtime(
     exits.push_async_callback(connector.close)
     return Runtime(
         settings,
-        environ,
+        secrets,
         clock,
         store,
         directory,
+        catalog,
         dialog,
-        TurnRunner(dialog, store),
+        conversations,
+        TurnRunner(dialog, conversations, catalog.reply),
         connector,
         exits,
         reach,
@@ -175,32 +186,22 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
         adapter=adapter,
         agent=agent,
         auth=auth,
-        dialog=runtime.dialog,
+        catalog=runtime.catalog,
         store=runtime.store,
     )
     slack: SlackChannel | None = None
     if runtime.settings.slack.enabled:
-        slack = SlackChannel(
-            runtime.settings.slack,
-            environ=runtime.environ,
-            runner=runtime.runner,
-            store=runtime.store,
-            message=runtime.dialog.message,
-            connector=runtime.connector,
-            background=runtime.background,
-            clock=runtime.clock,
-        )
+        slack = slack_channel(runtime)
         add_slack_routes(app, slack)
     if runtime.settings.webchat.enabled:
         webchat = WebChat(
             runtime.settings.webchat,
             runner=runtime.runner,
             store=runtime.store,
-            message=runtime.dialog.message,
+            catalog=runtime.catalog,
             connector=runtime.connector,
-            environ=runtime.environ,
+            secrets=runtime.secrets,
             clock=runtime.clock,
-            locales=runtime.settings.messages,
             secure_cookies=runtime.settings.server.base_url.startswith("https://"),
         )
         add_webchat_routes(app, webchat)
@@ -209,14 +210,38 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
     if slack is not None:
         runtime.reach.add_slack(slack)
     notifier = ChannelNotifier(bot_framework, slack)
-    page = PasswordPage(
-        runtime.dialog,
-        runtime.store,
-        notifier,
-        webchat_served=runtime.settings.webchat.enabled,
-    )
+    page = password_page(runtime, notifier, webchat_served=runtime.settings.webchat.enabled)
     add_password_page_routes(app, page)
     return app
+
+
+def slack_channel(runtime: Runtime) -> SlackChannel:
+    """Slack directly, on the runtime's shared parts; SlackMisconfigured naming a secret
+    that is missing."""
+    return SlackChannel(
+        runtime.settings.slack,
+        secrets=SlackSecrets.from_env(runtime.secrets),
+        runner=runtime.runner,
+        store=runtime.store,
+        message=runtime.catalog.reply,
+        connector=runtime.connector,
+        background=runtime.background,
+        clock=runtime.clock,
+    )
+
+
+def password_page(
+    runtime: Runtime, notifier: ChatNotifier, *, webchat_served: bool
+) -> PasswordPage:
+    """The password page, telling the chat a reset ran in through `notifier`."""
+    return PasswordPage(
+        runtime.dialog,
+        runtime.conversations,
+        notifier,
+        catalog=runtime.catalog,
+        password=runtime.settings.password,
+        webchat_served=webchat_served,
+    )
 
 
 def bot_framework_adapter(
@@ -226,10 +251,10 @@ def bot_framework_adapter(
     tenants = allowed_tenants(
         runtime.settings.teams, auth.configuration.TENANT_ID, authenticated=not auth.development
     )
-    keys = channel_keys_from_environment(runtime.environ)
+    keys = channel_keys_from_environment(runtime.secrets)
     runtime.exits.push_async_callback(keys.close)
-    environ = runtime.environ
-    if environ.get("BotOpenIdMetadata") or environ.get("ToBotFromEmulatorOpenIdMetadataUrl"):
+    secrets = runtime.secrets
+    if secrets.get("BotOpenIdMetadata") or secrets.get("ToBotFromEmulatorOpenIdMetadataUrl"):
         runtime.exits.enter_context(signing_keys_from(keys))
     adapter = ChannelCloudAdapter(
         channel_service_client_factory=factory,

@@ -14,12 +14,13 @@ copies processed at once only the one whose write wins has any effect.
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from adapters.directory import DirectoryUnavailable
 from bot.conversations import Conversations
 from dialogs import Inbound, Reply, ResetDialog
-from state import EtagMismatch, Store, StoreUnavailable
+from state import EtagMismatch, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +28,16 @@ ATTEMPTS = 3
 
 
 class TurnRunner:
-    def __init__(self, dialog: ResetDialog, store: Store) -> None:
+    def __init__(
+        self,
+        dialog: ResetDialog,
+        conversations: Conversations,
+        message: Callable[[str, str], Reply],
+    ) -> None:
+        """`message` is the catalog's, for what is answered without running a turn."""
         self._dialog = dialog
-        self._conversations = Conversations(store, dialog)
-
-    def message(self, key: str, locale: str) -> Reply:
-        """A catalog message, for what a channel answers without running a turn."""
-        return self._dialog.message(key, locale)
+        self._conversations = conversations
+        self.message = message
 
     async def run(
         self,
@@ -53,8 +57,8 @@ class TurnRunner:
                 )
             except (StoreUnavailable, DirectoryUnavailable) as error:
                 log.error("dependency unavailable", extra={"error": type(error).__name__})
-                return [self._dialog.message("unavailable", inbound.locale)]
-        return [self._dialog.message("try_again", inbound.locale)]
+                return [self.message("unavailable", inbound.locale)]
+        return [self.message("try_again", inbound.locale)]
 
     async def _once(
         self,

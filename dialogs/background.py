@@ -2,7 +2,8 @@
 turn, Slack turns after Slack's three-second acknowledgement.
 
 One pool per process, handed to every part that starts such work, so shutdown waits for all
-of it in one place, and a flood meets one bound instead of one per part.
+of it in one place, and a bound on new work (Slack's on turns in flight) counts everything
+the process has under way.
 """
 
 import asyncio

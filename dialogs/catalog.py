@@ -1,19 +1,34 @@
-"""The bot's messages per locale: the packaged English catalog plus admins' overrides."""
+"""The bot's messages per locale: the packaged catalog (English complete, other locales in
+part) plus admins' overrides."""
 
 import string
 from collections.abc import Mapping
+from functools import cache
 from importlib.resources import files
 from typing import Any
 
 import yaml
 
+from dialogs.replies import Reply
+
 DEFAULT_LOCALE = "en"
 
 
-def packaged_messages() -> dict[str, str]:
+@cache
+def _packaged() -> Mapping[str, Mapping[str, str]]:
+    """Read once per process: the web chat asks for the packaged locales on every request."""
     text = files("config").joinpath("messages.yaml").read_text(encoding="utf-8")
     catalog: dict[str, dict[str, str]] = yaml.safe_load(text)
-    return catalog[DEFAULT_LOCALE]
+    return catalog
+
+
+def packaged_messages(locale: str = DEFAULT_LOCALE) -> dict[str, str]:
+    """The packaged messages of one locale, as a copy (empty when none is packaged)."""
+    return dict(_packaged().get(locale, {}))
+
+
+def packaged_locales() -> frozenset[str]:
+    return frozenset(_packaged())
 
 
 def placeholders(template: str) -> set[str]:
@@ -21,7 +36,10 @@ def placeholders(template: str) -> set[str]:
 
 
 def override_problems(overrides: Mapping[str, Mapping[str, str]]) -> list[str]:
-    """Why each override cannot be used, as `locale.key: problem` lines (empty when fine)."""
+    """Why each override cannot be used, as `locale.key: problem` lines (empty when fine).
+
+    Checked against English, which has every key: whatever a message is said in, the bot
+    fills the English message's placeholders."""
     defaults = packaged_messages()
     problems: list[str] = []
     for locale, messages in overrides.items():
@@ -41,21 +59,39 @@ def override_problems(overrides: Mapping[str, Mapping[str, str]]) -> list[str]:
 
 
 class Catalog:
-    """Looks a message up by key for a locale: `de-AT`, then `de`, then English."""
+    """Looks a message up by key for a locale: the admins' `de-AT`, then their `de`, then
+    the packaged `de-AT` and `de`, then English (the admins', then the packaged); so an
+    override wins over a packaged translation."""
 
     def __init__(self, overrides: Mapping[str, Mapping[str, str]] | None = None) -> None:
-        self._locales: dict[str, dict[str, str]] = {DEFAULT_LOCALE: packaged_messages()}
+        self._overrides: dict[str, dict[str, str]] = {}
         for locale, messages in (overrides or {}).items():
-            self._locales.setdefault(locale.casefold(), {}).update(messages)
+            self._overrides.setdefault(locale.casefold(), {}).update(messages)
+        self._packaged = {locale: packaged_messages(locale) for locale in packaged_locales()}
+
+    @property
+    def locales(self) -> frozenset[str]:
+        """Every locale with a message of its own here, packaged or overridden (lower case)."""
+        return frozenset(self._packaged) | frozenset(self._overrides)
 
     def text(self, key: str, locale: str, /, **values: Any) -> str:
         template = self._template(key, locale)
         return template.format(**values) if values else template
 
+    def reply(self, key: str, locale: str) -> Reply:
+        """A standalone message (for answers a channel gives without running a turn)."""
+        return Reply(self.text(key, locale))
+
     def _template(self, key: str, locale: str) -> str:
         wanted = locale.casefold().replace("_", "-")
-        for candidate in (wanted, wanted.split("-")[0]):
-            messages = self._locales.get(candidate)
+        language = wanted.split("-")[0]
+        for messages in (
+            self._overrides.get(wanted),
+            self._overrides.get(language),
+            self._packaged.get(wanted),
+            self._packaged.get(language),
+            self._overrides.get(DEFAULT_LOCALE),
+        ):
             if messages and key in messages:
                 return messages[key]
-        return self._locales[DEFAULT_LOCALE][key]
+        return self._packaged[DEFAULT_LOCALE][key]

@@ -14,44 +14,28 @@ stored turn (`dialogs.effects`).
 
 from typing import Any
 
+from dialogs.catalog import Catalog
 from dialogs.conversation import Conversation
 from dialogs.effects import Effects
 from dialogs.kit import DialogKit
 from dialogs.password_step import PasswordStep
 from dialogs.ports import DialogPorts
-from dialogs.replies import Inbound, Outcome, Reply
+from dialogs.replies import Inbound, Outcome
 from dialogs.session import ResetSession
-from dialogs.settings import DialogSettings, PasswordSettings
+from dialogs.settings import DialogSettings
 
 
 class ResetDialog:
-    def __init__(self, settings: DialogSettings, ports: DialogPorts, *, password_page: str) -> None:
-        """`password_page`: the configured public address links are made from (the token
-        is appended), never anything a request said about itself."""
-        self._kit = DialogKit(settings, ports)
+    def __init__(
+        self, settings: DialogSettings, ports: DialogPorts, *, catalog: Catalog, password_page: str
+    ) -> None:
+        """`catalog`: the one the channels answer from too. `password_page`: the configured
+        public address links are made from (the token is appended), never anything a
+        request said about itself."""
+        self._kit = DialogKit(settings, ports, catalog)
         self._password = PasswordStep(self._kit, password_page=password_page)
         self._conversation = Conversation(self._kit, self._password)
         self._effects = Effects(self._kit)
-
-    @property
-    def session_ttl(self) -> float:
-        """How long a stored session is worth keeping (a little past its own timeout)."""
-        return self._kit.settings.session.timeout + 60
-
-    @property
-    def password_settings(self) -> PasswordSettings:
-        return self._kit.settings.password
-
-    def message(self, key: str, locale: str) -> Reply:
-        """A standalone message from the catalog (for answers the caller gives itself)."""
-        return Reply(self._kit.catalog.text(key, locale))
-
-    def text(self, key: str, locale: str, /, **values: Any) -> str:
-        """A catalog text (the password page's words come from here too)."""
-        return self._kit.catalog.text(key, locale, **values)
-
-    def now(self) -> float:
-        return self._kit.ports.clock.now()
 
     async def account_name(self, stored: dict[str, Any]) -> str:
         """The username a stored session resets (for the password page's heading)."""

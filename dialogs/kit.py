@@ -28,10 +28,10 @@ from dialogs.settings import DialogSettings
 
 
 class DialogKit:
-    def __init__(self, settings: DialogSettings, ports: DialogPorts) -> None:
+    def __init__(self, settings: DialogSettings, ports: DialogPorts, catalog: Catalog) -> None:
         self.settings = settings
         self.ports = ports
-        self.catalog = Catalog(settings.messages)
+        self.catalog = catalog
         self.compose = Composer(self.catalog, settings.helpdesk.contact)
         self.limits = Limits(ports.store, settings.limits, ports.clock)
         self.passwords = PasswordPolicy(settings.password)

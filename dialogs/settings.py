@@ -177,6 +177,12 @@ class LimitSettings(_Section):
 class SessionSettings(_Section):
     timeout: Duration = Field(900, description="A reset conversation ends after this long.")
 
+    @property
+    def kept_for(self) -> float:
+        """How long a conversation's record is worth keeping: a little past the timeout, so
+        a message just after it still finds the session and is told it expired."""
+        return self.timeout + 60
+
 
 class PasswordSettings(_Section):
     min_length: int = Field(8, ge=8, le=256, description="Shortest new password (NIST: 8).")

@@ -13,7 +13,7 @@ from bot.botframework.activity_body import NOT_AN_ACTIVITY
 from bot.botframework.agent import ResetAgent
 from bot.botframework.credentials import BotFrameworkAuth
 from bot.botframework.render import to_activity
-from dialogs import ResetDialog
+from dialogs import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,12 @@ def add_bot_framework_routes(
     adapter: CloudAdapter,
     agent: ResetAgent,
     auth: BotFrameworkAuth,
-    dialog: ResetDialog,
+    catalog: Catalog,
 ) -> None:
     async def on_turn_error(context: TurnContext, error: Exception) -> None:
         log.error("turn failed", extra={"error": type(error).__name__})
         locale = context.activity.locale or "en"
-        await context.send_activity(to_activity(dialog.message("unavailable", locale)))
+        await context.send_activity(to_activity(catalog.reply("unavailable", locale)))
 
     adapter.on_turn_error = on_turn_error
     with warnings.catch_warnings():

@@ -169,7 +169,7 @@ async def started(settings: "Settings", secrets: "Secrets") -> "Runtime":
     from bot.runtime import start_runtime
 
     try:
-        return await start_runtime(settings, environ=secrets, console=sys.stdout)
+        return await start_runtime(settings, secrets=secrets, console=sys.stdout)
     except OSError as error:
         if error.filename is None:
             raise CannotStart(str(error)) from None

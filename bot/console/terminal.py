@@ -30,8 +30,8 @@ from microsoft_agents.hosting.core import ChannelAdapter, ClaimsIdentity, TurnCo
 from bot.botframework.agent import ResetAgent, conversation_of, development_identity
 from bot.botframework.credentials import from_environment
 from bot.botframework.render import to_activity
-from bot.password_page import PasswordPage, add_password_page_routes
-from bot.runtime import Runtime, bot_framework_adapter
+from bot.password_page import add_password_page_routes
+from bot.runtime import Runtime, bot_framework_adapter, password_page
 from bot.server_limits import connection_limits, serving_with_limits
 from dialogs import Reply
 
@@ -146,7 +146,7 @@ async def password_page_served(runtime: Runtime, adapter: ConsoleAdapter) -> Asy
     takes the links, from the same store, but this chat cannot show their outcome)."""
     server = runtime.settings.server
     app = web.Application()
-    add_password_page_routes(app, PasswordPage(runtime.dialog, runtime.store, adapter))
+    add_password_page_routes(app, password_page(runtime, adapter, webchat_served=False))
     limits = connection_limits(server)
     async with AsyncExitStack() as stack:
         try:

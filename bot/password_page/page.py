@@ -27,12 +27,12 @@ from bot.conversations import Conversations, PasswordLink
 from bot.http import TOO_LARGE, HttpAnswer, HttpRequest
 from bot.password_page.form import form_fields
 from bot.password_page.notify import ChatNotifier
-from bot.password_page.render import WayBack, form_page, message_page
-from bot.password_page.texts import text as page_text
+from bot.password_page.render import Text, WayBack, form_page, message_page
 from bot.webchat.channel import CHANNEL as WEBCHAT_CHANNEL
 from bot.webchat.routes import PAGE_PATH as WEBCHAT_PAGE
-from dialogs import ResetDialog
-from state import EtagMismatch, Store, StoreUnavailable
+from dialogs import Catalog, ResetDialog
+from dialogs.settings import PasswordSettings
+from state import EtagMismatch, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +55,20 @@ class PasswordPage:
     def __init__(
         self,
         dialog: ResetDialog,
-        store: Store,
+        conversations: Conversations,
         notifier: ChatNotifier,
         *,
+        catalog: Catalog,
+        password: PasswordSettings,
         webchat_served: bool = False,
     ) -> None:
-        """`webchat_served` when the web chat is served beside the page: a result then links
+        """`password`: the rules the form states (and the dialog enforces).
+        `webchat_served` when the web chat is served beside the page: a result then links
         back to it."""
         self._dialog = dialog
-        self._conversations = Conversations(store, dialog)
+        self._conversations = conversations
+        self._catalog = catalog
+        self._password = password
         self._notifier = notifier
         self._webchat_served = webchat_served
 
@@ -86,7 +91,7 @@ class PasswordPage:
                 return self._refused()
             if form is None:
                 log.info("password page post that is not a UTF-8 form")
-                error = self._dialog.text("password_characters", self._locale(found))
+                error = self._catalog.text("password_characters", self._locale(found))
                 return await self._form(request, found, error=error, status=400)
             csrf, password, confirm = (
                 form.get(name, "") for name in ("csrf", "password", "confirm")
@@ -122,17 +127,18 @@ class PasswordPage:
                 return await self._form(request, again, error=text, status=400)
         await self._conversations.forget_link(found)
         back = self._way_back(_channel(session), locale)
+        words = self._catalog.text
         if session.get("state") == "done":
             try:
                 for reply in settled.replies:
                     await self._notifier.notify(conversation, reply)
             except Exception as error:
                 log.warning("chat not told of the reset", extra={"error": type(error).__name__})
-            steps = [page_text("next_sign_in", locale), page_text("next_close", locale)]
-            title = self._dialog.text("page_done_title", locale)
-            return _result(200, locale, title, text, steps=steps, back=back)
-        title = self._dialog.text("page_refused_title", locale)
-        return _result(200, locale, title, text, back=back)
+            steps = [words("page_next_sign_in", locale), words("page_next_close", locale)]
+            title = words("page_done_title", locale)
+            return _result(words, 200, locale, title, text, steps=steps, back=back)
+        title = words("page_refused_title", locale)
+        return _result(words, 200, locale, title, text, back=back)
 
     async def _form(
         self,
@@ -148,9 +154,9 @@ class PasswordPage:
             return self._refused()
         account = await self._dialog.account_name(found.session)
         html = form_page(
-            self._dialog.text,
+            self._catalog.text,
             self._locale(found),
-            self._dialog.password_settings,
+            self._password,
             action=request.path,
             csrf=csrf,
             username=account,
@@ -164,10 +170,10 @@ class PasswordPage:
 
     def _forbidden(self, found: PasswordLink) -> HttpAnswer:
         locale = self._locale(found)
-        text = self._dialog.text
+        text = self._catalog.text
         back = self._way_back(_channel(found.session), locale)
         title, message = text("page_refused_title", locale), text("page_forbidden", locale)
-        return _result(403, locale, title, message, back=back)
+        return _result(text, 403, locale, title, message, back=back)
 
     def _refused(self) -> HttpAnswer:
         """The same answer for a link never issued, used, expired or of an ended session."""
@@ -180,20 +186,22 @@ class PasswordPage:
     def _unknown_link(self, status: int, key: str) -> HttpAnswer:
         """A refusal that cannot know whose link it was: in English, and the way back to
         the web chat when it is served, else to Teams or Slack."""
-        text = self._dialog.text
+        text = self._catalog.text
         back = self._way_back(None, "en")
-        return _result(status, "en", text("page_refused_title", "en"), text(key, "en"), back=back)
+        title, message = text("page_refused_title", "en"), text(key, "en")
+        return _result(text, status, "en", title, message, back=back)
 
     def _way_back(self, channel: str | None, locale: str) -> WayBack:
         """Back to the chat a reset began in (`channel`; None when it is not known)."""
+        text = self._catalog.text
         if self._webchat_served and channel in (WEBCHAT_CHANNEL, None):
-            return WayBack(page_text("back_to_chat", locale), WEBCHAT_PAGE)
+            return WayBack(text("page_back_to_chat", locale), WEBCHAT_PAGE)
         if channel is None:
-            return WayBack(page_text("start_again_elsewhere", locale))
+            return WayBack(text("page_start_again_elsewhere", locale))
         if channel in _NAMED_CHANNELS:
-            name = self._dialog.text(f"channel_{channel}", locale)
-            return WayBack(page_text("back_to_channel", locale, channel=name))
-        return WayBack(page_text("back_to_start", locale))
+            name = text(f"channel_{channel}", locale)
+            return WayBack(text("page_back_to_channel", locale, channel=name))
+        return WayBack(text("page_back_to_start", locale))
 
 
 def _channel(session: dict[str, Any]) -> str:
@@ -201,6 +209,7 @@ def _channel(session: dict[str, Any]) -> str:
 
 
 def _result(
+    text: Text,
     status: int,
     locale: str,
     title: str,
@@ -209,7 +218,8 @@ def _result(
     steps: Sequence[str] = (),
     back: WayBack,
 ) -> HttpAnswer:
-    return _response(status, message_page(locale, title, message, steps=steps, back=back))
+    html = message_page(text, locale, title, message, steps=steps, back=back)
+    return _response(status, html)
 
 
 def _response(status: int, html: str) -> HttpAnswer:

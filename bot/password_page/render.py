@@ -1,8 +1,7 @@
 """The password page's HTML, rendered on the server with every value escaped.
 
-No inline script or style (the CSP allows neither); the words come from the message
-catalog in the session's locale, and the page's own (the show-password button, the next
-steps) from `bot.password_page.texts`.
+No inline script or style (the CSP allows neither); every word comes from the message
+catalog in the session's locale, the dialog's and the page's own alike (`page_*`).
 """
 
 from collections.abc import Callable, Sequence
@@ -10,13 +9,13 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from bot.password_page.texts import text as page_text
 from dialogs.settings import PasswordSettings
 
 SCRIPT = "/static/password-page/page.js"
 STYLE = "/static/password-page/page.css"
 
 Text = Callable[..., str]
+"""A catalog text by key, locale and placeholder values (`Catalog.text`)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,7 @@ def form_page(
         f'autocomplete="new-password" maxlength="{settings.max_length}">\n'
         '<button type="button" id="show-password" class="toggle" aria-pressed="false" '
         f'aria-controls="new-password confirm-password" hidden>'
-        f"{escape(page_text('show_password', locale))}</button>\n"
+        f"{t('page_show_password')}</button>\n"
         f'<button type="submit">{t("page_submit")}</button>\n'
         "</form>"
     )
@@ -102,6 +101,7 @@ def form_page(
 
 
 def message_page(
+    text: Text,
     locale: str,
     title: str,
     message: str,
@@ -114,7 +114,7 @@ def message_page(
     parts = [f"<h1>{escape(title)}</h1>", f'<p role="status">{escape(message)}</p>']
     if steps:
         items = "\n".join(f"<li>{escape(step)}</li>" for step in steps)
-        heading = escape(page_text("next_heading", locale))
+        heading = escape(text("page_next_heading", locale))
         parts.append(f'<h2 id="next-heading">{heading}</h2>')
         parts.append(f'<ul class="next" aria-labelledby="next-heading">\n{items}\n</ul>')
     if back is not None and back.href is not None:

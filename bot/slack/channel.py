@@ -27,7 +27,7 @@ a double tap, a second device or a replay counts once.
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs
@@ -93,7 +93,7 @@ class SlackChannel:
         self,
         settings: SlackSettings,
         *,
-        environ: Mapping[str, str],
+        secrets: SlackSecrets,
         runner: TurnRunner,
         store: Store,
         message: MessageFor,
@@ -102,9 +102,7 @@ class SlackChannel:
         clock: Clock | None = None,
     ) -> None:
         """`connector` is the bot's shared pool (not closed here); `background` the bot's
-        pool for work that outlives a request, where turns run. SlackMisconfigured when a
-        secret is missing."""
-        secrets = SlackSecrets.from_env(environ)
+        pool for work that outlives a request, where turns run."""
         clock = clock or SystemClock()
         self._settings = settings
         self._runner = runner

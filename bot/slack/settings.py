@@ -98,10 +98,10 @@ class SlackSecrets:
         return "SlackSecrets(...)"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> "SlackSecrets":
+    def from_env(cls, secrets: Mapping[str, str]) -> "SlackSecrets":
         """Both secrets, or SlackMisconfigured naming the variable that is missing or wrong."""
-        signing_secret = environ.get(SIGNING_SECRET_VARIABLE, "").strip()
-        bot_token = environ.get(BOT_TOKEN_VARIABLE, "").strip()
+        signing_secret = secrets.get(SIGNING_SECRET_VARIABLE, "").strip()
+        bot_token = secrets.get(BOT_TOKEN_VARIABLE, "").strip()
         if not signing_secret:
             raise SlackMisconfigured(
                 f"Slack is enabled but {SIGNING_SECRET_VARIABLE} is not set "

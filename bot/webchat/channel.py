@@ -51,7 +51,7 @@ waiting never uses up what a person may type.
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,14 +60,14 @@ from aiohttp import BaseConnector
 from bot.conversations import Conversation
 from bot.http import Cookie, HttpAnswer, HttpRequest
 from bot.turns import TurnRunner
-from bot.webchat import texts
 from bot.webchat.captcha import MAX_TOKEN, CaptchaUnavailable, CaptchaVerifier
 from bot.webchat.client_address import client_address, rate_key
 from bot.webchat.conversations import Claim, ConversationBusy, ConversationIds, session_in
+from bot.webchat.locale import best_locale
 from bot.webchat.page import API_CSP, COMMON_HEADERS, page_headers, render_page
 from bot.webchat.rate_limit import ClientRateLimit
 from bot.webchat.settings import WebChatSettings
-from dialogs import Inbound, Reply
+from dialogs import Catalog, Inbound, Reply
 from dialogs.machine import ENDS
 from state import Clock, Store, StoreUnavailable, SystemClock
 
@@ -83,7 +83,6 @@ OUTCOME_WINDOW = 60.0
 # What a reset that ended without a word from the password page is answered with.
 _ENDED = {"done": "password_link_done", "cancelled": "cancelled", "expired": "expired"}
 
-MessageFor = Callable[[str, str], Reply]
 """A catalog message by key and locale (`ResetDialog.message`)."""
 
 
@@ -106,23 +105,22 @@ class WebChat:
         *,
         runner: TurnRunner,
         store: Store,
-        message: MessageFor,
+        catalog: Catalog,
         connector: BaseConnector,
-        environ: Mapping[str, str],
+        secrets: Mapping[str, str],
         clock: Clock | None = None,
-        locales: Iterable[str] = (),
         secure_cookies: bool = False,
     ) -> None:
-        """`connector` is the bot's shared pool (not closed here); `locales` the dialog's
-        configured message locales (`settings.messages`); `secure_cookies` when the public
-        URL is https. WebChatMisconfigured when the CAPTCHA is on but its secret missing."""
+        """`connector` is the bot's shared pool (not closed here); `catalog` the one the
+        dialog speaks from (the page's own words are in it too); `secure_cookies` when the
+        public URL is https. WebChatMisconfigured when the CAPTCHA is on but its secret is
+        missing."""
         self.settings = settings
         self._secure_cookies = secure_cookies
         self._runner = runner
         self._store = store
-        self._message = message
+        self._catalog = catalog
         self._clock = clock or SystemClock()
-        self._locales = frozenset(locale.casefold() for locale in locales)
         self._conversations = ConversationIds(store, self._clock)
         self._rate_limit = ClientRateLimit(
             store,
@@ -140,7 +138,7 @@ class WebChat:
         self._proxies = settings.proxy_networks()
         self._captcha: CaptchaVerifier | None = None
         if settings.captcha.enabled:
-            secret = settings.captcha.secret(environ)
+            secret = settings.captcha.secret(secrets)
             self._captcha = CaptchaVerifier.create(settings.captcha, secret, connector)
 
     @property
@@ -156,7 +154,7 @@ class WebChat:
     def page(self, request: HttpRequest) -> HttpAnswer:
         locale = self._locale(request)
         captcha = self.settings.captcha
-        html = render_page(locale, captcha, self.settings.max_message_chars)
+        html = render_page(self._catalog.text, locale, captcha, self.settings.max_message_chars)
         return HttpAnswer.html(200, html, page_headers(captcha))
 
     async def message(self, request: HttpRequest) -> HttpAnswer:
@@ -180,7 +178,7 @@ class WebChat:
             return self._refusal(409, "busy", locale)
         except StoreUnavailable:
             log.error("web chat: the state store is unavailable")
-            return self._polite(503, "unavailable", self._message("unavailable", locale).text)
+            return self._polite(503, "unavailable", self._catalog.text("unavailable", locale))
 
     async def outcome(self, request: HttpRequest) -> HttpAnswer:
         """Whether the reset still waits for the password page (`waiting`), and once it has
@@ -200,7 +198,7 @@ class WebChat:
             record = await self._conversations.conversation_record(request.cookies.get(COOKIE_NAME))
         except StoreUnavailable:
             log.error("web chat: the state store is unavailable")
-            return self._polite(503, "unavailable", self._message("unavailable", locale).text)
+            return self._polite(503, "unavailable", self._catalog.text("unavailable", locale))
         waiting, replies = self._ending(record)
         body = {"waiting": waiting, "replies": [reply_json(reply) for reply in replies]}
         return self._answer(200, body)
@@ -212,14 +210,14 @@ class WebChat:
         if session.state == "awaiting_password":
             if self._clock.now() < session.link_expires_at:
                 return True, []
-            return False, [self._message("expired", session.locale)]
+            return False, [self._catalog.reply("expired", session.locale)]
         if session.state == "resetting":  # the password page is setting it right now
             return True, []
         if session.state not in ENDS:
             return False, []
         said = [Reply(text) for text in record.page_result]
         if not said and session.state in _ENDED:
-            said = [self._message(_ENDED[session.state], session.locale)]
+            said = [self._catalog.reply(_ENDED[session.state], session.locale)]
         return False, said
 
     async def _converse(
@@ -233,7 +231,7 @@ class WebChat:
             if refused is not None:
                 return refused
             if len(text) > self.settings.max_message_chars:
-                replies = [self._message("too_long", locale)]
+                replies = [self._catalog.reply("too_long", locale)]
             else:
                 inbound = Inbound(text, CHANNEL, user=None, locale=locale, client=rate_key(address))
                 replies = await self._runner.run(claim.conversation, inbound)
@@ -292,7 +290,7 @@ class WebChat:
     # -- answers ------------------------------------------------------------------------
 
     def _locale(self, request: HttpRequest) -> str:
-        return texts.best_locale(request.headers.get("accept-language"), self._locales)
+        return best_locale(request.headers.get("accept-language"), self._catalog.locales)
 
     def _answer(
         self,
@@ -312,7 +310,7 @@ class WebChat:
     def _refusal(
         self, status: int, error: str, locale: str, headers: Mapping[str, str] | None = None
     ) -> HttpAnswer:
-        return self._polite(status, error, texts.text(error, locale), headers)
+        return self._polite(status, error, self._catalog.text(f"webchat_{error}", locale), headers)
 
     def _polite(
         self, status: int, error: str, message: str, headers: Mapping[str, str] | None = None

@@ -1,12 +1,12 @@
 """The chat page: server-rendered HTML (every value escaped), one script and one style
 sheet from `/webchat/static/`, and the headers that lock it down."""
 
+from collections.abc import Callable
 from html import escape
 from importlib.resources import files
 
 from bot.webchat.captcha import CSP_SOURCES, WIDGETS
 from bot.webchat.settings import CaptchaSettings
-from bot.webchat.texts import text
 
 STATIC_PREFIX = "/webchat/static/"
 API_PATH = "/webchat/api/messages"
@@ -16,6 +16,22 @@ CAPTCHA_CALLBACK = "ssprCaptchaSolved"
 CAPTCHA_EXPIRED = "ssprCaptchaExpired"
 
 STATIC_TYPES = {"chat.js": "text/javascript", "chat.css": "text/css"}
+# The words the script shows itself, as `data-text-<name>` (their catalog key is
+# `webchat_<name>`).
+SCRIPT_WORDS = (
+    "you",
+    "assistant",
+    "choices",
+    "sensitive_note",
+    "link_note",
+    "network",
+    "captcha_prompt",
+    "resend",
+    "other",
+)
+
+Text = Callable[[str, str], str]
+"""A catalog text by key and locale (`Catalog.text`)."""
 
 _BASE_CSP = {
     "default-src": "'none'",
@@ -61,9 +77,14 @@ def page_headers(captcha: CaptchaSettings) -> dict[str, str]:
     return {**COMMON_HEADERS, "Content-Security-Policy": content_security_policy(captcha)}
 
 
-def render_page(locale: str, captcha: CaptchaSettings, max_chars: int) -> str:
-    def t(key: str) -> str:
-        return escape(text(key, locale), quote=True)
+def render_page(text: Text, locale: str, captcha: CaptchaSettings, max_chars: int) -> str:
+    """The page in `locale`, its words the catalog's `webchat_*` messages."""
+
+    def word(name: str) -> str:
+        return text(f"webchat_{name}", locale)
+
+    def t(name: str) -> str:
+        return escape(word(name), quote=True)
 
     data = {
         "api": API_PATH,
@@ -71,20 +92,7 @@ def render_page(locale: str, captcha: CaptchaSettings, max_chars: int) -> str:
         "poll-ms": str(POLL_SECONDS * 1000),
         "captcha": captcha.provider,
         "max-chars": str(max_chars),
-        **{
-            f"text-{key}": text(key, locale)
-            for key in (
-                "you",
-                "assistant",
-                "choices",
-                "sensitive_note",
-                "link_note",
-                "network",
-                "captcha_prompt",
-                "resend",
-                "other",
-            )
-        },
+        **{f"text-{name}": word(name) for name in SCRIPT_WORDS},
     }
     attributes = " ".join(
         f'data-{name}="{escape(value, quote=True)}"' for name, value in data.items()

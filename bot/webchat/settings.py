@@ -116,9 +116,9 @@ class CaptchaSettings(_Section):
     def siteverify_url(self) -> str:
         return self.verify_url or SITEVERIFY_URLS[self.provider]
 
-    def secret(self, environ: Mapping[str, str]) -> str:
+    def secret(self, secrets: Mapping[str, str]) -> str:
         """The secret key, or WebChatMisconfigured naming the variable."""
-        secret = environ.get(CAPTCHA_SECRET_VARIABLE, "").strip()
+        secret = secrets.get(CAPTCHA_SECRET_VARIABLE, "").strip()
         if not secret:
             raise WebChatMisconfigured(
                 f"the web chat CAPTCHA ({self.provider}) is enabled but "

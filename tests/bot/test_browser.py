@@ -37,7 +37,7 @@ async def serving(data_dir: Path, clock: FrozenClock) -> AsyncIterator[Site]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings = settings_for(data_dir, server={"public_url": url}, password={"entry": "link"})
-    runtime = await start_runtime(settings, environ={}, clock=clock, console=None)
+    runtime = await start_runtime(settings, secrets={}, clock=clock, console=None)
     try:
         async with serve_app(http_application(runtime, from_environment({})), port=port):
             yield Site(url, runtime, Outbox(data_dir / "outbox.jsonl"), clock)

@@ -18,8 +18,7 @@ from bot.botframework.agent import development_identity, entra_identity
 from bot.botframework.credentials import from_environment
 from bot.botframework.proactive import BotFrameworkNotifier, reference_of
 from bot.reach import ChannelReach
-from bot.runtime import Runtime, bot_framework_adapter, start_runtime
-from bot.slack import SlackChannel
+from bot.runtime import Runtime, bot_framework_adapter, slack_channel, start_runtime
 from bot.teams.references import References
 from state import FrozenClock
 from tests.stand_ins.connector import ConnectorStandIn
@@ -103,7 +102,7 @@ async def _reaching(
         slack={"enabled": True, "api_url": slack_api.api_url},
         teams={"extra_service_origins": [connector.url]},
     )
-    runtime = await start_runtime(settings, environ=ENVIRON, clock=clock, console=None)
+    runtime = await start_runtime(settings, secrets=ENVIRON, clock=clock, console=None)
     stack.push_async_callback(runtime.close)
     if development:
         auth = from_environment({})
@@ -111,16 +110,7 @@ async def _reaching(
     else:
         auth, _ = minting_auth(ENVIRON, KEY)
         adapter, _ = bot_framework_adapter(runtime, auth, entra_identity)
-    slack = SlackChannel(
-        settings.slack,
-        environ=ENVIRON,
-        runner=runtime.runner,
-        store=runtime.store,
-        message=runtime.dialog.message,
-        connector=runtime.connector,
-        background=runtime.background,
-        clock=clock,
-    )
+    slack = slack_channel(runtime)
     stack.push_async_callback(slack.close)
     reach = ChannelReach(runtime.store)
     reach.add_bot_framework(BotFrameworkNotifier(adapter, auth.app_id, runtime.store))
@@ -268,18 +258,9 @@ async def test_allowed_workspaces_are_the_home_ones(
             tmp_path / "data",
             slack={"enabled": True, "api_url": slack_api.api_url, "allowed_team_ids": ["TSALES"]},
         )
-        runtime = await start_runtime(settings, environ=ENVIRON, clock=clock, console=None)
+        runtime = await start_runtime(settings, secrets=ENVIRON, clock=clock, console=None)
         stack.push_async_callback(runtime.close)
-        slack = SlackChannel(
-            settings.slack,
-            environ=ENVIRON,
-            runner=runtime.runner,
-            store=runtime.store,
-            message=runtime.dialog.message,
-            connector=runtime.connector,
-            background=runtime.background,
-            clock=clock,
-        )
+        slack = slack_channel(runtime)
         stack.push_async_callback(slack.close)
         reach = ChannelReach(runtime.store)
         reach.add_slack(slack)

@@ -56,7 +56,7 @@ async def teams_bot_in_link_mode(
             teams={"extra_service_origins": [connector.url]},
             password={"entry": "link"},
         )
-        runtime = await start_runtime(settings, environ=environ, clock=clock, console=None)
+        runtime = await start_runtime(settings, secrets=environ, clock=clock, console=None)
         stack.push_async_callback(runtime.close)
         auth, outbound = minting_auth(environ, CHANNEL_KEY)
         url = await stack.enter_async_context(serving(http_application(runtime, auth)))

@@ -34,9 +34,9 @@ from bot.slack import (
     slack_manifest,
 )
 from bot.slack.routes import SLACK_KEY
+from bot.slack.settings import SlackSecrets
 from bot.slack.text import escape, typed_text
 from dialogs import Choice, Reply
-from dialogs.background import Background
 from state import FrozenClock
 from tests.stand_ins.slack import (
     BOT_TOKEN,
@@ -214,7 +214,7 @@ async def running_slack_bot(
     async with AsyncExitStack() as stack:
         slack_section = {"enabled": True, "api_url": api.api_url, **(slack or {})}
         settings = settings_for(data_dir, slack=slack_section, **config)
-        runtime = await start_runtime(settings, environ=ENVIRON, clock=clock, console=None)
+        runtime = await start_runtime(settings, secrets=ENVIRON, clock=clock, console=None)
         stack.push_async_callback(runtime.close)
         app = http_application(runtime, from_environment(ENVIRON))
         channel = app[SLACK_KEY]
@@ -635,25 +635,17 @@ async def test_when_slack_cannot_say_who_wrote_nothing_happens(slack_bot: SlackB
 
 def test_secrets_come_from_the_environment() -> None:
     with pytest.raises(SlackMisconfigured, match="SLACK_SIGNING_SECRET"):
-        SlackChannel(
-            SlackSettings(enabled=True),
-            environ={"SLACK_BOT_TOKEN": BOT_TOKEN},
-            runner=None,  # type: ignore[arg-type]
-            store=None,  # type: ignore[arg-type]
-            message=None,  # type: ignore[arg-type]
-            connector=None,  # type: ignore[arg-type]
-            background=Background(),
-        )
+        SlackSecrets.from_env({"SLACK_BOT_TOKEN": BOT_TOKEN})
     with pytest.raises(SlackMisconfigured, match="SLACK_BOT_TOKEN"):
-        SlackChannel(
-            SlackSettings(enabled=True),
-            environ={"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": "xoxp-user"},
-            runner=None,  # type: ignore[arg-type]
-            store=None,  # type: ignore[arg-type]
-            message=None,  # type: ignore[arg-type]
-            connector=None,  # type: ignore[arg-type]
-            background=Background(),
+        SlackSecrets.from_env(
+            {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": "xoxp-user"}
         )
+    secrets = SlackSecrets.from_env(
+        {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN}
+    )
+    assert (secrets.signing_secret, secrets.bot_token) == (SIGNING_SECRET, BOT_TOKEN)
+    assert SIGNING_SECRET not in repr(secrets)
+    assert BOT_TOKEN not in repr(secrets)
 
 
 @pytest.mark.parametrize(

@@ -159,7 +159,7 @@ async def running_teams_bot(
             "ToBotFromEmulatorOpenIdMetadataUrl": keys_stand_in.entra_metadata_url,
         }
         settings = settings_for(tmp_path / "data", teams={"extra_service_origins": [connector.url]})
-        runtime = await start_runtime(settings, environ=environ, clock=clock, console=None)
+        runtime = await start_runtime(settings, secrets=environ, clock=clock, console=None)
         stack.push_async_callback(runtime.close)
         auth, outbound = minting_auth(environ, CHANNEL_KEY)
         url = await stack.enter_async_context(serving(http_application(runtime, auth)))

@@ -144,7 +144,7 @@ async def serving(
     **config: Any,
 ) -> AsyncIterator[Served]:
     settings = settings_for(data_dir, **config)
-    runtime = await start_runtime(settings, environ=environ, clock=clock, console=None)
+    runtime = await start_runtime(settings, secrets=environ, clock=clock, console=None)
     async with AsyncExitStack() as exits:
         exits.push_async_callback(runtime.close)
         app = web.Application()
@@ -154,11 +154,10 @@ async def serving(
                 WebChatSettings.model_validate(webchat),
                 runner=runtime.runner,
                 store=runtime.store,
-                message=runtime.dialog.message,
+                catalog=runtime.catalog,
                 connector=runtime.connector,
-                environ=environ,
+                secrets=environ,
                 clock=clock,
-                locales=settings.messages,
             ),
         )
         url = await exits.enter_async_context(serve_app(app))
@@ -172,7 +171,7 @@ async def serving_everything(data_dir: Path, clock: FrozenClock) -> AsyncIterato
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings = settings_for(data_dir, server={"public_url": url}, password={"entry": "link"})
-    runtime = await start_runtime(settings, environ={}, clock=clock, console=None)
+    runtime = await start_runtime(settings, secrets={}, clock=clock, console=None)
     async with AsyncExitStack() as exits:
         exits.push_async_callback(runtime.close)
         app = http_application(runtime, from_environment({}))

@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 
 import pytest
 
-from bot.conversations import Conversations, bot_framework_conversation, record_key
+from bot.conversations import bot_framework_conversation, record_key
 from dialogs import Inbound
 from dialogs.password_link import link_key
 from state import EtagMismatch
@@ -40,7 +40,7 @@ async def test_the_link_record_is_there_straight_after_the_turn_that_issued_it(
         found = TOKEN.search("\n".join(reply.text for reply in replies))
         assert found, replies
         token = found.group(1)
-        conversations = Conversations(bot.runtime.store, bot.runtime.dialog)
+        conversations = bot.runtime.conversations
 
         link = await conversations.linked(token)
         assert link is not None
@@ -61,8 +61,7 @@ async def test_the_link_record_is_there_straight_after_the_turn_that_issued_it(
 async def test_a_turn_whose_write_loses_creates_no_link_record(make_bot: MakeBot) -> None:
     async with make_bot(password={"entry": "link"}) as bot:
         await up_to_the_code(bot)
-        store, dialog = bot.runtime.store, bot.runtime.dialog
-        conversations = Conversations(store, dialog)
+        dialog, conversations = bot.runtime.dialog, bot.runtime.conversations
         read = await conversations.read(ALICE)
         outcome = await dialog.turn(read.session, said(bot.outbox.last_code()))
         assert outcome.issued_link is not None
@@ -71,7 +70,7 @@ async def test_a_turn_whose_write_loses_creates_no_link_record(make_bot: MakeBot
         with pytest.raises(EtagMismatch):
             await conversations.apply(read.after_turn(outcome.session, None, None), outcome)
 
-        assert await store.get(outcome.issued_link.key) is None
+        assert await bot.runtime.store.get(outcome.issued_link.key) is None
         assert "password.link_sent" not in [event["event"] for event in bot.audit()]
         assert (await conversations.read(ALICE)).session == read.session
 
@@ -84,7 +83,7 @@ async def test_the_link_of_a_cancelled_reset_opens_nothing(
         replies = await bot.runtime.runner.run(ALICE, said(bot.outbox.last_code()))
         found = TOKEN.search("\n".join(reply.text for reply in replies))
         assert found, replies
-        conversations = Conversations(bot.runtime.store, bot.runtime.dialog)
+        conversations = bot.runtime.conversations
         assert await bot.runtime.store.get(link_key(found.group(1))) is not None
         await bot.runtime.runner.run(ALICE, said("cancel"))
         assert await conversations.linked(found.group(1)) is None

@@ -1,8 +1,7 @@
-"""Small policy pieces: masking, durations, the password check, the message catalog."""
+"""Small policy pieces: masking, durations, the password check."""
 
 import pytest
 
-from dialogs.catalog import Catalog, override_problems
 from dialogs.durations import parse_duration
 from dialogs.masking import mask_email, mask_phone
 from dialogs.password_policy import PasswordPolicy
@@ -65,20 +64,3 @@ def test_temporary_passwords_are_long_and_mixed() -> None:
         assert any(c.isupper() for c in password)
         assert any(c.isdigit() for c in password)
         assert policy.refusal(password, ["alice"]) is None
-
-
-def test_messages_fall_back_from_region_to_language_to_english() -> None:
-    catalog = Catalog({"de": {"cancelled": "Abgebrochen."}, "de-at": {"help": "Hilfe!"}})
-    assert catalog.text("cancelled", "de-AT") == "Abgebrochen."
-    assert catalog.text("help", "de-AT") == "Hilfe!"
-    assert catalog.text("help", "de-DE").startswith("I reset forgotten passwords")
-    assert catalog.text("cancelled", "fr").startswith("Cancelled.")
-
-
-def test_overrides_must_name_real_messages_and_placeholders() -> None:
-    problems = override_problems(
-        {"de": {"nope": "x", "greeting": "Hallo {name} {secret}", "cancelled": "ok {"}}
-    )
-    assert problems[0] == "de.nope: no such message"
-    assert problems[1] == "de.greeting: unknown placeholder secret"
-    assert problems[2].startswith("de.cancelled:")

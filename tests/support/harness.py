@@ -120,7 +120,7 @@ async def running_bot(
     data_dir: Path, clock: FrozenClock, environ: Mapping[str, str] | None = None, **config: Any
 ) -> AsyncIterator[Bot]:
     settings = settings_for(data_dir, **config)
-    runtime = await start_runtime(settings, environ=environ or {}, clock=clock, console=None)
+    runtime = await start_runtime(settings, secrets=environ or {}, clock=clock, console=None)
     try:
         yield Bot(
             runtime,

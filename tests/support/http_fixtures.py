@@ -94,7 +94,7 @@ async def running_http_bot(
     **config: Any,
 ) -> AsyncIterator[HttpBot]:
     settings = settings_for(data_dir, **config)
-    runtime = await start_runtime(settings, environ=environ, clock=clock, console=None)
+    runtime = await start_runtime(settings, secrets=environ, clock=clock, console=None)
     try:
         app = http_application(runtime, from_environment(environ))
         async with serving(app) as url, ClientSession() as session:

@@ -16,7 +16,7 @@ import re
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
 
 from adapters.directory.base import Account, DirectoryUnavailable, ResetNotPermitted
@@ -43,6 +43,14 @@ ADMIN_EMAIL_LIMIT = 100
 _LIST_LIMIT = 1000
 # One plain address: what a mail header and an SMTP envelope can carry unquoted.
 _MAILBOX = re.compile(r"[^@\s,;<>\"()\[\]\\]+@[^@\s,;<>\"()\[\]\\]+")
+
+
+class _Options(TypedDict, total=False):
+    """What a request may add to its method and path (`GraphClient.request`'s keywords)."""
+
+    query: str
+    body: Mapping[str, Any] | None
+    headers: Mapping[str, str] | None
 
 
 class UnsafeValue(ValueError):
@@ -302,33 +310,19 @@ class GraphDirectory:
             answer = await self._request("GET", next_path, query=next_query)
 
     async def _read(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: str = "",
-        body: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
+        self, method: str, path: str, **options: Unpack[_Options]
     ) -> dict[str, Any] | None:
         try:
-            answer = await self._request(method, path, query=query, body=body, headers=headers)
+            answer = await self._request(method, path, **options)
         except GraphError as error:
             raise unavailable(error, f"{method} {path.split('/')[1]}") from None
         return answer.body if isinstance(answer.body, dict) else None
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: str = "",
-        body: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> GraphAnswer:
+    async def _request(self, method: str, path: str, **options: Unpack[_Options]) -> GraphAnswer:
         """The client's request; GraphError as Graph answered, DirectoryUnavailable when
         Graph or the authority cannot be reached or keep throttling."""
         try:
-            return await self._client.request(method, path, query=query, body=body, headers=headers)
+            return await self._client.request(method, path, **options)
         except GraphUnavailable as error:
             raise DirectoryUnavailable(error.reason) from None
 
