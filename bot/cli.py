@@ -18,6 +18,8 @@ from typing import Any
 from bot.commands.chat import chat_in_terminal
 from bot.commands.config import check_config, print_schema
 from bot.commands.directory import check_password as check_directory_password
+from bot.commands.enrolment import METHODS as ENROLMENT_METHODS
+from bot.commands.enrolment import remove_enrolment
 from bot.commands.errors import operator_problems
 from bot.commands.graph import draw_graph
 from bot.commands.manifests import write_slack_manifest, write_teams_manifest
@@ -112,6 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
     check_password.add_argument("user", help="the account name in the embedded directory")
     _config_option(check_password)
     check_password.set_defaults(run=check_directory_password)
+
+    enrolment = commands.add_parser("enrolment", help="the methods people registered in chat")
+    enrolment_commands = enrolment.add_subparsers(
+        required=True, metavar="ACTION", help="what to do"
+    )
+    remove = enrolment_commands.add_parser(
+        "remove", help="forget USER's registered METHOD (all of them without one), audited"
+    )
+    remove.add_argument("user", help="the account: username, email or object id")
+    remove.add_argument("method", nargs="?", choices=ENROLMENT_METHODS, help="only this one")
+    remove.add_argument("--by", help="who asks, for the audit trail (default: your login name)")
+    _config_option(remove)
+    remove.set_defaults(run=remove_enrolment)
     return parser
 
 

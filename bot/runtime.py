@@ -17,6 +17,7 @@ from typing import TextIO
 from aiohttp import TCPConnector, web
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 
+from adapters.audit import Audit
 from adapters.audit.jsonl import JsonlAudit
 from adapters.directory import Directory
 from adapters.directory.at_rest import EncryptionKey
@@ -48,6 +49,8 @@ from bot.teams.agent import TeamsResetAgent
 from bot.turns import TurnRunner
 from bot.webchat import WebChat, add_webchat_routes
 from dialogs import Background, Catalog, DialogPorts, ResetDialog
+from dialogs.registered_directory import RegisteredDirectory
+from dialogs.registry import MethodRegistry
 from state import Clock, RedisStore, Store, SystemClock, open_store
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,9 @@ class Runtime:
     secrets: Mapping[str, str]
     clock: Clock
     store: Store
-    directory: Directory
+    directory: Directory  # the directory itself; verification reads it with `registry`
+    registry: MethodRegistry  # the methods people registered in chat
+    audit: Audit  # the audit trail, for commands that change things outside a conversation
     catalog: Catalog  # the dialog's words, and the channels' and pages' own
     dialog: ResetDialog
     conversations: Conversations
@@ -94,8 +99,10 @@ async def start_runtime(
         exits.push_async_callback(store.close)
         if isinstance(store, RedisStore) and (warning := await store.persistence_warning()):
             log.warning(warning)
-        directory = await open_directory(settings, secrets)
+        key = encryption_key(secrets)
+        directory = await open_directory(settings, secrets, key=key)
         exits.push_async_callback(directory.close)
+        registry = MethodRegistry(store, key, clock)
         sender = await open_senders(
             settings.delivery,
             secrets,
@@ -109,7 +116,7 @@ async def start_runtime(
         exits.push_async_callback(audit.close)
         reach = ChannelReach(store)
         ports = DialogPorts(
-            directory=directory,
+            directory=RegisteredDirectory(directory, registry),
             sender=sender,
             store=store,
             audit=audit,
@@ -117,6 +124,7 @@ async def start_runtime(
             code_key=code_key(secrets, data_dir),
             reach=reach,
             background=background,
+            registry=registry,
         )
         dialog_settings = settings.dialog()
         catalog = Catalog(dialog_settings.messages)
@@ -137,6 +145,8 @@ async def start_runtime(
         clock,
         store,
         directory,
+        registry,
+        audit,
         catalog,
         dialog,
         conversations,
@@ -148,8 +158,11 @@ async def start_runtime(
     )
 
 
-async def open_directory(settings: Settings, environ: Mapping[str, str]) -> Directory:
-    """The configured directory, opened; DirectoryUnavailable naming what is wrong."""
+async def open_directory(
+    settings: Settings, environ: Mapping[str, str], *, key: EncryptionKey | None = None
+) -> Directory:
+    """The configured directory, opened; DirectoryUnavailable naming what is wrong. `key`:
+    the one TOTP secrets are encrypted with, when the caller read it already."""
     section = settings.directory
     if section.kind == "graph":
         assert section.graph is not None
@@ -157,10 +170,22 @@ async def open_directory(settings: Settings, environ: Mapping[str, str]) -> Dire
     if section.kind == "ldap":
         assert section.ldap is not None
         return await open_ldap_directory(section.ldap, environ)
-    return await _open_embedded(settings, environ)
+    return await _open_embedded(settings, key or encryption_key(environ))
 
 
-async def _open_embedded(settings: Settings, environ: Mapping[str, str]) -> EmbeddedDirectory:
+def encryption_key(environ: Mapping[str, str]) -> EncryptionKey:
+    """The key TOTP secrets are kept with (the embedded directory's and those registered in
+    chat), read once; loud when it is the published demo key."""
+    key = EncryptionKey.from_env(environ)
+    if key.is_demo:
+        log.warning(
+            "SSPR_ENCRYPTION_KEY is not set: TOTP secrets use the PUBLISHED demo key. "
+            "Set your own key before enrolling real people."
+        )
+    return key
+
+
+async def _open_embedded(settings: Settings, key: EncryptionKey) -> EmbeddedDirectory:
     path = settings.local_path(settings.directory.embedded.path)
     if not path.exists() and settings.directory.embedded.seed_demo:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -168,12 +193,6 @@ async def _open_embedded(settings: Settings, environ: Mapping[str, str]) -> Embe
             shutil.copyfile(demo, path)
         path.chmod(0o600)
         log.warning("created the demo directory", extra={"path": str(path)})
-    key = EncryptionKey.from_env(environ)
-    if key.is_demo:
-        log.warning(
-            "SSPR_ENCRYPTION_KEY is not set: TOTP secrets use the PUBLISHED demo key. "
-            "Set your own key before enrolling real people."
-        )
     return await EmbeddedDirectory.open(path, key=key)
 
 

@@ -7,7 +7,7 @@ from dialogs.background import Background
 from dialogs.catalog import Catalog
 from dialogs.dialog import ResetDialog
 from dialogs.ports import DialogPorts
-from dialogs.replies import Choice, Inbound, LinkButton, Outcome, Reply
+from dialogs.replies import Choice, Image, Inbound, LinkButton, Outcome, Reply
 from dialogs.settings import DialogSettings
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "Choice",
     "DialogPorts",
     "DialogSettings",
+    "Image",
     "Inbound",
     "LinkButton",
     "Outcome",

@@ -19,6 +19,11 @@ _COMMANDS = {
     "person": "agent",
     "other": "other",
     "resend": "resend",
+    "register": "register",
+    "set up": "register",
+    "setup": "register",
+    "enrol": "register",
+    "enroll": "register",
 }
 _OWN = {"my", "me", "mine", "password", "pw", "pwd"}
 _RESET_TARGET = re.compile(

@@ -1,4 +1,5 @@
-"""The conversation: a message in, the replies and the session's next state out.
+"""The conversation: a message in, the replies and the session's next state out. A reset,
+or registering methods (`register`, see `dialogs.enrolment`), which shares its checks.
 
 Each live state that takes a message has one step in `STEPS`; the table is checked against
 the machine at import, so a state added to `dialogs.machine` cannot silently fall through.
@@ -13,6 +14,7 @@ from typing import Any
 
 from adapters.directory import Account
 from dialogs.commands import MAX_ACCOUNT_NAME, MAX_MESSAGE, clean, command, requested_account
+from dialogs.enrolment import Enrolment, offer
 from dialogs.kit import DialogKit
 from dialogs.machine import ENDS, STATES
 from dialogs.methods import FlowLocked, PhoneBudgetSpent, Result
@@ -32,9 +34,10 @@ class Said:
 
 
 class Conversation:
-    def __init__(self, kit: DialogKit, password: PasswordStep) -> None:
+    def __init__(self, kit: DialogKit, password: PasswordStep, enrolment: Enrolment) -> None:
         self._kit = kit
         self._password = password
+        self._enrolment = enrolment
 
     async def turn(self, stored: dict[str, Any] | None, inbound: Inbound) -> Outcome:
         """See `ResetDialog.turn`."""
@@ -44,6 +47,11 @@ class Conversation:
         if len(inbound.text) > MAX_MESSAGE:
             locale = previous.locale if previous else inbound.locale
             return Outcome([Reply(kit.catalog.text("too_long", locale))], stored, changed=False)
+        starting = previous is None or previous.state in ENDS
+        if starting and command(text) == "register" and inbound.user is None:
+            locale = previous.locale if previous else inbound.locale
+            refusal = kit.catalog.text("enrol_signed_in_only", locale)
+            return Outcome([Reply(refusal)], stored, changed=False)
         if (
             previous is not None
             and previous.state == "done"
@@ -71,7 +79,7 @@ class Conversation:
         starts another, until a session's length has passed; "thanks" does not."""
         timeout = self._kit.settings.session.timeout
         ended_long_ago = self._kit.ports.clock.now() >= finished.finished_at + timeout
-        return ended_long_ago or asks_to_start(text)
+        return ended_long_ago or asks_to_start(text) or command(text) == "register"
 
     def _closing(self, finished: ResetSession, text: str) -> Reply:
         """The short answer to a message after a finished reset: what was done, and when."""
@@ -118,6 +126,8 @@ class Conversation:
         session.expires_at = now + kit.settings.session.timeout
         session.nonce = secrets.token_hex(16)
         session.channel = inbound.channel
+        if said.command == "register":
+            return await self._enrolment.begin(session, inbound)
         if inbound.user is None:
             session.typed = True
             session.ask_account()
@@ -137,7 +147,8 @@ class Conversation:
         session.account_id = account.id
         session.required = kit.policy.required(account)
         if not kit.policy.can_complete(account):
-            return await kit.escalate(session, "too_few_methods", reason="too_few_methods")
+            refused = await kit.escalate(session, "too_few_methods", reason="too_few_methods")
+            return [*refused, *offer(kit, session, account, "enrol_offer_too_few")]
         greeting = kit.catalog.text("greeting", session.locale, name=account.display_name)
         session.offer_methods()
         menu = kit.menu(session, account, "choose_method")
@@ -243,6 +254,8 @@ class Conversation:
             session.proven.append(proof)
         session.challenge = None
         await kit.record(session, "challenge.passed", method=method, proof=proof)
+        if session.purpose == "register":
+            return await self._enrolment.verified(session, account, proof)
         if session.verified():
             return await self._password.begin(session, account)
         if not kit.policy.choices(session, account):
@@ -255,6 +268,15 @@ class Conversation:
 
     async def _awaiting_page(self, session: ResetSession, said: Said) -> list[Reply]:
         return await self._password.awaiting_page(session)
+
+    async def _enrolling(self, session: ResetSession, said: Said) -> list[Reply]:
+        return await self._enrolment.choose(session, said.text)
+
+    async def _enrolling_authenticator(self, session: ResetSession, said: Said) -> list[Reply]:
+        return await self._enrolment.take_code(session, said.text)
+
+    async def _enrolling_questions(self, session: ResetSession, said: Said) -> list[Reply]:
+        return await self._enrolment.take_question(session, said.text)
 
 
 def _names_account(name: str, account: Account | None, user: str) -> bool:
@@ -280,6 +302,9 @@ STEPS: dict[str, Step] = {
     "challenged": Conversation._answer,
     "choosing_password": Conversation._take_password,
     "awaiting_password": Conversation._awaiting_page,
+    "enrolling": Conversation._enrolling,
+    "enrolling_authenticator": Conversation._enrolling_authenticator,
+    "enrolling_questions": Conversation._enrolling_questions,
 }
 # The directory write is under way (settled after the turn that started it was stored):
 # a message then is answered "try again".

@@ -17,6 +17,7 @@ from typing import Any
 from dialogs.catalog import Catalog
 from dialogs.conversation import Conversation
 from dialogs.effects import Effects
+from dialogs.enrolment import Enrolment
 from dialogs.kit import DialogKit
 from dialogs.password_step import PasswordStep
 from dialogs.ports import DialogPorts
@@ -34,8 +35,9 @@ class ResetDialog:
         request said about itself."""
         self._kit = DialogKit(settings, ports, catalog)
         self._password = PasswordStep(self._kit, password_page=password_page)
-        self._conversation = Conversation(self._kit, self._password)
         self._effects = Effects(self._kit)
+        enrolment = Enrolment(self._kit, self._effects.notify)
+        self._conversation = Conversation(self._kit, self._password, enrolment)
 
     async def account_name(self, stored: dict[str, Any]) -> str:
         """The username a stored session resets (for the password page's heading)."""

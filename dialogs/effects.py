@@ -13,6 +13,7 @@ from typing import Any
 
 from adapters.delivery import DeliveryFailed, Message, Receipt
 from adapters.directory import Account, DirectoryUnavailable, PasswordRejected, ResetNotPermitted
+from dialogs.enrolment import offer
 from dialogs.kit import DialogKit
 from dialogs.notices import Happened, Notice
 from dialogs.replies import Outcome, Reply
@@ -144,7 +145,7 @@ class Effects:
         session.finished, session.finished_at = "unlock", kit.ports.clock.now()
         await kit.clear_limits(session)
         await kit.record(session, "account.unlocked", methods=",".join(session.passed))
-        self._notify(session, account, "unlock")
+        self.notify(session, account, "unlock")
         return [kit.say(session, "unlocked")]
 
     async def _change_password(
@@ -167,10 +168,11 @@ class Effects:
             done = Reply(text, sensitive=True)
         else:
             done = kit.say(session, "password_link_done" if session.link_key else "reset_done")
+        tip = offer(kit, session, account, "enrol_offer_after_reset")
         if signed_out:
-            return [done]
+            return [done, *tip]
         helpdesk = kit.settings.helpdesk.contact
-        return [done, kit.say(session, "not_signed_out", helpdesk=helpdesk)]
+        return [done, kit.say(session, "not_signed_out", helpdesk=helpdesk), *tip]
 
     def _refusal(self, session: ResetSession, rejected: PasswordRejected) -> Reply:
         by_kind = {"history": "password_used_before", "same": "password_same"}
@@ -201,10 +203,10 @@ class Effects:
             admin=account.is_admin,
             signed_out=signed_out,
         )
-        self._notify(session, account, "reset")
+        self.notify(session, account, "reset")
         return signed_out
 
-    def _notify(self, session: ResetSession, account: Account, notice: Notice) -> None:
+    def notify(self, session: ResetSession, account: Account, notice: Notice) -> None:
         """Tell the owner, and for an admin's reset every admin, once the reply is out."""
         self._in_background(self._tell(session, account, notice, self._kit.ports.clock.now()))
 

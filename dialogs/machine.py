@@ -1,9 +1,11 @@
-"""The reset conversation as one state machine definition shared by every session.
+"""The conversation as one state machine definition shared by every session.
 
 Sessions are models: a turn attaches the session, fires triggers and detaches it again, so
 one `transitions.Machine` serves any number of conversations. The guards live here, not in
 the turn logic: the password step and the directory write are unreachable until the
-session holds enough distinct passed methods, whatever the caller does.
+session holds enough distinct passed methods, whatever the caller does. A session that
+registers methods (`purpose` "register") shares the verification states with a reset but
+can never reach the password step, and a reset session never reaches a registering state.
 """
 
 from collections.abc import Iterator
@@ -20,14 +22,20 @@ STATES = [
     "choosing_password",
     "awaiting_password",
     "resetting",
+    "enrolling",
+    "enrolling_authenticator",
+    "enrolling_questions",
     "done",
+    "enrolled",
     "locked",
     "cancelled",
     "expired",
     "escalated",
 ]
-ENDS = frozenset({"done", "locked", "cancelled", "expired", "escalated"})
+ENDS = frozenset({"done", "enrolled", "locked", "cancelled", "expired", "escalated"})
 _LIVE = [state for state in STATES if state not in ENDS]
+# A registering session never goes toward the password, a reset session never registers.
+_RESET = ["for_reset", "has_enough_verifications"]
 
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "ask_account", "source": "idle", "dest": "identifying"},
@@ -38,28 +46,34 @@ TRANSITIONS: list[dict[str, Any]] = [
     },
     {"trigger": "offer_methods", "source": ["idle", "challenged"], "dest": "choosing_method"},
     {
+        "trigger": "offer_methods",
+        "source": "enrolling",
+        "dest": "choosing_method",
+        "conditions": "can_enrol",
+    },
+    {
         "trigger": "verified",
         "source": "challenged",
         "dest": "choosing_password",
-        "conditions": "has_enough_verifications",
+        "conditions": _RESET,
     },
     {
         "trigger": "send_link",
         "source": "choosing_password",
         "dest": "awaiting_password",
-        "conditions": "has_enough_verifications",
+        "conditions": _RESET,
     },
     {
         "trigger": "start_reset",
         "source": ["choosing_password", "awaiting_password"],
         "dest": "resetting",
-        "conditions": "has_enough_verifications",
+        "conditions": _RESET,
     },
     {
         "trigger": "start_unlock",
         "source": "choosing_password",
         "dest": "resetting",
-        "conditions": "has_enough_verifications",
+        "conditions": _RESET,
     },
     {
         "trigger": "change_failed",
@@ -69,6 +83,30 @@ TRANSITIONS: list[dict[str, Any]] = [
     },
     {"trigger": "change_failed", "source": "resetting", "dest": "choosing_password"},
     {"trigger": "finish", "source": "resetting", "dest": "done"},
+    {
+        "trigger": "enrol",
+        "source": ["idle", "challenged", "enrolling_authenticator", "enrolling_questions"],
+        "dest": "enrolling",
+        "conditions": "can_enrol",
+    },
+    {
+        "trigger": "add_authenticator",
+        "source": "enrolling",
+        "dest": "enrolling_authenticator",
+        "conditions": "can_enrol",
+    },
+    {
+        "trigger": "add_questions",
+        "source": "enrolling",
+        "dest": "enrolling_questions",
+        "conditions": "can_enrol",
+    },
+    {
+        "trigger": "finish_enrolment",
+        "source": "enrolling",
+        "dest": "enrolled",
+        "conditions": "can_enrol",
+    },
     {"trigger": "lock", "source": _LIVE, "dest": "locked"},
     {"trigger": "cancel", "source": _LIVE, "dest": "cancelled"},
     {"trigger": "escalate", "source": _LIVE, "dest": "escalated"},

@@ -2,8 +2,9 @@
 message or call, and the notices after a reset or an unlock, all from the message catalog.
 
 One place composes them so the rules hold for every medium: a code message carries the code
-and nothing else of the account; a notice says what happened, when, from which channel and
-whom to contact, and never carries a code, a link or a password.
+and nothing else of the account; a notice (after a reset, an unlock, or a method registered
+in chat) says what happened, when, from which channel and whom to contact, and never carries
+a code, a link, a password, a key or an answer.
 """
 
 import html
@@ -14,7 +15,7 @@ from typing import Literal
 from adapters.delivery import Medium, Message
 from dialogs.catalog import Catalog
 
-Notice = Literal["reset", "unlock", "admin_reset"]
+Notice = Literal["reset", "unlock", "admin_reset", "enrolled_authenticator", "enrolled_questions"]
 
 # Channel ids as the channels report them, and the catalog key that names each for people.
 _CHANNEL_NAMES = {
@@ -29,6 +30,8 @@ _NOTICE_KEYS: dict[Notice, tuple[str, str]] = {
     "reset": ("notify_subject", "notify_body"),
     "unlock": ("notify_unlock_subject", "notify_unlock_body"),
     "admin_reset": ("notify_admin_subject", "notify_admin_body"),
+    "enrolled_authenticator": ("notify_authenticator_subject", "notify_authenticator_body"),
+    "enrolled_questions": ("notify_questions_subject", "notify_questions_body"),
 }
 _MARK = "\x00"
 
@@ -73,7 +76,8 @@ class Composer:
         )
 
     def notice(self, notice: Notice, to: str, happened: Happened) -> Message:
-        """The email after a reset or unlock (to the owner, or to an admin)."""
+        """The email after a reset, an unlock or a registration (to the owner, or to an
+        admin)."""
         subject_key = _NOTICE_KEYS[notice][0]
         body = self.notice_text(notice, happened)
         paragraphs = "".join(f"<p>{html.escape(part)}</p>" for part in body.split("\n\n"))

@@ -12,12 +12,15 @@ from adapters.delivery import CodeSender
 from adapters.directory import Directory
 from dialogs.background import Background
 from dialogs.reach import ChatReach
+from dialogs.registry import MethodRegistry
 from state import Clock, Store
 
 
 @dataclass(frozen=True)
 class DialogPorts:
-    """`code_key` keys the hashes of codes kept in sessions; `reach` tells people in their
+    """`directory` is what verification reads: the directory with what people registered in
+    chat merged in (`dialogs.registered_directory`); `registry` is where that is kept.
+    `code_key` keys the hashes of codes kept in sessions; `reach` tells people in their
     other chats after a reset; `background` runs what must not delay a reply (deliveries
     for blind challenges, notices), and shutdown waits for it there."""
 
@@ -29,3 +32,4 @@ class DialogPorts:
     code_key: bytes = field(repr=False)
     reach: ChatReach
     background: Background
+    registry: MethodRegistry

@@ -24,14 +24,26 @@ class LinkButton:
 
 
 @dataclass(frozen=True)
+class Image:
+    """A picture shown with a reply (an authenticator app's QR code): PNG bytes, and the
+    words a screen reader says for it. The reply's text always says the same in words, for
+    channels that show no images."""
+
+    png: bytes = field(repr=False)
+    alt: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """One message to the user. `sensitive` marks the one reply that carries a password;
-    `link` the one that carries the password page's link, shown as a button."""
+    `link` the one that carries the password page's link, shown as a button; `image` a
+    picture to show with the text."""
 
     text: str
     choices: tuple[Choice, ...] = ()
     sensitive: bool = False
     link: LinkButton | None = None
+    image: Image | None = None
 
     def plain_text(self) -> str:
         """The text with its choices numbered, for channels without buttons (and as the

@@ -1,6 +1,8 @@
-"""One reset conversation's state, as stored between turns.
+"""One conversation's state (a reset, or registering methods), as stored between turns.
 
-Nothing secret is stored: codes only as keyed hashes, answers only as pass/fail marks. What
+Nothing secret is stored in clear: codes only as keyed hashes, answers only as pass/fail
+marks (and, while being registered, as argon2id hashes), an authenticator secret still to be
+confirmed only encrypted. What
 a turn decided to do to the outside world (deliver a code, change the password or unlock
 the account, write the audit trail) rides on
 the session object for that turn only and is never stored: it happens after the session has
@@ -88,6 +90,10 @@ class ResetSession:
     link_expires_at: float = 0.0
     finished: str = ""  # once done: "reset" or "unlock"
     finished_at: float = 0.0
+    purpose: str = "reset"  # or "register": where a verified session may go
+    pending_secret: str = field(default="", repr=False)  # an app to confirm, encrypted
+    pending_questions: list[dict[str, str]] = field(default_factory=list, repr=False)
+    asking: str = ""  # the question being registered whose answer comes next
     deliveries: list[Delivery] = field(default_factory=list, repr=False)
     account_change: AccountChange | None = field(default=None, repr=False)
     events: list[AuditEvent] = field(default_factory=list, repr=False)
@@ -109,12 +115,25 @@ class ResetSession:
         def cancel(self) -> bool: ...
         def escalate(self) -> bool: ...
         def expire(self) -> bool: ...
+        def enrol(self) -> bool: ...
+        def add_authenticator(self) -> bool: ...
+        def add_questions(self) -> bool: ...
+        def finish_enrolment(self) -> bool: ...
 
     def has_enough_verifications(self) -> bool:
         """The machine's guard: distinct proofs (the mailbox, a phone, the app, the
         answers), never a count of passes or of methods: a text and a call to the same
         phone are one."""
         return len(set(self.proven)) >= self.required
+
+    def for_reset(self) -> bool:
+        """The machine's guard: only a reset session may go toward a new password."""
+        return self.purpose == "reset"
+
+    def can_enrol(self) -> bool:
+        """The machine's guard: only a registering session, verified as far as it must be
+        (one check; none for an account that had no method at all), may register."""
+        return self.purpose == "register" and self.has_enough_verifications()
 
     @property
     def blind(self) -> bool:

@@ -21,6 +21,7 @@ from pydantic_core.core_schema import ErrorType
 
 from dialogs.catalog import override_problems
 from dialogs.durations import Duration, written
+from dialogs.enrolment_settings import EnrolmentSettings
 from dialogs.proofs import MethodName, shortfall
 
 CODE_METHODS: tuple[MethodName, ...] = ("email", "sms", "voice")
@@ -269,6 +270,7 @@ class DialogSettings(_Section):
     verification: VerificationSettings = Field(default_factory=VerificationSettings)
     codes: CodeSettings = Field(default_factory=CodeSettings)
     questions: QuestionSettings = Field(default_factory=QuestionSettings)
+    enrolment: EnrolmentSettings = Field(default_factory=EnrolmentSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
     password: PasswordSettings = Field(default_factory=PasswordSettings)
@@ -286,6 +288,14 @@ class DialogSettings(_Section):
         if problems:
             raise OverrideProblems(problems)
         return value
+
+    @model_validator(mode="after")
+    def _registered_questions_can_be_asked(self) -> Self:
+        registered = self.enrolment.questions_to_register
+        if registered < self.questions.asked:
+            reason = f"must be at least questions.asked ({self.questions.asked})"
+            raise invalid_at(("enrolment", "questions_to_register"), reason, registered)
+        return self
 
     @model_validator(mode="wrap")
     @classmethod

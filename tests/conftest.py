@@ -60,6 +60,9 @@ SERVER_CLASSES = frozenset(
 
 pytest_plugins = [
     "tests.support.http_fixtures",
+    "tests.support.teams",
+    "tests.support.slack",
+    "tests.support.password_page",
     "tests.support.redis",
     "tests.support.slapd",
     "tests.support.samba",

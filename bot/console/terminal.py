@@ -29,7 +29,7 @@ from microsoft_agents.hosting.core import ChannelAdapter, ClaimsIdentity, TurnCo
 
 from bot.botframework.agent import ResetAgent, conversation_of, development_identity
 from bot.botframework.credentials import from_environment
-from bot.botframework.render import to_activity
+from bot.botframework.render import IMAGE_TYPE, to_activity
 from bot.password_page import add_password_page_routes
 from bot.runtime import Runtime, bot_framework_adapter, password_page
 from bot.server_limits import connection_limits, serving_with_limits
@@ -42,6 +42,9 @@ SERVICE = "urn:sspr-bot:console"
 SIGNED_OUT_USER = "console-user"
 PROMPT = "you> "
 GREETING = "Type 'reset' to begin, 'help' for help; an empty line or Ctrl-D ends the chat."
+# A terminal shows no pictures; a reply with one (an authenticator app's QR code) says the
+# same in its text (the otpauth:// link and the key to type).
+NO_PICTURE_HERE = "(The QR code is shown in Teams, Slack and the web chat.)"
 
 
 class Terminal:
@@ -101,7 +104,7 @@ class ConsoleAdapter(ChannelAdapter):
         responses = []
         for activity in activities:
             if activity.type == ActivityTypes.message and activity.text:
-                self._write(activity.text)
+                self._write(_printed(activity))
             responses.append(ResourceResponse(id=next(self._ids)))
         return responses
 
@@ -120,7 +123,7 @@ class ConsoleAdapter(ChannelAdapter):
         """The password page's `ChatNotifier`: this chat's outcome is printed; another
         conversation's (a link from another terminal) is not this one's to show."""
         if conversation == self.conversation:
-            self._write(to_activity(reply).text or "")
+            self._write(_printed(to_activity(reply)))
         else:
             log.info("password page outcome for another conversation not shown")
 
@@ -203,6 +206,14 @@ def _not_served(address: str, error: OSError) -> str:
         f"The password page is not served from this chat: it cannot listen on {address} "
         f"({reason.lower()}), so its links open only where a server has that address."
     )
+
+
+def _printed(activity: Activity) -> str:
+    """A message as the terminal prints it: its text, and a word where a picture would be."""
+    text = activity.text or ""
+    if any(attachment.content_type == IMAGE_TYPE for attachment in activity.attachments or ()):
+        return f"{text}\n{NO_PICTURE_HERE}"
+    return text
 
 
 def _signed_out(activity: Activity) -> str | None:

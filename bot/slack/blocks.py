@@ -35,7 +35,8 @@ def message(reply: Reply) -> dict[str, Any]:
     The reply carrying a temporary password is one plain message, never repeated in blocks:
     it should exist in as few places as possible. Slack keeps message history (and exports
     it), so a password posted here outlives the conversation; the one-time link mode keeps
-    passwords out of chat entirely.
+    passwords out of chat entirely. A reply with an image carries an authenticator key, and
+    is kept as plain for the same reason (its picture is uploaded beside it: `SlackPoster`).
     """
     arguments: dict[str, Any] = {
         "text": escape(reply.plain_text()),
@@ -43,7 +44,7 @@ def message(reply: Reply) -> dict[str, Any]:
         "unfurl_links": False,
         "unfurl_media": False,
     }
-    if reply.sensitive or not (reply.choices or reply.link):
+    if reply.sensitive or reply.image is not None or not (reply.choices or reply.link):
         return arguments
     elements: list[dict[str, Any]] = []
     if reply.link is not None:

@@ -15,6 +15,7 @@ from bot.slack.settings import SlackSettings
 
 BOT_SCOPES = (
     "chat:write",  # post replies, edit a message whose button was pressed
+    "files:write",  # upload a reply's picture (an authenticator app's QR code)
     "im:history",  # receive message.im events
     "im:read",  # know the bot's direct messages
     "im:write",  # open a direct message for a proactive message

@@ -1,8 +1,9 @@
 """Everything the bot writes to Slack through the Web API, and where each user is reached.
 
-Messages, a pressed message redrawn, a direct message opened for a conversation the bot
-starts. The reference record `slack-ref:{team}:{user}` (the user's DM channel) is owned
-here: written when a person talks to the bot, read when the bot talks first.
+Messages, a reply's picture uploaded under it, a pressed message redrawn, a direct message
+opened for a conversation the bot starts. The reference record `slack-ref:{team}:{user}`
+(the user's DM channel) is owned here: written when a person talks to the bot, read when
+the bot talks first.
 """
 
 import logging
@@ -11,17 +12,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import ClientError
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
-from dialogs import Reply
+from dialogs import Image, Reply
 from state import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 REFERENCE_TTL = 180 * 86400
 MAX_REMEMBERED_REFERENCES = 10_000
+IMAGE_NAME = "authenticator.png"
 
 
 class SlackPoster:
@@ -82,7 +84,28 @@ class SlackPoster:
             except (SlackApiError, ClientError, TimeoutError) as error:
                 log.error("Slack chat.postMessage failed", extra=_error_fields(error))
                 return False
+            if reply.image is not None:
+                await self._upload(channel, reply.image, thread_ts)
         return True
+
+    async def _upload(self, channel: str, image: Image, thread_ts: str | None) -> None:
+        """Show a reply's picture under its text. Slack shows an image only from a public
+        URL or an uploaded file, and this one holds a secret (an authenticator key), so it is
+        uploaded into the conversation itself, never hosted (`files_upload_v2`:
+        files.getUploadURLExternal, the bytes to the URL it gives, then
+        files.completeUploadExternal sharing it here). A failure (most often an app installed
+        before it asked for `files:write`) leaves the text, which says the same in words."""
+        try:
+            await self._client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                file=image.png,
+                filename=IMAGE_NAME,
+                title=image.alt,
+                alt_txt=image.alt,
+            )
+        except (SlackApiError, SlackRequestError, ClientError, TimeoutError) as error:
+            log.error("Slack image upload failed", extra=_error_fields(error))
 
     async def redraw_answered(self, channel: str, ts: str, original: dict[str, Any]) -> None:
         """Replace a pressed message's buttons by the choice; a failure only leaves them."""

@@ -19,6 +19,7 @@ from typing import Any
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
 
+from bot.botframework.render import image_attachment
 from dialogs import Reply
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -63,8 +64,16 @@ def teams_activity(reply: Reply) -> Activity:
     """A reply for Teams. Choices make a card, and so do a link and a multi-paragraph
     confirmation or result; the card then goes without `text` (see above). A reply carrying
     a password stays plain text: a card would be kept in the chat and shown in previews just
-    the same, and text is easier to copy on a phone."""
+    the same, and text is easier to copy on a phone. So does one with an image (the
+    authenticator key and its QR code): its text, with the picture attached inline."""
     # No suggested actions: Teams does not show them; the card carries the buttons.
+    if reply.image is not None:
+        return Activity(
+            type=ActivityTypes.message,
+            text=reply.plain_text(),
+            text_format="plain",
+            attachments=[image_attachment(reply.image)],
+        )
     if reply.sensitive or not (reply.choices or reply.link or "\n\n" in reply.text):
         return Activity(type=ActivityTypes.message, text=reply.plain_text(), text_format="plain")
     return Activity(

@@ -48,6 +48,7 @@ with it), it reads and never writes the conversation, and it has a rate limit of
 waiting never uses up what a person may type.
 """
 
+import base64
 import json
 import logging
 import math
@@ -87,7 +88,9 @@ _ENDED = {"done": "password_link_done", "cancelled": "cancelled", "expired": "ex
 
 
 def reply_json(reply: Reply) -> dict[str, Any]:
-    """A reply as the page shows it; `link` (the password page's) becomes a button."""
+    """A reply as the page shows it; `link` (the password page's) becomes a button, and
+    `image` a picture inline (a `data:` URL: the page's policy takes no other images from
+    anywhere but its own origin, and a picture with a secret in it is never hosted)."""
     body: dict[str, Any] = {
         "text": reply.text,
         "choices": [{"value": c.value, "label": c.label} for c in reply.choices],
@@ -95,6 +98,9 @@ def reply_json(reply: Reply) -> dict[str, Any]:
     }
     if reply.link is not None:
         body["link"] = {"label": reply.link.label, "url": reply.link.url}
+    if reply.image is not None:
+        encoded = base64.b64encode(reply.image.png).decode("ascii")
+        body["image"] = {"src": f"data:image/png;base64,{encoded}", "alt": reply.image.alt}
     return body
 
 

@@ -15,7 +15,7 @@ from dialogs.methods.base import MethodKit, Result, Verdict, digits_of
 from dialogs.proofs import Proof
 from dialogs.replies import Reply
 from dialogs.session import Challenge, ResetSession
-from state import EtagMismatch
+from state import Clock, EtagMismatch, Store
 
 _DRIFT_STEPS = (-1, 0, 1)
 
@@ -47,35 +47,38 @@ class AuthenticatorMethod:
         if not await kit.spend_attempt(session):
             account = None  # answered exactly as for a name that does not exist
         secret = await kit.directory.totp_secret(account) if account else None
-        step = self._matching_step(secret, typed, kit) if secret else None
-        if account and step is not None and await self._claim(account, step, kit):
+        step = matching_step(secret, typed, kit.clock) if secret else None
+        if account and step is not None and await claim_step(kit.store, account.id, step):
             await kit.refund_attempt(session)
             return Verdict(Result.PASSED)
         return Verdict(Result.FAILED, kit.say(session, "code_wrong"))
 
-    @staticmethod
-    def _matching_step(secret: str, typed: str, kit: MethodKit) -> int | None:
-        totp = pyotp.TOTP(secret)
-        now = totp.timecode(datetime.fromtimestamp(kit.clock.now(), UTC))
-        for offset in _DRIFT_STEPS:
-            if secrets.compare_digest(totp.generate_otp(now + offset), typed):
-                return int(now + offset)
-        return None
 
-    @staticmethod
-    async def _claim(account: Account, step: int, kit: MethodKit) -> bool:
-        key = f"totp:{account.id}"
-        record = await kit.store.get(key)
-        if record is not None and int(record.value["step"]) >= step:
-            return False
-        try:
-            await kit.store.put(
-                key,
-                {"step": step},
-                ttl=3600,
-                if_match=record.etag if record else None,
-                if_none_match=record is None,
-            )
-        except EtagMismatch:
-            return False
-        return True
+def matching_step(secret: str, typed: str, clock: Clock) -> int | None:
+    """The time step (now, or one either side for a slow clock) whose code `typed` is."""
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(datetime.fromtimestamp(clock.now(), UTC))
+    for offset in _DRIFT_STEPS:
+        if secrets.compare_digest(totp.generate_otp(now + offset), typed):
+            return int(now + offset)
+    return None
+
+
+async def claim_step(store: Store, account_id: str, step: int) -> bool:
+    """Take `step` as the account's last accepted one; False when it or a later one was
+    taken already (a code seen once, anywhere, is refused; so is one registering an app)."""
+    key = f"totp:{account_id}"
+    record = await store.get(key)
+    if record is not None and int(record.value["step"]) >= step:
+        return False
+    try:
+        await store.put(
+            key,
+            {"step": step},
+            ttl=3600,
+            if_match=record.etag if record else None,
+            if_none_match=record is None,
+        )
+    except EtagMismatch:
+        return False
+    return True

@@ -15,8 +15,8 @@ import pytest
 
 from bot.webchat import CAPTCHA_SECRET_VARIABLE
 from state import FrozenClock
-from tests.bot.test_webchat import Served, serving
 from tests.stand_ins.captcha import SITE_KEY, CaptchaStandIn, captcha_stand_in
+from tests.support.webchat import Served, serving_webchat
 
 ASK_ACCOUNT = "Which account is it?"
 
@@ -38,7 +38,9 @@ async def served_fixture(
     }
     environ = {CAPTCHA_SECRET_VARIABLE: provider.secret}
     data = tmp_path / "data"
-    async with serving(data, clock, webchat, environ, state={"backend": "sqlite"}) as served:
+    async with serving_webchat(
+        data, clock, webchat, environ, state={"backend": "sqlite"}
+    ) as served:
         yield served
 
 

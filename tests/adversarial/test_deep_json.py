@@ -18,9 +18,8 @@ import pytest
 from bot.slack.payloads import MAX_JSON_DEPTH
 from bot.slack.routes import EVENTS_PATH, INTERACTIVITY_PATH
 from state import FrozenClock
-from tests.bot.test_slack import SlackBot, block_actions, message_event, running_slack_bot
-from tests.bot.test_webchat import Served, serving
-from tests.stand_ins.slack import SlackApiStandIn, slack_api_stand_in
+from tests.support.slack import SlackBot, block_actions, message_event
+from tests.support.webchat import Served, serving_webchat
 
 DEPTHS = [1_000, 5_000, 20_000]  # the last near the Slack routes' body limit, URL-encoded
 
@@ -32,7 +31,9 @@ def nested(depth: int, opener: str = "[") -> str:
 
 @pytest.fixture(name="served")
 async def served_fixture(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Served]:
-    async with serving(tmp_path / "data", clock, {"rate_limit": {"requests": 100}}, {}) as served:
+    async with serving_webchat(
+        tmp_path / "data", clock, {"rate_limit": {"requests": 100}}, {}
+    ) as served:
         yield served
 
 
@@ -57,20 +58,6 @@ async def test_the_web_chat_answers_deep_json_politely(
         }
     assert browser.cookie is None  # no conversation was started
     assert (await browser.say("reset")).status == 200
-
-
-@pytest.fixture(name="slack_api")
-async def slack_api_fixture() -> AsyncIterator[SlackApiStandIn]:
-    async with slack_api_stand_in() as stand_in:
-        yield stand_in
-
-
-@pytest.fixture(name="slack_bot")
-async def slack_bot_fixture(
-    tmp_path: Path, clock: FrozenClock, slack_api: SlackApiStandIn
-) -> AsyncIterator[SlackBot]:
-    async with running_slack_bot(tmp_path / "data", clock, slack_api) as bot:
-        yield bot
 
 
 MALFORMED = {"error": "malformed request"}

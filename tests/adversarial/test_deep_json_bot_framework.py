@@ -5,18 +5,14 @@ without a token, and changes nothing; an activity nested as deep as channels nes
 served as before."""
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.botframework.activity_body import MAX_NESTING
 from bot.conversations import record_key
-from state import FrozenClock
-from tests.bot.test_teams import TeamsBot, running_teams_bot
-from tests.stand_ins.connector import ConnectorStandIn
 from tests.support.http_fixtures import HttpBot
+from tests.support.teams import TeamsBot
 
 POLITE = {"error": "not a Bot Framework activity"}
 
@@ -38,14 +34,6 @@ def bodies(activity: dict[str, Any]) -> dict[str, bytes]:
         "an activity past the decoder's depth": with_value(activity, nested(5_000)),
         "an activity past the bound": with_value(activity, nested(MAX_NESTING + 36)),
     }
-
-
-@pytest.fixture(name="teams_bot")
-async def teams_bot_fixture(
-    tmp_path: Path, clock: FrozenClock, connector: ConnectorStandIn
-) -> AsyncIterator[TeamsBot]:
-    async with running_teams_bot(tmp_path, clock, connector) as bot:
-        yield bot
 
 
 @pytest.mark.parametrize(

@@ -6,24 +6,12 @@ it has one, and the channel is one the token is good for (an Entra key endorses 
 so the channels the bot serves through Azure Bot Service). A refusal is 401 and changes
 nothing; the same token kind within the rules is served."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.conversations import record_key
-from state import FrozenClock
-from tests.bot.test_teams import TeamsBot, running_teams_bot
-from tests.stand_ins.connector import ConnectorStandIn
-
-
-@pytest.fixture(name="teams_bot")
-async def teams_bot_fixture(
-    tmp_path: Path, clock: FrozenClock, connector: ConnectorStandIn
-) -> AsyncIterator[TeamsBot]:
-    async with running_teams_bot(tmp_path, clock, connector) as bot:
-        yield bot
+from tests.support.teams import TeamsBot
 
 
 def _breach(teams_bot: TeamsBot, case: str, version: str) -> tuple[dict[str, Any], str]:

@@ -12,7 +12,7 @@ MAX_FORMS of them); a form that is not UTF-8 gets the form back with a polite re
 changes nothing; such passwords are refused with a reason, on the page and in the chat.
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 import pytest
@@ -20,20 +20,14 @@ import pytest
 from bot.conversations import MAX_FORMS, read_conversation
 from dialogs.password_policy import PasswordPolicy
 from dialogs.settings import PasswordSettings
-from tests.bot.test_password_page import NEW, form_token, page, post, reset_events, verified
 from tests.support.directory import embedded_directory
 from tests.support.harness import PASSWORDS, Bot
-from tests.support.http_fixtures import HttpBot, MakeHttpBot
+from tests.support.http_fixtures import HttpBot
+from tests.support.password_page import NEW, form_token, page, post, reset_events, verified
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
 
 REFUSED_CHARACTERS = "it is only spaces, or it has control characters"
-
-
-@pytest.fixture(name="page_bot")
-async def page_bot_fixture(make_http_bot: MakeHttpBot) -> AsyncIterator[HttpBot]:
-    async with make_http_bot(password={"entry": "link"}) as bot:
-        yield bot
 
 
 async def still_waiting(bot: HttpBot) -> None:

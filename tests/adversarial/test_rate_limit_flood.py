@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from state import FrozenClock
-from tests.bot.test_webchat import Served, serving
 from tests.support.redis import RedisServer
+from tests.support.webchat import Served, serving_webchat
 
 LIMIT = 30
 FLOOD = 1000
@@ -42,7 +42,7 @@ async def served_fixture(
 ) -> AsyncIterator[Served]:
     webchat = {"rate_limit": {"requests": LIMIT, "window": 60}}
     environ = {"SSPR_REDIS_URL": redis_url}
-    async with serving(
+    async with serving_webchat(
         tmp_path / "data", clock, webchat, environ, state={"backend": "redis"}
     ) as served:
         yield served

@@ -22,7 +22,7 @@ from yarl import URL
 from adapters.directory.embedded import EmbeddedDirectory
 from bot.webchat.channel import COOKIE_NAME, COOKIE_PATH
 from state import FrozenClock
-from tests.bot.test_webchat import Browser, Served, serving
+from tests.support.webchat import Browser, Served, serving_webchat
 
 BACKENDS = ["memory", "sqlite", "redis"]
 ASK_ACCOUNT = "Which account is it?"
@@ -44,7 +44,7 @@ def served_on_fixture(
         if backend == "redis":
             environ["SSPR_REDIS_URL"] = request.getfixturevalue("redis_url")
         config: dict[str, Any] = {"state": {"backend": backend}, "password": {"entry": "chat"}}
-        return serving(tmp_path / "data", clock, {}, environ, **config)
+        return serving_webchat(tmp_path / "data", clock, {}, environ, **config)
 
     return make
 

@@ -2,6 +2,8 @@
 resets their password end to end with buttons, the chat learns the page's result, and every
 way a link can go wrong is refused with the way back to the chat."""
 
+import io
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,10 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+import segno
+from playwright.async_api import Browser, Page, Route, expect
 
 from bot.botframework.credentials import from_environment
 from bot.runtime import Runtime, http_application, start_runtime
+from bot.webchat.channel import reply_json
+from dialogs import Image, Reply
 from state import FrozenClock
 from tests.support.browser import PHONE, screenshot_path
 from tests.support.directory import embedded_directory
@@ -21,6 +26,8 @@ from tests.support.ports import free_port
 from tests.support.serving import serving as serve_app
 
 STRONG = "amber kettle over the quiet harbour"
+QR_ALT = "QR code for your authenticator app"
+REMOTE = "https://images.example/qr.png"
 
 
 @dataclass
@@ -260,3 +267,32 @@ async def test_a_refused_link_leads_back_to_the_chat(site: Site, phone: Page) ->
     await phone.screenshot(path=screenshot_path("password-page-not-valid-phone"), full_page=True)
     await phone.get_by_role("link", name="Back to the chat").click()
     await expect(phone.locator("#start-button")).to_be_visible()
+
+
+async def test_a_reply_with_a_picture_shows_it_with_its_words(site: Site, phone: Page) -> None:
+    """An authenticator app's QR code as the API answers it (`reply_json`) for the start
+    button's message, taken the page's own way from answer to transcript. The enrolment
+    that sends such replies runs on channels that know the user, so the answer is given
+    here, in place of the served one; the page, its policy and its script are the real ones.
+    A picture from anywhere but the answer itself is not shown."""
+    buffer = io.BytesIO()
+    segno.make("otpauth://totp/Contoso:bob?secret=JBSWY3DPEHPK3PXP").save(
+        buffer, kind="png", scale=4
+    )
+    qr_code = Reply("Scan the QR code.", image=Image(buffer.getvalue(), QR_ALT))
+    elsewhere = {**reply_json(Reply("Elsewhere.")), "image": {"src": REMOTE, "alt": "remote"}}
+    body = json.dumps({"replies": [reply_json(qr_code), elsewhere], "awaiting": ""})
+
+    async def answer(route: Route) -> None:
+        await route.fulfill(status=200, content_type="application/json", body=body)
+
+    await phone.route(f"{site.url}/webchat/api/messages", answer)
+    await phone.goto(site.url + "/")
+    await phone.locator("#start-button").click()
+    picture = phone.locator("#transcript .message.bot img")
+    await expect(picture).to_have_count(1)
+    await expect(picture).to_have_attribute("alt", QR_ALT)
+    await expect(picture).to_be_visible()
+    assert await picture.evaluate("image => image.decode().then(() => image.naturalWidth)") > 0
+    await expect(phone.locator("#transcript")).to_contain_text("Elsewhere.")
+    await phone.screenshot(path=screenshot_path("webchat-qr-code-phone"), full_page=True)

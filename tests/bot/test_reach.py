@@ -22,7 +22,7 @@ from bot.runtime import Runtime, bot_framework_adapter, slack_channel, start_run
 from bot.teams.references import References
 from state import FrozenClock
 from tests.stand_ins.connector import ConnectorStandIn
-from tests.stand_ins.slack import BOT_TOKEN, TEAM, SlackApiStandIn, slack_api_stand_in
+from tests.stand_ins.slack import BOT_TOKEN, TEAM, SlackApiStandIn
 from tests.support.bot_framework_tokens import (
     CHANNEL_AUDIENCE,
     minting_auth,
@@ -78,12 +78,6 @@ def teams_activity(service_url: str, conversation: str) -> dict[str, Any]:
         "text": "reset",
         "locale": "en-US",
     }
-
-
-@pytest.fixture(name="slack_api")
-async def slack_api_fixture() -> AsyncIterator[SlackApiStandIn]:
-    async with slack_api_stand_in() as stand_in:
-        yield stand_in
 
 
 async def _reaching(

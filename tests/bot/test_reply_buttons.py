@@ -4,72 +4,28 @@ and a Teams card that travels without `text`, so Teams never shows a menu twice.
 
 import re
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from aiohttp import ClientSession
 
-from bot.runtime import http_application, start_runtime
 from state import FrozenClock
-from tests.bot.test_slack import ALICE, SlackBot, buttons, running_slack_bot
-from tests.bot.test_teams import (
-    CHANNEL_KEY,
-    ENTRA_KEY,
-    ENVIRON,
-    TEAMS_ONLY_KEY,
-    TeamsBot,
-    cards,
-    messages,
-)
 from tests.stand_ins.connector import ConnectorStandIn
-from tests.stand_ins.slack import TEAM, SlackApiStandIn, form_payload, slack_api_stand_in
-from tests.support.bot_framework_tokens import (
-    channel_keys_stand_in,
-    minting_auth,
-)
-from tests.support.harness import Outbox, settings_for
-from tests.support.serving import serving
+from tests.stand_ins.slack import TEAM, form_payload
+from tests.support.slack import ALICE, MakeSlackBot, SlackBot, buttons
+from tests.support.teams import TeamsBot, cards, messages, running_teams_bot
 
 LINK = re.compile(r"https?://\S+/password/[A-Za-z0-9_-]+")
 LABEL = "Choose my new password"
-
-
-@asynccontextmanager
-async def teams_bot_in_link_mode(
-    data_dir: Path, clock: FrozenClock, connector: ConnectorStandIn
-) -> AsyncIterator[TeamsBot]:
-    """The bot as `tests.bot.test_teams` serves it to Teams, with the password page in use."""
-    async with AsyncExitStack() as stack:
-        keys = await stack.enter_async_context(
-            channel_keys_stand_in([CHANNEL_KEY, TEAMS_ONLY_KEY], [ENTRA_KEY])
-        )
-        environ = {
-            **ENVIRON,
-            "BotOpenIdMetadata": keys.metadata_url,
-            "ToBotFromEmulatorOpenIdMetadataUrl": keys.entra_metadata_url,
-        }
-        settings = settings_for(
-            data_dir,
-            teams={"extra_service_origins": [connector.url]},
-            password={"entry": "link"},
-        )
-        runtime = await start_runtime(settings, secrets=environ, clock=clock, console=None)
-        stack.push_async_callback(runtime.close)
-        auth, outbound = minting_auth(environ, CHANNEL_KEY)
-        url = await stack.enter_async_context(serving(http_application(runtime, auth)))
-        session = await stack.enter_async_context(ClientSession())
-        outbox = Outbox(data_dir / "outbox.jsonl")
-        yield TeamsBot(url, runtime, outbox, connector, keys, outbound, session)
 
 
 @pytest.fixture(name="teams_bot")
 async def teams_bot_fixture(
     tmp_path: Path, clock: FrozenClock, connector: ConnectorStandIn
 ) -> AsyncIterator[TeamsBot]:
-    async with teams_bot_in_link_mode(tmp_path / "data", clock, connector) as bot:
+    """The bot as tests/support/teams.py serves it to Teams, with the password page in use."""
+    async with running_teams_bot(tmp_path, clock, connector, password={"entry": "link"}) as bot:
         yield bot
 
 
@@ -118,19 +74,10 @@ async def test_the_password_page_link_is_a_teams_button(teams_bot: TeamsBot) -> 
         assert response.status == 200  # the button opens the password page
 
 
-@pytest.fixture(name="slack_api")
-async def slack_api_fixture() -> AsyncIterator[SlackApiStandIn]:
-    async with slack_api_stand_in() as stand_in:
-        yield stand_in
-
-
 @pytest.fixture(name="slack_bot")
-async def slack_bot_fixture(
-    tmp_path: Path, clock: FrozenClock, slack_api: SlackApiStandIn
-) -> AsyncIterator[SlackBot]:
-    async with running_slack_bot(
-        tmp_path / "data", clock, slack_api, password={"entry": "link"}
-    ) as bot:
+async def slack_bot_fixture(make_slack_bot: MakeSlackBot) -> AsyncIterator[SlackBot]:
+    """The bot as tests/support/slack.py serves it to Slack, with the password page in use."""
+    async with make_slack_bot(password={"entry": "link"}) as bot:
         yield bot
 
 

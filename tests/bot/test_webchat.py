@@ -3,21 +3,18 @@ talks to (one cookie jar per browser), the rate limit, the CAPTCHA against a sit
 stand-in, and the same answers whether or not the typed account exists."""
 
 import json
-import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-from aiohttp import ClientSession, CookieJar, TCPConnector, web
 
 from adapters.directory.embedded import EmbeddedDirectory
 from bot.botframework.credentials import from_environment
 from bot.conversations import record_key
-from bot.runtime import Runtime, http_application, start_runtime
-from bot.webchat import CAPTCHA_SECRET_VARIABLE, WebChat, WebChatSettings, add_webchat_routes
+from bot.runtime import http_application, start_runtime
+from bot.webchat import CAPTCHA_SECRET_VARIABLE
 from bot.webchat.channel import COOKIE_NAME
 from bot.webchat.conversations import (
     BUSY_SECONDS,
@@ -30,138 +27,11 @@ from state import FrozenClock, MemoryStore
 from tests.stand_ins.captcha import SITE_KEY, captcha_stand_in
 from tests.support.harness import Outbox, settings_for
 from tests.support.ports import free_port
-from tests.support.serving import serving as serve_app
+from tests.support.serving import serving
+from tests.support.webchat import API, OUTCOME, Answer, Browser, Served, serving_webchat
 
-API = "/webchat/api/messages"
-OUTCOME = "/webchat/api/outcome"
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 NEW_PASSWORD = "copper lantern orchard 42"
 OUTCOME_REQUESTS = 40  # asking for the outcome: per client address and minute
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: bytes
-    headers: Mapping[str, str]
-
-    @property
-    def json(self) -> dict[str, Any]:
-        document = json.loads(self.body)
-        assert isinstance(document, dict)
-        return document
-
-    @property
-    def texts(self) -> list[str]:
-        return [reply["text"] for reply in self.json["replies"]]
-
-    @property
-    def text(self) -> str:
-        return "\n---\n".join(self.texts)
-
-
-@dataclass
-class Browser:
-    """One browser: its own cookie jar, talking to the page's origin."""
-
-    url: str
-    session: ClientSession
-
-    async def post(
-        self,
-        body: bytes | dict[str, Any],
-        headers: Mapping[str, str] | None = None,
-    ) -> Answer:
-        data = json.dumps(body).encode() if isinstance(body, dict) else body
-        sent = {"Content-Type": "application/json", "Origin": self.url, **(headers or {})}
-        async with self.session.post(f"{self.url}{API}", data=data, headers=sent) as response:
-            return Answer(response.status, await response.read(), response.headers)
-
-    async def say(
-        self, text: str, *, headers: Mapping[str, str] | None = None, **extra: Any
-    ) -> Answer:
-        """`extra` goes into the JSON beside `text` (e.g. `captcha_token`)."""
-        return await self.post({"text": text, **extra}, headers)
-
-    async def outcome(
-        self, body: bytes = b"{}", headers: Mapping[str, str] | None = None
-    ) -> Answer:
-        """Ask, as the page does while the password page is open, whether it is done."""
-        sent = {"Content-Type": "application/json", "Origin": self.url, **(headers or {})}
-        async with self.session.post(f"{self.url}{OUTCOME}", data=body, headers=sent) as response:
-            return Answer(response.status, await response.read(), response.headers)
-
-    async def set_password_on_the_page(self, link: str, password: str) -> str:
-        """Open the password page's link, send the form; the result page's HTML."""
-        async with self.session.get(link) as response:
-            found = CSRF.search(await response.text())
-        assert found is not None
-        form = {"csrf": found.group(1), "password": password, "confirm": password}
-        async with self.session.post(link, data=form) as response:
-            assert response.status == 200
-            return await response.text()
-
-    async def ok(self, text: str, **extra: Any) -> str:
-        answer = await self.say(text, **extra)
-        assert answer.status == 200, answer.body
-        return answer.text
-
-    @property
-    def cookie(self) -> str | None:
-        for cookie in self.session.cookie_jar:
-            if cookie.key == COOKIE_NAME:
-                return cookie.value
-        return None
-
-
-@dataclass
-class Served:
-    url: str
-    runtime: Runtime
-    clock: FrozenClock
-    outbox: Outbox
-    exits: AsyncExitStack
-
-    async def browser(self, *, address: str = "127.0.0.1") -> Browser:
-        """A new browser connecting from `address` (any 127.x.y.z is this machine)."""
-        connector = TCPConnector(local_addr=(address, 0))
-        session = ClientSession(connector=connector, cookie_jar=CookieJar(unsafe=True))
-        await self.exits.enter_async_context(session)
-        return Browser(self.url, session)
-
-    async def get(self, path: str, headers: Mapping[str, str] | None = None) -> Answer:
-        browser = await self.browser()
-        async with browser.session.get(f"{self.url}{path}", headers=headers) as response:
-            return Answer(response.status, await response.read(), response.headers)
-
-
-@asynccontextmanager
-async def serving(
-    data_dir: Path,
-    clock: FrozenClock,
-    webchat: Mapping[str, Any],
-    environ: Mapping[str, str],
-    **config: Any,
-) -> AsyncIterator[Served]:
-    settings = settings_for(data_dir, **config)
-    runtime = await start_runtime(settings, secrets=environ, clock=clock, console=None)
-    async with AsyncExitStack() as exits:
-        exits.push_async_callback(runtime.close)
-        app = web.Application()
-        add_webchat_routes(
-            app,
-            WebChat(
-                WebChatSettings.model_validate(webchat),
-                runner=runtime.runner,
-                store=runtime.store,
-                catalog=runtime.catalog,
-                connector=runtime.connector,
-                secrets=environ,
-                clock=clock,
-            ),
-        )
-        url = await exits.enter_async_context(serve_app(app))
-        yield Served(url, runtime, clock, Outbox(data_dir / "outbox.jsonl"), exits)
 
 
 @asynccontextmanager
@@ -175,7 +45,7 @@ async def serving_everything(data_dir: Path, clock: FrozenClock) -> AsyncIterato
     async with AsyncExitStack() as exits:
         exits.push_async_callback(runtime.close)
         app = http_application(runtime, from_environment({}))
-        await exits.enter_async_context(serve_app(app, port=port))
+        await exits.enter_async_context(serving(app, port=port))
         yield Served(url, runtime, clock, Outbox(data_dir / "outbox.jsonl"), exits)
 
 
@@ -197,7 +67,7 @@ def make_served_fixture(tmp_path: Path, clock: FrozenClock) -> MakeServed:
         environ: Mapping[str, str] | None = None,
         **config: Any,
     ) -> AbstractAsyncContextManager[Served]:
-        return serving(tmp_path / "data", clock, webchat or {}, environ or {}, **config)
+        return serving_webchat(tmp_path / "data", clock, webchat or {}, environ or {}, **config)
 
     return make
 

@@ -3,7 +3,7 @@
 import pytest
 from transitions import MachineError
 
-from dialogs.machine import ENDS, STATES, ResetMachine, mermaid_diagram
+from dialogs.machine import ENDS, STATES, TRANSITIONS, ResetMachine, mermaid_diagram
 from dialogs.session import Challenge, ResetSession
 
 
@@ -79,3 +79,91 @@ def test_the_diagram_shows_every_state() -> None:
 def test_a_session_stored_before_proofs_were_kept_counts_its_methods() -> None:
     stored = {"state": "choosing_password", "required": 2, "passed": ["email", "sms"]}
     assert ResetSession.from_dict(stored).has_enough_verifications()
+
+
+PASSWORD_STATES = {"choosing_password", "awaiting_password", "resetting"}
+ENROLMENT_STATES = {"enrolling", "enrolling_authenticator", "enrolling_questions", "enrolled"}
+
+
+def conditions(transition: dict[str, object]) -> list[object]:
+    held = transition.get("conditions", [])
+    return held if isinstance(held, list) else [held]
+
+
+def sources(transition: dict[str, object]) -> set[object]:
+    source = transition["source"]
+    return set(source) if isinstance(source, list) else {source}
+
+
+def test_every_way_into_the_password_step_is_for_a_reset_only() -> None:
+    entries = [
+        t for t in TRANSITIONS if t["dest"] in PASSWORD_STATES and not sources(t) <= PASSWORD_STATES
+    ]
+    assert entries
+    assert all("for_reset" in conditions(t) for t in entries)
+
+
+def test_every_way_into_registering_is_for_a_verified_registration_only() -> None:
+    entries = [t for t in TRANSITIONS if t["dest"] in ENROLMENT_STATES]
+    assert entries
+    assert all("can_enrol" in conditions(t) for t in entries)
+
+
+@pytest.mark.parametrize(
+    ("state", "trigger"),
+    [
+        ("challenged", "verified"),
+        ("choosing_password", "send_link"),
+        ("choosing_password", "start_reset"),
+        ("choosing_password", "start_unlock"),
+        ("awaiting_password", "start_reset"),
+    ],
+)
+def test_a_registering_session_never_reaches_the_password_step(state: str, trigger: str) -> None:
+    machine = ResetMachine()
+    session = session_in(state, purpose="register", passed=["email"], proven=["email"])
+    with machine.attached(session):
+        assert not getattr(session, trigger)()
+        assert session.state == state
+
+
+@pytest.mark.parametrize(
+    ("state", "trigger"),
+    [
+        ("idle", "enrol"),
+        ("challenged", "enrol"),
+        ("enrolling", "add_authenticator"),
+        ("enrolling", "add_questions"),
+        ("enrolling", "finish_enrolment"),
+        ("enrolling_authenticator", "enrol"),
+    ],
+)
+def test_a_reset_session_never_registers(state: str, trigger: str) -> None:
+    machine = ResetMachine()
+    session = session_in(state, passed=["email"], proven=["email"])
+    with machine.attached(session):
+        assert not getattr(session, trigger)()
+        assert session.state == state
+
+
+def test_a_registration_is_verified_before_it_registers() -> None:
+    machine = ResetMachine()
+    session = session_in("challenged", purpose="register", required=1)
+    with machine.attached(session):
+        assert not session.enrol()
+        session.passed.append("email")
+        session.proven.append("email")
+        assert session.enrol()
+        assert session.add_authenticator()
+        assert session.state == "enrolling_authenticator"
+        assert session.enrol()
+        assert session.finish_enrolment()
+        assert session.state == "enrolled"
+
+
+def test_an_account_without_methods_registers_with_nothing_proven() -> None:
+    machine = ResetMachine()
+    session = session_in("idle", purpose="register", required=0)
+    with machine.attached(session):
+        assert session.enrol()
+        assert session.state == "enrolling"

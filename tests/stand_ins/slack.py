@@ -7,6 +7,14 @@ form or a JSON body, and checks what Slack checks of a message (a channel, a tex
 well-formed buttons). It records every call, so tests assert on what reached Slack.
 `users_info_gate`, when cleared, holds `users.info` answers back: a deterministic slow turn.
 `users.lookupByEmail` finds the first user whose profile email matches, case-insensitively.
+
+Files arrive as slack_sdk's `files_upload_v2` sends them, in Slack's three steps:
+`files.getUploadURLExternal` (a file name and a length; it answers a file id and an upload
+URL, here on this stand-in, as Slack's is on files.slack.com and needs no token), a POST of
+the bytes to that URL (answered `OK - <length>` as Slack does, refused unless the length is
+the one announced), then `files.completeUploadExternal` (the ids and titles as a JSON list,
+the channel to share them in), which fails for a file whose bytes never came. Each file is
+kept in `files`; `uploads` lists the ones completed.
 """
 
 import asyncio
@@ -60,10 +68,38 @@ class Call:
     answer: dict[str, Any] = field(default_factory=dict)
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass
+class UploadedFile:
+    """One file as Slack keeps it: what `files.getUploadURLExternal` announced, the bytes
+    posted to its upload URL, and where `files.completeUploadExternal` shared it."""
+
+    id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    content: bytes | None = None
+    completed: bool = False
+    title: str | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+    initial_comment: str | None = None
+
+    @property
+    def mimetype(self) -> str:
+        """What Slack makes of the bytes (it looks at them, not at the name)."""
+        if self.content is not None and self.content.startswith(PNG_SIGNATURE):
+            return "image/png"
+        return "application/octet-stream"
+
+
 @dataclass
 class SlackApiStandIn:
     api_url: str = ""
     calls: list[Call] = field(default_factory=list)
+    files: dict[str, UploadedFile] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(USERS))
     failing: dict[str, str] = field(default_factory=dict)  # method -> the error it answers
     users_info_gate: asyncio.Event = field(default_factory=asyncio.Event)
@@ -74,6 +110,10 @@ class SlackApiStandIn:
 
     def called(self, method: str, since: int = 0) -> list[Call]:
         return [call for call in self.calls[since:] if call.method == method]
+
+    def uploads(self) -> list[UploadedFile]:
+        """The files uploaded and completed, in the order they were announced."""
+        return [file for file in self.files.values() if file.completed]
 
     def posts(self, since: int = 0) -> list[dict[str, Any]]:
         """The messages posted since call number `since`: the arguments, with the `ts`
@@ -184,6 +224,64 @@ def _app(stand_in: SlackApiStandIn) -> web.Application:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "channel": {"id": f"D{users}"}}
 
+    file_ids = count(1)
+
+    async def get_upload_url(args: dict[str, Any]) -> dict[str, Any]:
+        filename = str(args.get("filename") or "")
+        length = str(args.get("length") or "")
+        if not filename or not length.isdigit() or int(length) < 1:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(file_ids):010d}"
+        alt_txt = args.get("alt_txt")
+        stand_in.files[file_id] = UploadedFile(
+            file_id, filename, int(length), str(alt_txt) if alt_txt is not None else None
+        )
+        upload_url = f"{stand_in.api_url.removesuffix('/api/')}/upload/v1/{file_id}"
+        return {"ok": True, "upload_url": upload_url, "file_id": file_id}
+
+    async def upload(request: web.Request) -> web.Response:
+        file = stand_in.files.get(request.match_info["file_id"])
+        content = await request.read()
+        if file is None or file.completed:
+            return web.Response(status=404, text="file not found")
+        if len(content) != file.length:
+            return web.Response(status=400, text="length does not match")
+        file.content = content
+        return web.Response(text=f"OK - {len(content)}")
+
+    async def complete_upload(args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            listed = json.loads(str(args.get("files") or ""))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(listed, list) or not listed:
+            return {"ok": False, "error": "invalid_arguments"}
+        completed = []
+        for entry in listed:
+            file = stand_in.files.get(str(entry.get("id"))) if isinstance(entry, dict) else None
+            if file is None or file.content is None or file.completed:
+                return {"ok": False, "error": "file_not_found"}
+            completed.append((file, entry.get("title")))
+        answers = []
+        for file, title in completed:
+            file.completed = True
+            file.title = str(title) if title is not None else file.filename
+            file.channel = args.get("channel_id")
+            file.thread_ts = args.get("thread_ts")
+            file.initial_comment = args.get("initial_comment")
+            answers.append(
+                {
+                    "id": file.id,
+                    "name": file.filename,
+                    "title": file.title,
+                    "mimetype": file.mimetype,
+                    "size": file.length,
+                    "user": BOT_USER,
+                    "alt_txt": file.alt_txt,
+                }
+            )
+        return {"ok": True, "files": answers}
+
     methods = {
         "auth.test": auth_test,
         "users.info": users_info,
@@ -191,9 +289,12 @@ def _app(stand_in: SlackApiStandIn) -> web.Application:
         "chat.postMessage": post_message,
         "chat.update": update,
         "conversations.open": conversations_open,
+        "files.getUploadURLExternal": get_upload_url,
+        "files.completeUploadExternal": complete_upload,
     }
     app = web.Application()
     app.router.add_route("*", "/api/{method}", api)
+    app.router.add_post("/upload/v1/{file_id}", upload)
     return app
 
 

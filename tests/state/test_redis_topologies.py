@@ -1,14 +1,14 @@
 """The Redis store on Redis Cluster and behind Sentinel, against real servers.
 
-The contract suite's tests that run on the `store` fixture run here too, on the `store`
-below: once on a three-primary cluster, once on a primary found through a Sentinel. The
-tests after them cover what each deployment adds: keys spread over the cluster's nodes
-while one subject stays in one slot, races from several instances, outages, a restarted
-primary, the persistence check, and the settings that select a deployment.
+The contract suite (tests/state/contract.py) runs here too, on the `store` and
+`open_instance` below: once on a three-primary cluster, once on a primary found through a
+Sentinel. The tests after them cover what each deployment adds: keys spread over the
+cluster's nodes while one subject stays in one slot, races from several instances,
+outages, a restarted primary, the persistence check, and the settings that select a
+deployment.
 """
 
 import asyncio
-import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,7 @@ from state import FrozenClock, RedisStore, StateSettings, Store, StoreUnavailabl
 from state.redis_clients import Mode
 from state.redis_store import counter_key, record_key
 from state.settings import open_store
-from tests.state import test_store_contract as contract
+from tests.state.contract import CONTRACT
 from tests.support.ports import HOST, free_port
 from tests.support.redis import RedisCluster, RedisSentinel
 
@@ -79,15 +79,8 @@ def open_instance(open_redis: OpenStore) -> OpenStore:
     return open_redis
 
 
-# The contract suite, unchanged: every test of it on the `store` or `open_instance` fixture.
-globals().update(
-    {
-        name: test
-        for name, test in vars(contract).items()
-        if name.startswith("test_")
-        and {"store", "open_instance"} & set(inspect.signature(test).parameters)
-    }
-)
+# The contract suite, unchanged, on the `store` and `open_instance` above.
+globals().update(CONTRACT)
 
 
 # Races between instances.

@@ -1,6 +1,7 @@
 // The web chat page: sends what is typed (or the value of a pressed button) to the API as
 // JSON and shows the replies. Every text from the server goes into the page as text
-// (textContent / createTextNode), never as HTML; links are http(s) only.
+// (textContent / createTextNode), never as HTML; links are http(s) only; a reply's picture
+// (an authenticator app's QR code) only an inline PNG, never one fetched from elsewhere.
 //
 // Each answer says what the reset waits for (`awaiting`): while a code is awaited the input
 // asks for digits (and offers the code the phone received) and `resend` / `other` are
@@ -31,6 +32,7 @@
   var awaiting = "";
   var poll = { on: false, timer: null, asking: false, delay: pollEvery };
   var URL_PATTERN = /https?:\/\/[^\s<>"']+/g;
+  var INLINE_PNG = /^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/;
   var TRAILING = /[.,;:!?)\]}'"]+$/;
 
   window.ssprCaptchaSolved = function (token) {
@@ -116,6 +118,13 @@
     body.className = "text";
     withLinks(body, text);
     item.appendChild(body);
+    if (options.image && INLINE_PNG.test(options.image.src)) {
+      var picture = document.createElement("img");
+      picture.className = "picture";
+      picture.alt = options.image.alt;
+      picture.src = options.image.src;
+      item.appendChild(picture);
+    }
     var href = options.link ? safeLink(options.link.url) : null;
     if (href !== null) {
       var button = document.createElement("a");
