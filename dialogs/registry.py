@@ -48,6 +48,22 @@ class Registered:
     questions_stamp: Stamp | None = None
     contacts_confirmed: dict[str, float] = field(default_factory=dict)
 
+    def last_confirmed(self) -> float | None:
+        """When the owner last showed they still have one of their methods, if ever."""
+        stamps = [
+            stamp.confirmed_at for stamp in (self.authenticator, self.questions_stamp) if stamp
+        ]
+        stamps.extend(self.contacts_confirmed.values())
+        return max(stamps, default=None)
+
+    def stale(self, now: float, reconfirm_days: int) -> bool:
+        """Whether the methods are due to be confirmed again (`enrolment.reconfirm_days`,
+        0 for never): nothing confirmed yet, or the last confirmation older than that."""
+        if reconfirm_days <= 0:
+            return False
+        last = self.last_confirmed()
+        return last is None or now - last > reconfirm_days * 86400
+
 
 class RegistryError(ValueError):
     """A write the registry refuses (an answer that is not an argon2id hash); the message
