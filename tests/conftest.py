@@ -48,6 +48,7 @@ SERVER_MODULES = frozenset(
         "tests/bot/test_cli.py",
         "tests/bot/test_config_check.py",
         "tests/bot/test_console.py",
+        "tests/bot/test_enrolment_remove.py",
         "tests/bot/test_first_hour_cli.py",
         "tests/conversations/test_instances.py",
     }
