@@ -19,7 +19,7 @@ from bot.commands.chat import chat_in_terminal
 from bot.commands.config import check_config, print_schema
 from bot.commands.directory import check_password as check_directory_password
 from bot.commands.enrolment import METHODS as ENROLMENT_METHODS
-from bot.commands.enrolment import remove_enrolment
+from bot.commands.enrolment import enrolment_status, remove_enrolment
 from bot.commands.errors import operator_problems
 from bot.commands.graph import draw_graph
 from bot.commands.manifests import write_slack_manifest, write_teams_manifest
@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("--by", help="who asks, for the audit trail (default: your login name)")
     _config_option(remove)
     remove.set_defaults(run=remove_enrolment)
+    status = enrolment_commands.add_parser(
+        "status", help="count who in reset scope can reset, with how many methods; read-only"
+    )
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    _config_option(status)
+    status.set_defaults(run=enrolment_status)
     return parser
 
 

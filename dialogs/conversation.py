@@ -1,5 +1,7 @@
 """The conversation: a message in, the replies and the session's next state out. A reset,
-or registering methods (`register`, see `dialogs.enrolment`), which shares its checks.
+or registering methods (`register`, see `dialogs.enrolment`, and the re-confirmation of stale
+ones, `dialogs.reconfirmation`), which shares its checks. Every passed check confirms what
+it proved in the method registry once the turn is stored (see `dialogs.effects`).
 
 Each live state that takes a message has one step in `STEPS`; the table is checked against
 the machine at import, so a state added to `dialogs.machine` cannot silently fall through.
@@ -15,11 +17,12 @@ from typing import Any
 from adapters.directory import Account
 from dialogs.commands import MAX_ACCOUNT_NAME, MAX_MESSAGE, clean, command, requested_account
 from dialogs.enrolment import Enrolment, offer
-from dialogs.kit import DialogKit
+from dialogs.kit import CHECK_PASSED, DialogKit
 from dialogs.machine import ENDS, STATES
 from dialogs.methods import FlowLocked, PhoneBudgetSpent, Result
 from dialogs.password_step import PasswordStep
 from dialogs.picking import asks_to_start, pick
+from dialogs.reconfirmation import Reconfirmation
 from dialogs.replies import Inbound, Outcome, Reply
 from dialogs.session import ResetSession
 
@@ -38,6 +41,7 @@ class Conversation:
         self._kit = kit
         self._password = password
         self._enrolment = enrolment
+        self._reconfirmation = Reconfirmation(kit)
 
     async def turn(self, stored: dict[str, Any] | None, inbound: Inbound) -> Outcome:
         """See `ResetDialog.turn`."""
@@ -149,6 +153,8 @@ class Conversation:
         if not kit.policy.can_complete(account):
             refused = await kit.escalate(session, "too_few_methods", reason="too_few_methods")
             return [*refused, *offer(kit, session, account, "enrol_offer_too_few")]
+        if (asked := await self._reconfirmation.begin(session, account, said.text)) is not None:
+            return asked
         greeting = kit.catalog.text("greeting", session.locale, name=account.display_name)
         session.offer_methods()
         menu = kit.menu(session, account, "choose_method")
@@ -253,7 +259,7 @@ class Conversation:
         if proof is not None:
             session.proven.append(proof)
         session.challenge = None
-        await kit.record(session, "challenge.passed", method=method, proof=proof)
+        await kit.record(session, CHECK_PASSED, method=method, proof=proof)
         if session.purpose == "register":
             return await self._enrolment.verified(session, account, proof)
         if session.verified():
@@ -262,6 +268,10 @@ class Conversation:
             return await kit.escalate(session, "too_few_methods", reason="too_few_methods")
         session.offer_methods()
         return [kit.menu(session, account, "choose_second")]
+
+    async def _reconfirming(self, session: ResetSession, said: Said) -> list[Reply]:
+        put_off = await self._reconfirmation.put_off(session, said.text)
+        return put_off if put_off is not None else await self._choose(session, said)
 
     async def _take_password(self, session: ResetSession, said: Said) -> list[Reply]:
         return await self._password.take(session, said.inbound.text)
@@ -300,6 +310,7 @@ STEPS: dict[str, Step] = {
     "identifying": Conversation._identify_typed,
     "choosing_method": Conversation._choose,
     "challenged": Conversation._answer,
+    "reconfirming": Conversation._reconfirming,
     "choosing_password": Conversation._take_password,
     "awaiting_password": Conversation._awaiting_page,
     "enrolling": Conversation._enrolling,

@@ -1,5 +1,6 @@
-"""What a stored turn does to the outside world: its code deliveries (and what a failed one
-means for the conversation), the account change, and the notices after it. What must not
+"""What a stored turn does to the outside world: the confirmations its passed checks record
+in the method registry, its code deliveries (and what a failed one means for the
+conversation), the account change, and the notices after it. What must not
 delay a reply runs in the process's one background pool (`DialogPorts.background`).
 
 All of it runs only after the turn's session was written: two turns racing on one session
@@ -13,11 +14,11 @@ from typing import Any
 
 from adapters.delivery import DeliveryFailed, Message, Receipt
 from adapters.directory import Account, DirectoryUnavailable, PasswordRejected, ResetNotPermitted
-from dialogs.enrolment import offer
-from dialogs.kit import DialogKit
+from dialogs.kit import CHECK_PASSED, DialogKit
 from dialogs.notices import Happened, Notice
+from dialogs.reconfirmation import after_reset
 from dialogs.replies import Outcome, Reply
-from dialogs.session import AccountChange, Delivery, ResetSession
+from dialogs.session import AccountChange, AuditEvent, Delivery, ResetSession
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class Effects:
         """See `ResetDialog.settle`."""
         kit = self._kit
         await kit.write_audit(outcome.events)
+        await self._confirm_passed(outcome.events)
         for delivery in outcome.deliveries:
             if delivery.background:
                 self._in_background(self._deliver(delivery, outcome.session))
@@ -49,6 +51,15 @@ class Effects:
             replies = await self._change_account(session, change)
         await kit.write_audit(session.events)
         return Outcome(replies, session.to_dict())
+
+    async def _confirm_passed(self, events: list[AuditEvent]) -> None:
+        """Each check the stored turn saw pass confirms what it proved, as of now: only the
+        turn whose write won records it, before the account change that may follow reads it
+        (see `dialogs.reconfirmation.after_reset`)."""
+        for event in events:
+            account, proof = event.fields.get("account"), event.fields.get("proof")
+            if event.name == CHECK_PASSED and account and proof:
+                await self._kit.ports.registry.confirm(account, proof)
 
     async def _deliver(self, delivery: Delivery, stored: dict[str, Any] | None) -> Outcome | None:
         """Send one code; None when it went. A code the carrier did not take costs no
@@ -168,7 +179,7 @@ class Effects:
             done = Reply(text, sensitive=True)
         else:
             done = kit.say(session, "password_link_done" if session.link_key else "reset_done")
-        tip = offer(kit, session, account, "enrol_offer_after_reset")
+        tip = await after_reset(kit, session, account)
         if signed_out:
             return [done, *tip]
         helpdesk = kit.settings.helpdesk.contact

@@ -93,16 +93,19 @@ class Enrolment:
     async def verified(
         self, session: ResetSession, account: Account, proof: Proof | None
     ) -> list[Reply]:
-        """A method passed (the first check, or a contact confirmed from the menu): what it
-        proved is confirmed as of now, and the menu follows."""
+        """A method passed (the first check, a re-confirmation's, or a contact confirmed
+        from the menu; what it proved is confirmed once the turn is stored): the menu follows."""
         kit = self._kit
-        if proof is not None:
-            await kit.ports.registry.confirm(account.id, proof)
-        first = len(session.proven) == 1
-        if not first:
+        if len(session.proven) > 1:
             await kit.record(session, "enrolment.confirmed", proof=proof)
+            key = "enrol_confirmed"
+        elif session.reconfirm == "asking":
+            await kit.record(session, "reconfirmation.confirmed", proof=proof)
+            key = "reconfirm_menu"
+        else:
+            key = "enrol_menu_verified"
         session.enrol()
-        return [self._menu(session, account, "enrol_menu_verified" if first else "enrol_confirmed")]
+        return [self._menu(session, account, key)]
 
     async def choose(self, session: ResetSession, text: str) -> list[Reply]:
         kit = self._kit

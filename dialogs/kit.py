@@ -26,6 +26,10 @@ from dialogs.replies import Choice, Reply
 from dialogs.session import AuditEvent, ResetSession
 from dialogs.settings import DialogSettings
 
+# The audit event of a passed check; once its turn is stored, what it proved is confirmed in
+# the method registry (`dialogs.effects`).
+CHECK_PASSED = "challenge.passed"
+
 
 class DialogKit:
     def __init__(self, settings: DialogSettings, ports: DialogPorts, catalog: Catalog) -> None:

@@ -6,6 +6,8 @@ the turn logic: the password step and the directory write are unreachable until 
 session holds enough distinct passed methods, whatever the caller does. A session that
 registers methods (`purpose` "register") shares the verification states with a reset but
 can never reach the password step, and a reset session never reaches a registering state.
+A re-confirmation (`dialogs.reconfirmation`) is a registering session that starts from its
+own menu; put off before anything is checked, it becomes the reset, with nothing proven.
 """
 
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ STATES = [
     "identifying",
     "choosing_method",
     "challenged",
+    "reconfirming",
     "choosing_password",
     "awaiting_password",
     "resetting",
@@ -40,8 +43,20 @@ _RESET = ["for_reset", "has_enough_verifications"]
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "ask_account", "source": "idle", "dest": "identifying"},
     {
+        "trigger": "ask_to_reconfirm",
+        "source": "idle",
+        "dest": "reconfirming",
+        "conditions": "registering",
+    },
+    {
+        "trigger": "defer_reconfirmation",
+        "source": "reconfirming",
+        "dest": "choosing_method",
+        "conditions": ["for_reset", "nothing_proven"],
+    },
+    {
         "trigger": "issue_challenge",
-        "source": ["identifying", "choosing_method", "challenged"],
+        "source": ["identifying", "choosing_method", "challenged", "reconfirming"],
         "dest": "challenged",
     },
     {"trigger": "offer_methods", "source": ["idle", "challenged"], "dest": "choosing_method"},

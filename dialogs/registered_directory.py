@@ -7,11 +7,11 @@ the directory has (the embedded one can hold both), so a person who set up a new
 is checked against that one.
 """
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
 from adapters.directory import Account, Directory
-from dialogs.registry import MethodRegistry
+from dialogs.registry import MethodRegistry, Registered
 
 
 class RegisteredDirectory:
@@ -27,12 +27,18 @@ class RegisteredDirectory:
         account = await self._directory.find(name)
         if account is None:
             return None
-        registered = await self._registry.read(account.id)
-        return replace(
-            account,
-            has_totp=account.has_totp or registered.authenticator is not None,
-            questions=registered.questions or account.questions,
-        )
+        return _merged(account, await self._registry.read(account.id))
+
+    async def accounts(self) -> AsyncIterator[Account]:
+        async for account, _ in self.registered_accounts():
+            yield account
+
+    async def registered_accounts(self) -> AsyncIterator[tuple[Account, Registered]]:
+        """Each account as `accounts` gives it, with its registry record: for the admins'
+        overview, which also asks when the methods were last confirmed, from one read."""
+        async for account in self._directory.accounts():
+            registered = await self._registry.read(account.id)
+            yield _merged(account, registered), registered
 
     async def in_any_group(self, account: Account, groups: Sequence[str]) -> bool:
         return await self._directory.in_any_group(account, groups)
@@ -55,3 +61,11 @@ class RegisteredDirectory:
 
     async def close(self) -> None:
         """The directory is closed by whoever opened it (the composition root)."""
+
+
+def _merged(account: Account, registered: Registered) -> Account:
+    return replace(
+        account,
+        has_totp=account.has_totp or registered.authenticator is not None,
+        questions=registered.questions or account.questions,
+    )

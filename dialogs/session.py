@@ -94,6 +94,7 @@ class ResetSession:
     pending_secret: str = field(default="", repr=False)  # an app to confirm, encrypted
     pending_questions: list[dict[str, str]] = field(default_factory=list, repr=False)
     asking: str = ""  # the question being registered whose answer comes next
+    reconfirm: str = ""  # "asking", "deferred" or "due": see dialogs.reconfirmation
     deliveries: list[Delivery] = field(default_factory=list, repr=False)
     account_change: AccountChange | None = field(default=None, repr=False)
     events: list[AuditEvent] = field(default_factory=list, repr=False)
@@ -119,6 +120,8 @@ class ResetSession:
         def add_authenticator(self) -> bool: ...
         def add_questions(self) -> bool: ...
         def finish_enrolment(self) -> bool: ...
+        def ask_to_reconfirm(self) -> bool: ...
+        def defer_reconfirmation(self) -> bool: ...
 
     def has_enough_verifications(self) -> bool:
         """The machine's guard: distinct proofs (the mailbox, a phone, the app, the
@@ -129,6 +132,16 @@ class ResetSession:
     def for_reset(self) -> bool:
         """The machine's guard: only a reset session may go toward a new password."""
         return self.purpose == "reset"
+
+    def registering(self) -> bool:
+        """The machine's guard: a re-confirmation's check serves a registration, never a
+        reset."""
+        return self.purpose == "register"
+
+    def nothing_proven(self) -> bool:
+        """The machine's guard: a re-confirmation put off becomes a reset only before any
+        check, so nothing passed for registering ever counts toward a password."""
+        return not self.passed and not self.proven
 
     def can_enrol(self) -> bool:
         """The machine's guard: only a registering session, verified as far as it must be

@@ -1,6 +1,6 @@
 """The Directory port: what the reset conversation needs to know and change about an account."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -70,6 +70,12 @@ class Directory(Protocol):
 
     async def find(self, name: str) -> Account | None:
         """The account whose username, alias, email or object id is `name` (case-insensitive)."""
+        ...
+
+    def accounts(self) -> AsyncIterator[Account]:
+        """Every enabled account `find` could return, streamed (a directory may hold more
+        accounts than fit in memory at once): what an admin's overview of reset readiness
+        walks. Whether each is in the reset scope is the policy's to say, as for `find`."""
         ...
 
     async def in_any_group(self, account: Account, groups: Sequence[str]) -> bool:

@@ -7,7 +7,7 @@ The file's layout, loading and rewriting are in embedded_file.py.
 """
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,6 +73,12 @@ class EmbeddedDirectory:
     async def find(self, name: str) -> Account | None:
         user = self._user(name)
         return user.account() if user else None
+
+    async def accounts(self) -> AsyncIterator[Account]:
+        """The enabled accounts in file order, from the file as loaded (as `find` reads it)."""
+        for user in self._snapshot.document.users:
+            if user.enabled:
+                yield user.account()
 
     async def in_any_group(self, account: Account, groups: Sequence[str]) -> bool:
         user = self._user(account.username)

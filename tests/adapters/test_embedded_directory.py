@@ -120,6 +120,12 @@ async def test_disabled_and_out_of_scope_accounts_are_found_as_data(
     assert not await demo.in_any_group(olivia, ["sspr-users"])
 
 
+async def test_accounts_are_the_enabled_users_in_file_order(demo: EmbeddedDirectory) -> None:
+    listed = [account async for account in demo.accounts()]
+    assert [account.username for account in listed] == ["alice", "adele", "olivia", "bob"]
+    assert listed[0] == await found(demo, "alice")  # as `find` gives it
+
+
 async def test_reset_scope_follows_nested_groups(demo: EmbeddedDirectory) -> None:
     alice = await found(demo, "alice")
     assert alice.groups == frozenset({"sales"})

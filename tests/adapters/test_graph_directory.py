@@ -17,6 +17,7 @@ from adapters.directory.graph import (
     odata_string,
     open_graph_directory,
 )
+from adapters.directory.graph.directory import USER_FIELDS
 from tests.stand_ins.graph import (
     ASSERTION_TYPE,
     Fault,
@@ -703,3 +704,40 @@ async def test_a_page_that_goes_missing_is_unavailable_not_empty(
     stand_in.fail_next(None, Fault(404, "Request_ResourceNotFound", "Resource does not exist."))
     with pytest.raises(DirectoryUnavailable, match="404"):
         await directory.admin_emails()
+
+
+async def test_accounts_are_the_enabled_users_page_by_page(
+    directory: GraphDirectory, stand_in: GraphStandIn, alice: User
+) -> None:
+    admin = stand_in.add_user("admin@contoso.com", "Adele Admin")
+    stand_in.add_role("Global Administrator", admin)
+    stand_in.add_user("gone@contoso.com", "Gone Away", enabled=False)
+    for n in range(3):
+        stand_in.add_user(f"user{n}@contoso.com", f"User {n}", mobile_phone=f"+1 425 555 010{n}")
+    stand_in.users_page_size = 2
+
+    listed = [account async for account in directory.accounts()]
+
+    assert [account.username for account in listed] == [
+        "alice@contoso.com",
+        "admin@contoso.com",
+        "user0@contoso.com",
+        "user1@contoso.com",
+        "user2@contoso.com",
+    ]
+    assert [account.is_admin for account in listed] == [False, True, False, False, False]
+    assert listed[0] == await found(directory, "alice@contoso.com")  # as `find` maps it
+    pages = [r for r in stand_in.graph_requests("GET", "/users") if "$filter" not in r.query]
+    assert len(pages) == 3  # six users, two a page, through @odata.nextLink
+    assert pages[0].query["$top"] == "999"
+    assert pages[0].query["$select"] == USER_FIELDS
+    assert all(page.query["$select"] == USER_FIELDS for page in pages[1:])
+    assert len({page.query["$skiptoken"] for page in pages[1:]}) == 2
+
+
+async def test_a_refused_listing_is_unavailable(
+    directory: GraphDirectory, stand_in: GraphStandIn, alice: User
+) -> None:
+    stand_in.fail_next(forbidden())
+    with pytest.raises(DirectoryUnavailable, match="403"):
+        [account async for account in directory.accounts()]

@@ -3,6 +3,7 @@ Active Directory flavour's parts that need no server (a colleague's Samba AD tes
 the rest)."""
 
 import logging
+import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -42,6 +43,9 @@ from tests.support.slapd import (
 from tests.support.tls import write_unrelated_ca
 
 NEW_PASSWORD = "Fresh-horse-battery-7"
+# In slapd's stats log: which operation a line is about, and how many entries a search sent.
+OPERATION = re.compile(r"conn=\d+ op=\d+")
+ENTRIES_SENT = re.compile(r"SEARCH RESULT .*nentries=(\d+)")
 
 
 def settings_for(slapd: SlapdServer, **overrides: Any) -> LdapDirectorySettings:
@@ -107,6 +111,45 @@ async def test_a_disabled_account_is_found_as_disabled(directory: LdapDirectory)
 async def test_an_admin_group_member_is_an_admin(directory: LdapDirectory) -> None:
     assert (await found(directory, "erin")).is_admin
     assert not (await found(directory, "carol")).is_admin
+
+
+async def test_accounts_are_the_enabled_entries_a_page_at_a_time(
+    slapd: SlapdServer, make_ldap_user: Callable[..., str]
+) -> None:
+    made = {make_ldap_user(mail=f"listed{n}@example.org") for n in range(3)}
+    make_ldap_user(pwdAccountLockedTime=DISABLED_TIME)
+    logged_before = len(slapd.log_text())
+    opened = await open_ldap_directory(settings_for(slapd), slapd.environ, page_size=2)
+    try:
+        listed = [account async for account in opened.accounts()]
+        alice = await found(opened, "alice")
+    finally:
+        await opened.close()
+
+    names = [account.username for account in listed]
+    enabled = {"alice", "bob", "carol", "erin", "grace", "heidi", "olivia"}
+    assert sorted(names) == sorted(enabled | made)  # each once; dave and the new one disabled
+    assert [account for account in listed if account.username == "alice"] == [alice]
+    assert {account.username for account in listed if account.is_admin} == {
+        "erin",
+        "grace",
+        "heidi",
+    }
+    log = slapd.log_text()[logged_before:]
+    user_filter = 'filter="(objectClass=inetOrgPerson)"'
+    pages = [OPERATION.search(line) for line in log.splitlines() if user_filter in line]
+    page_ops = {match.group(0) for match in pages if match}
+    counts = [
+        int(found_count.group(1))
+        for line in log.splitlines()
+        if (operation := OPERATION.search(line))
+        and operation.group(0) in page_ops
+        and (found_count := ENTRIES_SENT.search(line))
+    ]
+    assert len(page_ops) >= 6  # twelve entries, two a request
+    assert len({operation.split()[0] for operation in page_ops}) == 1  # on one connection
+    assert max(counts) == 2
+    assert sum(counts) == len(names) + 2
 
 
 # Eligibility by group

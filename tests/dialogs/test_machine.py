@@ -136,6 +136,7 @@ def test_a_registering_session_never_reaches_the_password_step(state: str, trigg
         ("enrolling", "add_questions"),
         ("enrolling", "finish_enrolment"),
         ("enrolling_authenticator", "enrol"),
+        ("idle", "ask_to_reconfirm"),
     ],
 )
 def test_a_reset_session_never_registers(state: str, trigger: str) -> None:
@@ -167,3 +168,29 @@ def test_an_account_without_methods_registers_with_nothing_proven() -> None:
     with machine.attached(session):
         assert session.enrol()
         assert session.state == "enrolling"
+
+
+def test_a_reconfirmation_checks_for_registering_only() -> None:
+    machine = ResetMachine()
+    session = session_in("idle", purpose="register", required=1)
+    with machine.attached(session):
+        assert session.ask_to_reconfirm()
+        assert session.issue_challenge()
+        session.passed.append("email")
+        session.proven.append("email")
+        assert not session.verified()
+        assert session.enrol()
+
+
+def test_a_reconfirmation_put_off_becomes_a_reset_with_nothing_proven() -> None:
+    machine = ResetMachine()
+    session = session_in("idle", purpose="register", required=1)
+    with machine.attached(session):
+        assert session.ask_to_reconfirm()
+        assert not session.defer_reconfirmation()  # still registering
+        session.purpose = "reset"
+        session.proven.append("email")
+        assert not session.defer_reconfirmation()
+        session.proven.clear()
+        assert session.defer_reconfirmation()
+        assert session.state == "choosing_method"

@@ -11,7 +11,8 @@ role), and records every request and every mail it accepted (`stand_in.sent_mail
 
 `stand_in.mail_send = False` makes sendMail answer as Graph does when the app lacks the
 Mail.Send permission (403 ErrorAccessDenied); `stand_in.page_size` is how many role
-members one page holds before an `@odata.nextLink`.
+members one page holds before an `@odata.nextLink`, and `stand_in.users_page_size`, when
+set, the most users one page of `GET /users` holds whatever its `$top` asks.
 
 `stand_in.fail_next(...)` makes the next Graph request(s) answer 429/503 with Retry-After,
 500, hang past the client's timeout, or any other error body (None lets one through).
@@ -260,6 +261,7 @@ class GraphStandIn:
     sent_mail: list[SentMail] = field(default_factory=list)
     mail_send: bool = True  # whether the app holds the Mail.Send permission
     page_size: int = 100
+    users_page_size: int | None = None
 
     # -- what a test sets up ------------------------------------------------------------
     def add_user(self, upn: str, display_name: str, **details: Any) -> User:
@@ -468,7 +470,31 @@ def _app(stand_in: GraphStandIn) -> web.Application:
                 return user
         return None
 
+    def every_user(request: web.Request) -> web.Response:
+        """The tenant's users in pages of `$top` (1 to 999, 100 when not given), the next
+        page behind an opaque `$skiptoken` in `@odata.nextLink`, as Graph pages them."""
+        top = request.query.get("$top", "100")
+        if not top.isdigit() or not 1 <= int(top) <= 999:
+            message = f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive."
+            return _error(400, "Request_BadRequest", message)
+        size = min(int(top), stand_in.users_page_size or int(top))
+        token = request.query.get("$skiptoken")
+        start = int(base64.urlsafe_b64decode(token).decode().removeprefix("users:")) if token else 0
+        users = list(stand_in.users.values())
+        answer: dict[str, Any] = {
+            "@odata.context": f"{base()}/v1.0/$metadata#users",
+            "value": [_select(user.resource(), request) for user in users[start : start + size]],
+        }
+        if start + size < len(users):
+            kept = {name: value for name, value in request.query.items() if name != "$skiptoken"}
+            token = base64.urlsafe_b64encode(f"users:{start + size}".encode()).decode()
+            options = "&".join(f"{name}={quote(value, safe=',')}" for name, value in kept.items())
+            answer["@odata.nextLink"] = f"{base()}/v1.0/users?{options}&$skiptoken={token}"
+        return web.json_response(answer)
+
     async def list_users(request: web.Request) -> web.Response:
+        if "$filter" not in request.query:
+            return every_user(request)
         try:
             conditions = parse_filter(request.query.get("$filter", ""))
         except ValueError:

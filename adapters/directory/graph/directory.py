@@ -14,7 +14,15 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import aclosing
 from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
@@ -29,6 +37,8 @@ USER_FIELDS = (
     "id,userPrincipalName,displayName,accountEnabled,mail,otherMails,mobilePhone,"
     "businessPhones,onPremisesSyncEnabled"
 )
+# The most users one page of GET /users may hold.
+USERS_PAGE_LIMIT = 999
 # checkMemberGroups takes at most 20 group ids per request.
 CHECK_MEMBER_GROUPS_LIMIT = 20
 # The Global Administrator role's template id: the same in every tenant.
@@ -111,12 +121,20 @@ class GraphDirectory:
                 user = await self._user_by_name(name)
         except UnsafeValue:
             return None
-        if user is None:
-            return None
-        user_id = str(user["id"])
-        is_admin = await self._has_directory_role(user_id)
-        methods = await self._contact_methods(user_id) if self._read_methods else {}
-        return _account(user, is_admin=is_admin, methods=methods)
+        return await self._account(user) if user is not None else None
+
+    async def accounts(self) -> AsyncIterator[Account]:
+        """The enabled users of the tenant, a page at a time, each completed as `find` does
+        it (its roles, and its authentication methods when those are read)."""
+        pages = self._pages("/users", query(select=USER_FIELDS, top=str(USERS_PAGE_LIMIT)))
+        try:
+            async with aclosing(pages):
+                async for page in pages:
+                    for user in page:
+                        if user.get("accountEnabled") is True and "id" in user:
+                            yield await self._account(user)
+        except GraphError as error:
+            raise unavailable(error, "list the users") from None
 
     async def in_any_group(self, account: Account, groups: Sequence[str]) -> bool:
         wanted: set[str] = set()
@@ -205,6 +223,12 @@ class GraphDirectory:
 
     async def close(self) -> None:
         await self._close()
+
+    async def _account(self, user: Mapping[str, Any]) -> Account:
+        user_id = str(user["id"])
+        is_admin = await self._has_directory_role(user_id)
+        methods = await self._contact_methods(user_id) if self._read_methods else {}
+        return _account(user, is_admin=is_admin, methods=methods)
 
     async def _user_by_id(self, user_id: str) -> dict[str, Any] | None:
         try:

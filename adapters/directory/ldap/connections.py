@@ -20,7 +20,7 @@ import math
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -43,6 +43,9 @@ _SERVER_TROUBLE = {51: "busy", 52: "unavailable", 80: "other"}
 SIZE_LIMIT_EXCEEDED = 4
 NO_SUCH_OBJECT = 32
 INVALID_DN_SYNTAX = 34
+PAGED_RESULTS = "1.2.840.113556.1.4.319"  # the Simple Paged Results control (RFC 2696)
+
+Entry = tuple[str, dict[str, list[bytes]]]  # a DN, and its attributes by casefolded name
 
 
 class ConnectionLost(Exception):
@@ -100,10 +103,33 @@ class Session:
         *,
         scope: str = ldap3.SUBTREE,
         size_limit: int = 0,
-    ) -> list[tuple[str, dict[str, list[bytes]]]]:
+    ) -> list[Entry]:
         """Entries as (DN, attributes by casefolded name -> raw values). A base that does
         not exist (or is no DN the server accepts) gives no entries; a size limit reached
         gives the entries received."""
+        return self._search(base, search_filter, attributes, scope=scope, size_limit=size_limit)
+
+    def search_page(
+        self, base: str, search_filter: str, attributes: Sequence[str], *, size: int, cookie: bytes
+    ) -> tuple[list[Entry], bytes]:
+        """One page of a subtree search with the Simple Paged Results control (RFC 2696),
+        and the cookie that asks for the next one: empty to start, empty again after the
+        last page. The server keeps the search's place for this connection only."""
+        entries = self._search(
+            base, search_filter, attributes, paged_size=size, paged_cookie=cookie or None
+        )
+        control = (self.connection.result.get("controls") or {}).get(PAGED_RESULTS, {})
+        return entries, bytes(control.get("value", {}).get("cookie") or b"")
+
+    def _search(
+        self,
+        base: str,
+        search_filter: str,
+        attributes: Sequence[str],
+        *,
+        scope: str = ldap3.SUBTREE,
+        **options: Any,
+    ) -> list[Entry]:
         connection = self.connection
         self._call(
             lambda: connection.search(
@@ -111,7 +137,7 @@ class Session:
                 search_filter,
                 search_scope=scope,
                 attributes=list(attributes) or [ldap3.NO_ATTRIBUTES],
-                size_limit=size_limit,
+                **options,
             )
         )
         result = connection.result
@@ -190,6 +216,36 @@ class ConnectionPool:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._run, work)
 
+    async def pages(
+        self, page: Callable[[Session, bytes], tuple[T, bytes]]
+    ) -> AsyncGenerator[T, None]:
+        """What `page` returns, called again with the cookie it returned until that is
+        empty: a paged search, whose cookie only its own connection can use. That one is
+        opened for this walk alone (the pool's stay free for conversations) and closed
+        after it; lost midway, it ends the walk with DirectoryUnavailable."""
+        if self._closed:
+            raise DirectoryUnavailable("the LDAP directory was closed")
+        loop = asyncio.get_running_loop()
+        connection, url = await loop.run_in_executor(self._executor, self.open)
+        with self._lock:
+            self._open.add(connection)
+        session = Session(connection, url)
+        try:
+            cookie = b""
+            while True:
+                if self._closed:
+                    raise DirectoryUnavailable("the LDAP directory was closed")
+                found, cookie = await loop.run_in_executor(
+                    self._executor, self._page, page, session, cookie
+                )
+                yield found
+                if not cookie:
+                    return
+        finally:
+            with self._lock:
+                self._open.discard(connection)
+            await asyncio.to_thread(_unbind, connection)
+
     async def close(self) -> None:
         self._closed = True
         await asyncio.to_thread(self._executor.shutdown, wait=True)
@@ -215,6 +271,14 @@ class ConnectionPool:
             return work(retry)
         except ConnectionLost as lost:
             self._drop(retry)
+            raise DirectoryUnavailable(self._scrub(str(lost))) from None
+
+    def _page(
+        self, page: Callable[[Session, bytes], tuple[T, bytes]], session: Session, cookie: bytes
+    ) -> tuple[T, bytes]:
+        try:
+            return page(session, cookie)
+        except ConnectionLost as lost:
             raise DirectoryUnavailable(self._scrub(str(lost))) from None
 
     def _session(self) -> Session | None:

@@ -20,7 +20,8 @@ stay out of log records and out of exception text.
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 
 import ldap3
 
@@ -55,6 +56,9 @@ log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 256
 NO_SUCH_ATTRIBUTE = 16
+# Entries one request of `accounts` asks for: under the 1000 an AD domain controller
+# answers at most (MaxPageSize) and slapd's default sizelimit of 500.
+PAGE_SIZE = 500
 
 
 class LdapDirectory:
@@ -62,9 +66,12 @@ class LdapDirectory:
 
     can_unlock = True
 
-    def __init__(self, settings: LdapDirectorySettings, pool: ConnectionPool) -> None:
+    def __init__(
+        self, settings: LdapDirectorySettings, pool: ConnectionPool, *, page_size: int = PAGE_SIZE
+    ) -> None:
         self._settings = settings
         self._pool = pool
+        self._page_size = page_size
         self._active_directory = settings.flavour == "active_directory"
         self._names = settings.effective_name_attributes
         self._membership = GroupMembership(settings)
@@ -96,6 +103,15 @@ class LdapDirectory:
         if not name or len(name) > MAX_NAME_LENGTH or any(ord(ch) < 32 for ch in name):
             return None  # some servers cut a value at a NUL: "alice\x00junk" would be alice
         return await self._pool.run(lambda session: self._find(session, name))
+
+    async def accounts(self) -> AsyncIterator[Account]:
+        """The enabled entries the user filter matches under base_dn, one page of
+        `page_size` at a time: a plain search would stop at the server's size limit."""
+        pages = self._pool.pages(self._accounts_page)
+        async with aclosing(pages):
+            async for page in pages:
+                for account in page:
+                    yield account
 
     async def in_any_group(self, account: Account, groups: Sequence[str]) -> bool:
         if not groups:
@@ -213,6 +229,18 @@ class LdapDirectory:
         dn, attributes = entries[0]
         return self._account(session, dn, attributes)
 
+    def _accounts_page(self, session: Session, cookie: bytes) -> tuple[list[Account], bytes]:
+        settings = self._settings
+        entries, cookie = session.search_page(
+            settings.base_dn,
+            settings.effective_user_filter,
+            self._read,
+            size=self._page_size,
+            cookie=cookie,
+        )
+        enabled = [(dn, attributes) for dn, attributes in entries if self._state(attributes)[0]]
+        return [self._account(session, dn, attributes) for dn, attributes in enabled], cookie
+
     def _id_clause(self, name: str) -> str | None:
         try:
             value = uuid.UUID(name)
@@ -296,10 +324,11 @@ class LdapDirectory:
 
 
 async def open_ldap_directory(
-    settings: LdapDirectorySettings, environ: Mapping[str, str]
+    settings: LdapDirectorySettings, environ: Mapping[str, str], *, page_size: int = PAGE_SIZE
 ) -> LdapDirectory:
     """Connect and bind once, so that a wrong URL, certificate or password stops the start
-    with DirectoryUnavailable naming the URL (never the password)."""
+    with DirectoryUnavailable naming the URL (never the password). `page_size`: entries
+    per request when listing `accounts`."""
     password = environ.get(BIND_PASSWORD_VARIABLE, "")
     if not password:
         raise DirectoryUnavailable(
@@ -322,7 +351,7 @@ async def open_ldap_directory(
             "LDAP: not every connection is encrypted (ldaps:// or start_tls); Active "
             "Directory password resets will be refused"
         )
-    return LdapDirectory(settings, pool)
+    return LdapDirectory(settings, pool, page_size=page_size)
 
 
 __all__ = ["LdapDirectory", "open_ldap_directory"]
