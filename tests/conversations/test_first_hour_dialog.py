@@ -8,27 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from adapters.directory import Account
 from dialogs.methods import CodeMethod
 from state import FrozenClock
+from tests.support.directory import demo_with
 from tests.support.harness import PASSWORDS, Bot, running_bot
-from tests.support.paths import DEMO_DIRECTORY
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
-DEMO = DEMO_DIRECTORY
 PHONES = {"methods": ["sms", "voice", "email", "authenticator", "questions"]}
-
-
-def demo_with(data_dir: Path, username: str, **changes: Any) -> None:
-    """The demo directory in `data_dir`, with `changes` made to one account."""
-    document = yaml.safe_load(DEMO.read_text())
-    for user in document["users"]:
-        if user["username"] == username:
-            user.update(changes)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "directory.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 def proofs(bot: Bot) -> list[str]:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from state import FrozenClock
-from tests.conversations.test_enrolment import Person, proven_by_email, registered
-from tests.conversations.test_typed_identity import visible
-from tests.conversations.test_unlock import demo_with
+from tests.support.activities import visible
+from tests.support.directory import demo_with
+from tests.support.enrolment import Person, proven_by_email, registered
 from tests.support.harness import Bot, running_bot
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]

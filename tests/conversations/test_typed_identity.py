@@ -5,23 +5,12 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from microsoft_agents.activity import Activity
-
+from tests.support.activities import visible
 from tests.support.harness import Bot
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
 
 SCRIPT = ["reset", "{name}", "123456", "other", "654321", "resend", "other", "other", "000000"]
-
-
-def visible(activity: Activity) -> dict[str, Any]:
-    """Everything a user's client receives, but for the addressing of this conversation."""
-    return activity.model_dump(
-        mode="json",
-        by_alias=True,
-        exclude_none=True,
-        exclude={"id", "timestamp", "conversation", "recipient"},
-    )
 
 
 async def transcript(bot: Bot, name: str) -> list[list[dict[str, Any]]]:

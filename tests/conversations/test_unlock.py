@@ -3,26 +3,12 @@ a reset needs; the directory's refusals reach the user as something they can act
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from state import FrozenClock
+from tests.support.directory import demo_with
 from tests.support.harness import PASSWORDS, Bot, running_bot
-from tests.support.paths import DEMO_DIRECTORY
-
-DEMO = DEMO_DIRECTORY
-
-
-def demo_with(data_dir: Path, username: str, **changes: Any) -> None:
-    """The demo directory in `data_dir`, with `changes` made to one account."""
-    document = yaml.safe_load(DEMO.read_text())
-    for user in document["users"]:
-        if user["username"] == username:
-            user.update(changes)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "directory.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 @pytest.fixture
