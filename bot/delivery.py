@@ -9,7 +9,7 @@ while the code sits in a local file, so the bot refuses to start unless the admi
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal, Self, TextIO
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,7 +23,7 @@ from adapters.delivery import (
 )
 from adapters.delivery.acs import AcsSettings, open_acs_sender
 from adapters.delivery.graph_mail import GraphMailSettings, open_graph_mail_sender
-from adapters.delivery.outbox import OutboxSender, OutboxSettings
+from adapters.delivery.outbox import Console, OutboxSender, OutboxSettings
 from adapters.delivery.smtp import SmtpSettings, open_smtp_sender
 from adapters.delivery.twilio_sender import TwilioSettings, open_twilio_sender
 from adapters.directory.graph import GraphDirectorySettings
@@ -150,7 +150,7 @@ async def open_senders(
     *,
     data_dir: Path,
     outbox_path: Path,
-    console: TextIO | None,
+    console: Console | None,
     graph: GraphDirectorySettings | None,
 ) -> MediumRouter:
     """One provider per configured medium (equal settings share one), behind a router;
@@ -185,7 +185,7 @@ async def _open(
     *,
     retry: RetryPolicy,
     data_dir: Path,
-    outbox: tuple[Path, TextIO | None],
+    outbox: tuple[Path, Console | None],
     graph: GraphDirectorySettings | None,
 ) -> CodeSender:
     if isinstance(settings, OutboxChoice):

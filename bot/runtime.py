@@ -12,13 +12,13 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
-from typing import TextIO
 
 from aiohttp import TCPConnector, web
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 
 from adapters.audit import Audit
 from adapters.audit.jsonl import JsonlAudit
+from adapters.delivery.outbox import Console
 from adapters.directory import Directory
 from adapters.directory.at_rest import EncryptionKey
 from adapters.directory.embedded import EmbeddedDirectory
@@ -84,7 +84,7 @@ async def start_runtime(
     *,
     secrets: Mapping[str, str],
     clock: Clock | None = None,
-    console: TextIO | None = None,
+    console: Console | None = None,
 ) -> Runtime:
     """Everything the bot needs, opened. `settings.server` names the address served: when
     `public_url` is not set, password page links are made from its host and port, so a

@@ -11,13 +11,7 @@ from adapters.directory import Account
 from dialogs.catalog import Catalog
 from dialogs.limits import Limits
 from dialogs.machine import ResetMachine
-from dialogs.methods import (
-    AuthenticatorMethod,
-    CodeMethod,
-    MethodKit,
-    QuestionsMethod,
-    VerificationMethod,
-)
+from dialogs.methods import MethodKit, code_methods, verification_methods
 from dialogs.notices import Composer
 from dialogs.password_policy import PasswordPolicy
 from dialogs.policy import ResetPolicy
@@ -50,12 +44,8 @@ class DialogKit:
             code_key=ports.code_key,
             compose=self.compose,
         )
-        self.codes = {medium: CodeMethod(medium) for medium in ("email", "sms", "voice")}
-        self.methods: dict[str, VerificationMethod] = {
-            **self.codes,
-            "authenticator": AuthenticatorMethod(),
-            "questions": QuestionsMethod(settings.questions.asked),
-        }
+        self.codes = code_methods()
+        self.methods = verification_methods(settings, self.codes)
         self.policy = ResetPolicy(settings, ports.directory, self.methods)
 
     def say(self, session: ResetSession, key: str, **values: Any) -> Reply:

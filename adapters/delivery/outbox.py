@@ -12,7 +12,7 @@ import secrets
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,10 +38,19 @@ class OutboxSettings(BaseModel):
     )
 
 
+class Console(Protocol):
+    """Where the outbox echoes each message: the process's stdout, or a terminal chat that
+    must keep its prompt in order around the line."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class OutboxSender:
     """A CodeSender that appends to a JSON-lines file and echoes to a console stream."""
 
-    def __init__(self, path: Path, console: TextIO | None = sys.stdout) -> None:
+    def __init__(self, path: Path, console: Console | None = sys.stdout) -> None:
         self._path = path
         self._console = console
         self._lock = asyncio.Lock()

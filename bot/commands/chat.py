@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import sys
 from typing import TYPE_CHECKING
 
 from bot.commands.configured import configured_settings
@@ -18,11 +19,12 @@ def chat_in_terminal(args: argparse.Namespace) -> int:
 
 
 async def _run_chat(settings: "Settings", user: str | None) -> None:
-    from bot.console import terminal_chat
+    from bot.console import Terminal, terminal_chat
     from bot.secrets import Secrets
 
-    runtime = await started(settings, Secrets.from_environment())
+    terminal = Terminal(sys.stdout)
+    runtime = await started(settings, Secrets.from_environment(), console=terminal)
     try:
-        await terminal_chat(runtime, user=user)
+        await terminal_chat(runtime, terminal, user=user)
     finally:
         await runtime.close()

@@ -161,18 +161,14 @@ class EnrolmentStatus:
 async def _status(settings: "Settings") -> EnrolmentStatus:
     from bot.runtime import start_runtime
     from bot.secrets import Secrets
-    from dialogs.methods import AuthenticatorMethod, CodeMethod, QuestionsMethod, VerificationMethod
+    from dialogs.methods import code_methods, verification_methods
     from dialogs.policy import ResetPolicy
     from dialogs.registered_directory import RegisteredDirectory
 
     dialog_settings = settings.dialog()
     verification = dialog_settings.verification
     reconfirm_days = dialog_settings.enrolment.reconfirm_days
-    methods: dict[str, VerificationMethod] = {
-        **{medium: CodeMethod(medium) for medium in ("email", "sms", "voice")},
-        "authenticator": AuthenticatorMethod(),
-        "questions": QuestionsMethod(dialog_settings.questions.asked),
-    }
+    methods = verification_methods(dialog_settings, code_methods())
     status = EnrolmentStatus(
         methods=list(verification.methods),
         required=verification.required,

@@ -19,6 +19,7 @@ from bot.commands.configured import configured_settings
 from bot.commands.errors import CannotStart
 
 if TYPE_CHECKING:
+    from adapters.delivery.outbox import Console
     from bot.botframework.credentials import BotFrameworkAuth
     from bot.runtime import Runtime
     from bot.secrets import Secrets
@@ -164,12 +165,14 @@ async def _run_server(
         await runtime.close()
 
 
-async def started(settings: "Settings", secrets: "Secrets") -> "Runtime":
+async def started(
+    settings: "Settings", secrets: "Secrets", *, console: "Console | None" = None
+) -> "Runtime":
     """The runtime, opened; a file or folder it cannot use stops start-up in one line."""
     from bot.runtime import start_runtime
 
     try:
-        return await start_runtime(settings, secrets=secrets, console=sys.stdout)
+        return await start_runtime(settings, secrets=secrets, console=console or sys.stdout)
     except OSError as error:
         if error.filename is None:
             raise CannotStart(str(error)) from None

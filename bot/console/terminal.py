@@ -71,6 +71,20 @@ class Terminal:
     def answered(self) -> None:
         self._waiting = False
 
+    def write(self, text: str, /) -> int:
+        """A line from elsewhere in the bot (the outbox echoing a code or a notice, which
+        may come while the prompt waits): printed like the bot's words, the prompt after it
+        again, so what is typed next still follows a prompt."""
+        line = text.rstrip("\n")
+        if self._waiting:
+            self._stdout.write(f"\n{line}\n\n{PROMPT}")
+        else:
+            self._stdout.write(f"{line}\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._stdout.flush()
+
 
 class ConsoleAdapter(ChannelAdapter):
     """Turns typed lines into activities and prints what the agent sends back.
@@ -164,14 +178,14 @@ async def password_page_served(runtime: Runtime, adapter: ConsoleAdapter) -> Asy
 
 async def terminal_chat(
     runtime: Runtime,
+    terminal: Terminal,
     *,
     user: str | None,
     stdin: TextIO = sys.stdin,
-    stdout: TextIO = sys.stdout,
 ) -> None:
     """A chat as the signed-in `user`, or signed out (the account is typed), with the
-    password page served beside it, until an empty line or the end of input."""
-    terminal = Terminal(stdout)
+    password page served beside it, until an empty line or the end of input. `terminal`
+    is also the runtime's console, so the outbox's lines keep the prompt in order."""
     adapter = ConsoleAdapter(terminal.say, user=user)
     identify = development_identity if user else _signed_out
     _, agent = bot_framework_adapter(runtime, from_environment({}), identify)

@@ -11,8 +11,10 @@ from dialogs.methods.base import (
 )
 from dialogs.methods.codes import CodeMethod
 from dialogs.methods.questions import QuestionsMethod
+from dialogs.methods.table import CODE_MEDIA, code_methods, verification_methods
 
 __all__ = [
+    "CODE_MEDIA",
     "AuthenticatorMethod",
     "CodeMethod",
     "FlowLocked",
@@ -22,4 +24,6 @@ __all__ = [
     "Result",
     "Verdict",
     "VerificationMethod",
+    "code_methods",
+    "verification_methods",
 ]

@@ -2,6 +2,7 @@
 own temporary working folder (so `sspr-data` stays there), and the password page its links
 point to opened over HTTP, as a browser does."""
 
+import io
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +11,8 @@ from pathlib import Path
 import aiohttp
 
 from bot.botframework.proactive import postable
-from bot.console import SERVICE
+from bot.console import SERVICE, Terminal
+from bot.console.terminal import PROMPT
 from tests.support.commands import ChatProcess, sspr_bot, start_chat
 from tests.support.harness import Outbox
 from tests.support.ports import free_port
@@ -138,3 +140,17 @@ def test_a_terminal_conversation_is_never_posted_to() -> None:
     assert not postable({"channelId": "emulator", "serviceUrl": SERVICE})
     assert not postable({"channelId": "emulator"})
     assert postable({"channelId": "emulator", "serviceUrl": "http://127.0.0.1:3979"})
+
+
+def test_a_line_the_outbox_prints_while_the_prompt_waits_gets_a_prompt_after_it() -> None:
+    """The outbox echoes a notice in the background, often after the prompt is shown: the
+    line goes on its own with the prompt again, so typing still follows a prompt."""
+    screen = io.StringIO()
+    terminal = Terminal(screen)
+    terminal.write("[outbox] email to b***@contoso.com: during the turn\n")
+    terminal.prompt()
+    terminal.write("[outbox] email to b***@contoso.com: after the prompt\n")
+    assert screen.getvalue() == (
+        "[outbox] email to b***@contoso.com: during the turn\n"
+        f"{PROMPT}\n[outbox] email to b***@contoso.com: after the prompt\n\n{PROMPT}"
+    )

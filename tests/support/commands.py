@@ -53,7 +53,12 @@ class ChatProcess:
         assert self.process.stdin is not None
         self.process.stdin.write(f"{line}\n".encode())
         await self.process.stdin.drain()
-        return await self.until_prompt()
+        # A line the outbox echoed while the prompt waited comes with a prompt of its own:
+        # the answer is what follows, up to the prompt after the bot's words.
+        printed = await self.until_prompt()
+        while "bot> " not in printed:
+            printed += await self.until_prompt()
+        return printed
 
     async def end(self) -> tuple[int, str]:
         """An empty line ends the chat; returns the exit code and stderr."""
