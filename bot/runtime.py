@@ -51,6 +51,7 @@ from bot.webchat import WebChat, add_webchat_routes
 from dialogs import Background, Catalog, DialogPorts, ResetDialog
 from dialogs.registered_directory import RegisteredDirectory
 from dialogs.registry import MethodRegistry
+from dialogs.reminders import Reminders
 from state import Clock, RedisStore, Store, SystemClock, open_store
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,8 @@ async def _open_embedded(settings: Settings, key: EncryptionKey) -> EmbeddedDire
 
 def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Application:
     """The served app: Bot Framework channels (development mode trusts the channel's user
-    id, otherwise Entra's) and, when enabled, Slack directly."""
+    id, otherwise Entra's) and, when enabled, Slack directly. Reminders, when enabled, start
+    here, once the reach has its channels, and stop when the runtime closes."""
     identify = development_identity if auth.development else entra_identity
     adapter, agent = bot_framework_adapter(runtime, auth, identify)
     app = create_app(
@@ -231,6 +233,18 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
     notifier = ChannelNotifier(bot_framework, slack)
     page = password_page(runtime, notifier, webchat_served=runtime.settings.webchat.enabled)
     add_password_page_routes(app, page)
+    dialog_settings = runtime.settings.dialog()
+    if dialog_settings.enrolment.reminders.enabled:
+        reminders = Reminders(
+            dialog_settings,
+            directory=RegisteredDirectory(runtime.directory, runtime.registry),
+            reach=runtime.reach,
+            store=runtime.store,
+            clock=runtime.clock,
+            catalog=runtime.catalog,
+        )
+        reminders.start()
+        runtime.exits.push_async_callback(reminders.close)
     return app
 
 

@@ -1,9 +1,12 @@
 """The `enrolment` section: registering an authenticator app and security questions in
-chat (`dialogs.enrolment`), and when registered methods must be confirmed again."""
+chat (`dialogs.enrolment`), when registered methods must be confirmed again, and the
+reminders that say so (`dialogs.reminders`)."""
 
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dialogs.durations import Duration
 
 DEFAULT_QUESTIONS = (
     "What was the name of your first pet?",
@@ -15,6 +18,27 @@ DEFAULT_QUESTIONS = (
     "In which city were you born?",
     "What was your childhood nickname?",
 )
+
+
+class ReminderSettings(BaseModel):
+    """Off unless an admin turns it on: enabled, the bot starts messaging the whole scope."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        False,
+        description=(
+            "Whether the bot reminds people in their own chats to register methods, or to "
+            "confirm them again when they are due."
+        ),
+    )
+    interval: Duration = Field(
+        7 * 86400.0, description="How long after a reminder the same person is not reminded again."
+    )
+    per_round: int = Field(50, ge=1, le=10000, description="The most reminders sent in one round.")
+    every: Duration = Field(
+        3600.0, ge=60, description="How often a round runs (at least a minute)."
+    )
 
 
 class EnrolmentSettings(BaseModel):
@@ -48,6 +72,10 @@ class EnrolmentSettings(BaseModel):
             "Days after which registered methods must be confirmed again (0: never; Entra "
             "allows up to 730)."
         ),
+    )
+    reminders: ReminderSettings = Field(
+        default_factory=ReminderSettings,
+        description="Reminders to register methods, or to confirm them again.",
     )
 
     @field_validator("questions")
