@@ -36,6 +36,7 @@ from bot.botframework.credentials import BotFrameworkAuth
 from bot.botframework.proactive import BotFrameworkNotifier
 from bot.conversations import Conversations
 from bot.delivery import open_senders
+from bot.handoff import HandOff, add_handoff_routes, handoff_secret
 from bot.http_app import create_app
 from bot.keys import code_key
 from bot.password_page import ChatNotifier, PasswordPage, add_password_page_routes
@@ -199,8 +200,9 @@ async def _open_embedded(settings: Settings, key: EncryptionKey) -> EmbeddedDire
 
 def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Application:
     """The served app: Bot Framework channels (development mode trusts the channel's user
-    id, otherwise Entra's) and, when enabled, Slack directly. Reminders, when enabled, start
-    here, once the reach has its channels, and stop when the runtime closes."""
+    id, otherwise Entra's) and, when enabled, Slack directly; the helpdesk's hand-off when its
+    secret is set. Reminders, when enabled, start here, once the reach has its channels, and
+    stop when the runtime closes."""
     identify = development_identity if auth.development else entra_identity
     adapter, agent = bot_framework_adapter(runtime, auth, identify)
     app = create_app(
@@ -230,6 +232,17 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
     runtime.reach.add_bot_framework(bot_framework)
     if slack is not None:
         runtime.reach.add_slack(slack)
+    if (secret := handoff_secret(runtime.secrets)) is not None:
+        handoff = HandOff(
+            secret,
+            directory=runtime.directory,
+            reach=runtime.reach,
+            store=runtime.store,
+            audit=runtime.audit,
+            catalog=runtime.catalog,
+            clock=runtime.clock,
+        )
+        add_handoff_routes(app, handoff)
     notifier = ChannelNotifier(bot_framework, slack)
     page = password_page(runtime, notifier, webchat_served=runtime.settings.webchat.enabled)
     add_password_page_routes(app, page)

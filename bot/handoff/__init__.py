@@ -1,0 +1,17 @@
+"""Tickets handed from the helpdesk to the bot: a signed request naming a user, who is
+offered the reset in their own chat."""
+
+from bot.handoff.routes import HANDOFF_PATH, add_handoff_routes
+from bot.handoff.service import SECRET_VARIABLE, HandOff, HandOffRequest, handoff_secret
+from bot.handoff.signature import is_signed, signature_headers
+
+__all__ = [
+    "HANDOFF_PATH",
+    "SECRET_VARIABLE",
+    "HandOff",
+    "HandOffRequest",
+    "add_handoff_routes",
+    "handoff_secret",
+    "is_signed",
+    "signature_headers",
+]
