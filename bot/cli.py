@@ -22,6 +22,7 @@ from bot.commands.enrolment import METHODS as ENROLMENT_METHODS
 from bot.commands.enrolment import enrolment_status, remove_enrolment
 from bot.commands.errors import operator_problems
 from bot.commands.graph import draw_graph
+from bot.commands.helpdesk import clear_lockout, send_handoff, user_status
 from bot.commands.manifests import write_slack_manifest, write_teams_manifest
 from bot.commands.serve import serve_bot
 
@@ -133,6 +134,38 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print one JSON object")
     _config_option(status)
     status.set_defaults(run=enrolment_status)
+
+    lockout = commands.add_parser("lockout", help="the bot's lock on a person's reset flow")
+    lockout_commands = lockout.add_subparsers(required=True, metavar="ACTION", help="what to do")
+    clear = lockout_commands.add_parser(
+        "clear", help="lift USER's reset lock and forget their failures, audited"
+    )
+    clear.add_argument("user", help="the account: username, email or object id")
+    clear.add_argument("--by", help="who asks, for the audit trail (default: your login name)")
+    _config_option(clear)
+    clear.set_defaults(run=clear_lockout)
+
+    user = commands.add_parser("user", help="one person's account as the bot sees it")
+    user_commands = user.add_subparsers(required=True, metavar="ACTION", help="what to do")
+    user_state = user_commands.add_parser(
+        "status", help="USER's scope, methods, lock and failures; read-only, no secrets"
+    )
+    user_state.add_argument("user", help="the account: username, email or object id")
+    user_state.add_argument("--json", action="store_true", help="print one JSON object")
+    _config_option(user_state)
+    user_state.set_defaults(run=user_status)
+
+    handoff = commands.add_parser(
+        "handoff", help="hand USER's ticket to the bot, signed with SSPR_HANDOFF_SECRET"
+    )
+    handoff.add_argument("user", help="the account: username, email or object id")
+    handoff.add_argument("--ticket", required=True, help="the ticket's number")
+    handoff.add_argument(
+        "--url", help="the bot's hand-off address (default: server.base_url + /api/handoff)"
+    )
+    handoff.add_argument("--locale", help="the language to offer the reset in (e.g. de)")
+    _config_option(handoff)
+    handoff.set_defaults(run=send_handoff)
     return parser
 
 

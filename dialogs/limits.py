@@ -25,6 +25,19 @@ class Limits:
         until = self._clock.now() + self._settings.lockout
         await self._store.put(f"lock:{subject}", {"until": until}, ttl=self._settings.lockout)
 
+    async def locked_until(self, subject: str) -> float | None:
+        """When the reset flow's lock ends, for the helpdesk; None when it is not locked."""
+        record = await self._store.get(f"lock:{subject}")
+        return None if record is None else float(record.value["until"])
+
+    async def unlock(self, subject: str) -> bool:
+        """Lift the lock early (the helpdesk, having checked who asks); whether there was one."""
+        return await self._store.delete(f"lock:{subject}")
+
+    async def failures(self, subject: str) -> int:
+        """The failures counted in the current window."""
+        return await self._store.count(f"fail:{subject}", window=self._settings.failures.window)
+
     async def reserve_attempt(self, subject: str) -> bool:
         """Take one slot of the failure budget before a check is evaluated.
 

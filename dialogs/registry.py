@@ -48,6 +48,15 @@ class Registered:
     questions_stamp: Stamp | None = None
     contacts_confirmed: dict[str, float] = field(default_factory=dict)
 
+    def names(self) -> set[str]:
+        """The methods held here by name: the app, the questions, the confirmed contacts."""
+        names = set(self.contacts_confirmed)
+        if self.authenticator is not None:
+            names.add("authenticator")
+        if self.questions:
+            names.add("questions")
+        return names
+
     def last_confirmed(self) -> float | None:
         """When the owner last showed they still have one of their methods, if ever."""
         stamps = [

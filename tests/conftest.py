@@ -50,6 +50,7 @@ SERVER_MODULES = frozenset(
         "tests/bot/test_console.py",
         "tests/bot/test_enrolment_remove.py",
         "tests/bot/test_first_hour_cli.py",
+        "tests/bot/test_helpdesk_cli.py",
         "tests/conversations/test_instances.py",
     }
 )

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from adapters.directory import Account
     from bot.settings import Settings
     from dialogs.policy import ResetPolicy
-    from dialogs.registry import Registered
 
 # What `remove` takes as METHOD: the registry's own methods, and the directory's contact
 # details whose confirmation it keeps.
@@ -63,9 +62,9 @@ async def _remove(settings: "Settings", user: str, method: str | None, by: str) 
         account = await runtime.directory.find(user)
         if account is None:
             raise OperatorError(f"enrolment remove: no account {user!r} in the directory")
-        before = _names(await runtime.registry.read(account.id))
+        before = (await runtime.registry.read(account.id)).names()
         await runtime.registry.remove(account.id, proofs[method] if method else None)
-        after = _names(await runtime.registry.read(account.id))
+        after = (await runtime.registry.read(account.id)).names()
         await runtime.audit.record(
             "enrolment.removed",
             account=account.id,
@@ -78,15 +77,6 @@ async def _remove(settings: "Settings", user: str, method: str | None, by: str) 
         print(f"{account.username}: registered now: {', '.join(sorted(after)) or 'nothing'}")
     finally:
         await runtime.close()
-
-
-def _names(registered: "Registered") -> set[str]:
-    names = set(registered.contacts_confirmed)
-    if registered.authenticator is not None:
-        names.add("authenticator")
-    if registered.questions:
-        names.add("questions")
-    return names
 
 
 def enrolment_status(args: argparse.Namespace) -> int:
