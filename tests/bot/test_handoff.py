@@ -12,15 +12,13 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
-from bot.botframework.credentials import from_environment
 from bot.conversations import record_key, slack_conversation
 from bot.handoff import HANDOFF_PATH, SECRET_VARIABLE, signature_headers
-from bot.runtime import Runtime, http_application, start_runtime
+from bot.runtime import Runtime
 from dialogs import Catalog
 from state import FrozenClock
 from tests.stand_ins.slack import BOT_TOKEN, TEAM, SlackApiStandIn
-from tests.support.harness import settings_for
-from tests.support.serving import serving
+from tests.support.slack import Answer, running_slack_bot
 
 HANDOFF_SECRET = "helpdesk-shared-secret-for-tests-only"
 SLACK_SECRETS = {
@@ -28,15 +26,6 @@ SLACK_SECRETS = {
     "SLACK_BOT_TOKEN": BOT_TOKEN,
 }
 ENVIRON = {**SLACK_SECRETS, SECRET_VARIABLE: HANDOFF_SECRET}
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass
@@ -93,14 +82,8 @@ async def helpdesk_bot(
     **config: Any,
 ) -> AsyncIterator[HelpdeskBot]:
     """The bot as `sspr-bot serve` builds it, Slack at the stand-in, with `environ`."""
-    settings = settings_for(data_dir, slack={"enabled": True, "api_url": api.api_url}, **config)
-    runtime = await start_runtime(settings, secrets=environ, clock=clock, console=None)
-    try:
-        app = http_application(runtime, from_environment(environ))
-        async with serving(app) as url, ClientSession() as session:
-            yield HelpdeskBot(url, runtime, clock, api, session, data_dir)
-    finally:
-        await runtime.close()
+    async with running_slack_bot(data_dir, clock, api, secrets=environ, **config) as served:
+        yield HelpdeskBot(served.url, served.runtime, clock, api, served.session, data_dir)
 
 
 @pytest.fixture(name="bot")

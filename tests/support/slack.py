@@ -189,16 +189,17 @@ async def running_slack_bot(
     api: SlackApiStandIn,
     *,
     slack: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, str] = ENVIRON,
     **config: Any,
 ) -> AsyncIterator[SlackBot]:
     """The bot exactly as `sspr-bot serve` builds it, with `slack.enabled` and the Slack
-    Web API at the stand-in."""
+    Web API at the stand-in; `secrets` what the command read at start (Slack's at least)."""
     async with AsyncExitStack() as stack:
         slack_section = {"enabled": True, "api_url": api.api_url, **(slack or {})}
         settings = settings_for(data_dir, slack=slack_section, **config)
-        runtime = await start_runtime(settings, secrets=ENVIRON, clock=clock, console=None)
+        runtime = await start_runtime(settings, secrets=secrets, clock=clock, console=None)
         stack.push_async_callback(runtime.close)
-        app = http_application(runtime, from_environment(ENVIRON))
+        app = http_application(runtime, from_environment(secrets))
         channel = app[SLACK_KEY]
         url = await stack.enter_async_context(serving(app))
         session = await stack.enter_async_context(ClientSession())
