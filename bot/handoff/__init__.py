@@ -1,9 +1,9 @@
 """Tickets handed from the helpdesk to the bot: a signed request naming a user, who is
 offered the reset in their own chat."""
 
+from adapters.tickets.signature import is_signed, signature_headers
 from bot.handoff.routes import HANDOFF_PATH, add_handoff_routes
 from bot.handoff.service import SECRET_VARIABLE, HandOff, HandOffRequest, handoff_secret
-from bot.handoff.signature import is_signed, signature_headers
 
 __all__ = [
     "HANDOFF_PATH",

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from adapters.audit import Audit
 from adapters.directory import Directory, DirectoryUnavailable
-from bot.handoff.signature import is_signed
+from adapters.tickets.signature import is_signed
 from bot.http import TOO_LARGE, HttpAnswer, HttpRequest
 from dialogs import Catalog
 from dialogs.catalog import DEFAULT_LOCALE
