@@ -1,7 +1,8 @@
 """The signature a helpdesk system puts on a hand-off, and the bot on its webhook calls:
-HMAC-SHA256 with the shared secret over `v1:<timestamp>:<raw body>`, sent as `X-SSPR-Signature: v1=<hex>` beside
-`X-SSPR-Timestamp` (Unix seconds). The timestamp is inside what is signed, so a captured
-request is good for five minutes at most; the ticket being handled once covers the rest.
+HMAC-SHA256 with the shared secret over `v1:<timestamp>:<raw body>`, sent as
+`X-SSPR-Signature: v1=<hex>` beside `X-SSPR-Timestamp` (Unix seconds). The timestamp is
+inside what is signed, so a captured request is good for five minutes at most; the ticket
+being handled once covers the rest.
 """
 
 import hashlib
