@@ -24,6 +24,7 @@ from adapters.directory.at_rest import EncryptionKey
 from adapters.directory.embedded import EmbeddedDirectory
 from adapters.directory.graph import open_graph_directory
 from adapters.directory.ldap import open_ldap_directory
+from adapters.tickets.opening import open_ticket_system
 from bot.botframework.agent import Identify, ResetAgent, development_identity, entra_identity
 from bot.botframework.auth import (
     ChannelCloudAdapter,
@@ -40,7 +41,7 @@ from bot.handoff import HandOff, add_handoff_routes, handoff_secret
 from bot.http_app import create_app
 from bot.keys import code_key
 from bot.password_page import ChatNotifier, PasswordPage, add_password_page_routes
-from bot.reach import ChannelNotifier, ChannelReach
+from bot.reach import ChannelNotifier, ChannelReach, teams_new_chats
 from bot.settings import Settings
 from bot.slack.channel import SlackChannel
 from bot.slack.routes import add_slack_routes
@@ -53,6 +54,7 @@ from dialogs import Background, Catalog, DialogPorts, ResetDialog
 from dialogs.registered_directory import RegisteredDirectory
 from dialogs.registry import MethodRegistry
 from dialogs.reminders import Reminders
+from dialogs.tickets import TicketDesk
 from state import Clock, RedisStore, Store, SystemClock, open_store
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class Runtime:
     exits: AsyncExitStack
     reach: ChannelReach  # people's own chats, for notices; channels join it as they are built
     background: Background  # the one pool of work that outlives its message
+    tickets: TicketDesk  # the helpdesk's tickets about accounts
 
     async def close(self) -> None:
         await self.background.close()
@@ -117,6 +120,20 @@ async def start_runtime(
         audit = JsonlAudit(settings.local_path(settings.audit.path))
         exits.push_async_callback(audit.close)
         reach = ChannelReach(store)
+        dialog_settings = settings.dialog()
+        tickets = TicketDesk(
+            None
+            if settings.tickets is None
+            else open_ticket_system(settings.tickets, secrets, base_dir=data_dir),
+            directory=directory,
+            store=store,
+            clock=clock,
+            audit=audit,
+            background=background,
+            timeout=dialog_settings.helpdesk.handoff_timeout,
+            lockout=dialog_settings.limits.lockout,
+        )
+        exits.push_async_callback(tickets.close)
         ports = DialogPorts(
             directory=RegisteredDirectory(directory, registry),
             sender=sender,
@@ -127,8 +144,8 @@ async def start_runtime(
             reach=reach,
             background=background,
             registry=registry,
+            tickets=tickets,
         )
-        dialog_settings = settings.dialog()
         catalog = Catalog(dialog_settings.messages)
         dialog = ResetDialog(
             dialog_settings, ports, catalog=catalog, password_page=settings.server.password_page
@@ -157,6 +174,7 @@ async def start_runtime(
         exits,
         reach,
         background,
+        tickets,
     )
 
 
@@ -201,7 +219,8 @@ async def _open_embedded(settings: Settings, key: EncryptionKey) -> EmbeddedDire
 def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Application:
     """The served app: Bot Framework channels (development mode trusts the channel's user
     id, otherwise Entra's) and, when enabled, Slack directly; the helpdesk's hand-off when its
-    secret is set. Reminders, when enabled, start here, once the reach has its channels, and
+    secret is set, with the sweep that gives back hand-offs nobody finished. Reminders, when
+    enabled, start here, once the reach has its channels, and
     stop when the runtime closes."""
     identify = development_identity if auth.development else entra_identity
     adapter, agent = bot_framework_adapter(runtime, auth, identify)
@@ -229,7 +248,13 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
         )
         add_webchat_routes(app, webchat)
     bot_framework = BotFrameworkNotifier(adapter, auth.app_id, runtime.store)
-    runtime.reach.add_bot_framework(bot_framework)
+    # Teams knows people by their Entra object id; a directory over LDAP has no such ids.
+    new_chats = (
+        None
+        if runtime.settings.directory.kind == "ldap"
+        else teams_new_chats(adapter, auth, runtime.settings.teams)
+    )
+    runtime.reach.add_bot_framework(bot_framework, new_chats)
     if slack is not None:
         runtime.reach.add_slack(slack)
     if (secret := handoff_secret(runtime.secrets)) is not None:
@@ -241,8 +266,10 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
             audit=runtime.audit,
             catalog=runtime.catalog,
             clock=runtime.clock,
+            tickets=runtime.tickets,
         )
         add_handoff_routes(app, handoff)
+        runtime.tickets.start()
     notifier = ChannelNotifier(bot_framework, slack)
     page = password_page(runtime, notifier, webchat_served=runtime.settings.webchat.enabled)
     add_password_page_routes(app, page)

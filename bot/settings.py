@@ -17,6 +17,7 @@ from adapters.audit.jsonl import AuditSettings
 from adapters.directory.embedded import EmbeddedDirectorySettings
 from adapters.directory.graph import GraphDirectorySettings
 from adapters.directory.ldap import LdapDirectorySettings
+from adapters.tickets.settings import TicketSettings
 from bot.delivery import DeliverySection
 from bot.slack.settings import SlackSettings
 from bot.teams.settings import TeamsSettings
@@ -174,6 +175,14 @@ class Settings(DialogSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
     webchat: WebChatSettings = Field(default_factory=WebChatSettings)
+    tickets: TicketSettings | None = Field(
+        None,
+        description=(
+            "The helpdesk's ticket system: the bot updates the tickets handed to it and "
+            "opens one when it hands a person to the helpdesk. Unset: no tickets, people "
+            "are given helpdesk.contact."
+        ),
+    )
 
     @model_validator(mode="after")
     def _graph_mail_has_an_app(self) -> Self:

@@ -224,6 +224,8 @@ class Conversation:
             return await self._passed(session, account, challenge.method)
         if verdict.result is Result.FAILED:
             await kit.record(session, "challenge.failed", method=challenge.method)
+            if challenge.method not in session.failed:
+                session.failed.append(challenge.method)
             if await kit.failures_exhausted(session):
                 return await kit.lock(session)
             if challenge.method == "questions" and account is not None:

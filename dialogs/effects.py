@@ -19,6 +19,7 @@ from dialogs.notices import Happened, Notice
 from dialogs.reconfirmation import after_reset
 from dialogs.replies import Outcome, Reply
 from dialogs.session import AccountChange, AuditEvent, Delivery, ResetSession
+from dialogs.tickets import moves_tickets
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,11 @@ class Effects:
             if (undelivered := await self._deliver(delivery, outcome.session)) is not None:
                 return undelivered
         change = outcome.account_change
-        if change is None or outcome.session is None:
+        if outcome.session is None:
             return Outcome(changed=False)
+        if change is None:
+            told = await self._ticket(ResetSession.from_dict(outcome.session), outcome.events)
+            return Outcome(told, changed=False)
         session = ResetSession.from_dict(outcome.session)
         if session.state != "resetting" or not session.has_enough_verifications():
             log.error(
@@ -50,6 +54,7 @@ class Effects:
         with kit.machine.attached(session):
             replies = await self._change_account(session, change)
         await kit.write_audit(session.events)
+        replies += await self._ticket(session, session.events)
         return Outcome(replies, session.to_dict())
 
     async def _confirm_passed(self, events: list[AuditEvent]) -> None:
@@ -127,7 +132,18 @@ class Effects:
                     *await kit.escalate(session, "escalated", reason="undelivered"),
                 ]
         await kit.write_audit(session.events)
+        replies += await self._ticket(session, session.events)
         return Outcome(replies, session.to_dict(), supersedes=True)
+
+    async def _ticket(self, session: ResetSession, events: list[AuditEvent]) -> list[Reply]:
+        """The ticket the person is now to quote, when the turn moved one on."""
+        kit = self._kit
+        if not moves_tickets(events):
+            return []
+        told = await kit.ports.tickets.settled(session, events)
+        if told is None:
+            return []
+        return [kit.say(session, told.message, ticket=told.ticket)]
 
     def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
         if not self._kit.ports.background.start(work, failed="background work failed"):

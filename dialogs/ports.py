@@ -13,6 +13,7 @@ from adapters.directory import Directory
 from dialogs.background import Background
 from dialogs.reach import ChatReach
 from dialogs.registry import MethodRegistry
+from dialogs.tickets import TicketDesk
 from state import Clock, Store
 
 
@@ -22,7 +23,8 @@ class DialogPorts:
     chat merged in (`dialogs.registered_directory`); `registry` is where that is kept.
     `code_key` keys the hashes of codes kept in sessions; `reach` tells people in their
     other chats after a reset; `background` runs what must not delay a reply (deliveries
-    for blind challenges, notices), and shutdown waits for it there."""
+    for blind challenges, notices), and shutdown waits for it there; `tickets` moves the
+    helpdesk's ticket about an account on when a conversation ends."""
 
     directory: Directory
     sender: CodeSender
@@ -33,3 +35,4 @@ class DialogPorts:
     reach: ChatReach
     background: Background
     registry: MethodRegistry
+    tickets: TicketDesk

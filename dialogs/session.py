@@ -85,6 +85,7 @@ class ResetSession:
     proven: list[str] = field(default_factory=list)
     offered: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # methods whose check failed, once each
     challenge: Challenge | None = None
     link_key: str = ""
     link_expires_at: float = 0.0

@@ -226,6 +226,13 @@ class HelpdeskSettings(_Section):
         "the IT helpdesk",
         description="How to reach a person, shown when the bot hands over (phone, URL).",
     )
+    handoff_timeout: Duration = Field(
+        86400.0,
+        description=(
+            "How long a ticket the helpdesk handed to the bot waits for its person to finish "
+            "a reset before it is given back to the helpdesk (reassigned, with a note)."
+        ),
+    )
 
 
 class NotificationSettings(_Section):

@@ -62,6 +62,7 @@ SERVER_CLASSES = frozenset(
 
 pytest_plugins = [
     "tests.support.http_fixtures",
+    "tests.support.tickets",
     "tests.support.teams",
     "tests.support.slack",
     "tests.support.password_page",

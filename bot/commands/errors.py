@@ -33,6 +33,7 @@ def _startup_failures() -> tuple[type[Exception], ...]:
     from adapters.delivery import DeliveryUnavailable
     from adapters.directory import DirectoryUnavailable
     from adapters.directory.at_rest import InvalidEncryptionKey
+    from adapters.tickets.settings import TicketConfigError
     from bot.keys import SecretKeyInvalid
     from bot.server_limits import ServerLimitsInvalid
     from bot.slack import SlackMisconfigured
@@ -53,4 +54,5 @@ def _startup_failures() -> tuple[type[Exception], ...]:
         ManifestInvalid,
         WebChatMisconfigured,
         ServerLimitsInvalid,
+        TicketConfigError,
     )

@@ -77,6 +77,10 @@ class UserStatus:
     locked: bool = False
     locked_until: float | None = None
     failures: int = 0
+    ticket: dict[str, Any] | None = None
+    """The account's open ticket: its number, where it came from (a hand-off or the bot),
+    whether it waits for the person or is with the helpdesk, what was proven and which
+    methods were tried with what outcome."""
 
     def text(self) -> str:
         if not self.found:
@@ -94,8 +98,22 @@ class UserStatus:
                 f"  registered in chat: {', '.join(self.registered or []) or 'nothing'}",
                 f"  reset flow: {f'locked until {until}' if self.locked else 'not locked'}",
                 f"  failures counted now: {self.failures}",
+                f"  ticket: {_ticket_line(self.ticket)}",
             ]
         )
+
+
+def _ticket_line(ticket: dict[str, Any] | None) -> str:
+    if ticket is None:
+        return "none open"
+    opened = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ticket["opened_at"]))
+    origin = "handed to the bot" if ticket["origin"] == "handoff" else "opened by the bot"
+    where = "waiting for the person" if ticket["state"] == "waiting" else "with the helpdesk"
+    proven = ", ".join(ticket["proven"]) or "nothing"
+    tried = "; ".join(ticket["tried"]) or "none"
+    return (
+        f"{ticket['ticket']} ({origin} {opened}, {where}); proven: {proven}; methods tried: {tried}"
+    )
 
 
 def user_status(args: argparse.Namespace) -> int:
@@ -124,6 +142,7 @@ async def _status(settings: "Settings", user: str) -> UserStatus:
         registered = await runtime.registry.read(account.id)
         limits = Limits(runtime.store, dialog_settings.limits, runtime.clock)
         until = await limits.locked_until(account.id)
+        ticket = await runtime.tickets.open_ticket(account.id)
         return UserStatus(
             user=account.username,
             found=True,
@@ -133,6 +152,7 @@ async def _status(settings: "Settings", user: str) -> UserStatus:
             locked=until is not None,
             locked_until=until,
             failures=await limits.failures(account.id),
+            ticket=None if ticket is None else asdict(ticket),
         )
     finally:
         await runtime.close()

@@ -5,7 +5,9 @@ What the answer says is only whether the offer reached someone: an account the d
 does not know answers exactly as one it knows but cannot reach, so the hand-off tells the
 caller nothing about the directory it did not already know. A ticket is handled once; its
 first answer is kept and given again to a replay, which sends nothing. Nothing here touches
-a conversation: a hand-off proves nothing about who answers it.
+a conversation: a hand-off proves nothing about who answers it. A hand-off that reached its
+person leaves the ticket with the bot (`dialogs.tickets`): resolved when they reset, given
+back to the helpdesk when they are locked out or do not finish in time.
 """
 
 from collections.abc import Mapping
@@ -20,6 +22,7 @@ from bot.http import TOO_LARGE, HttpAnswer, HttpRequest
 from dialogs import Catalog
 from dialogs.catalog import DEFAULT_LOCALE
 from dialogs.reach import ChatReach
+from dialogs.tickets import TicketDesk
 from state import Clock, EtagMismatch, Store
 
 SECRET_VARIABLE = "SSPR_HANDOFF_SECRET"  # noqa: S105 - the variable's name
@@ -41,8 +44,8 @@ class HandOffRequest(BaseModel):
     user: str = Field(min_length=1, max_length=256)
     locale: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$")
     callback: str | None = Field(default=None, min_length=1, max_length=2048)
-    """Where the caller takes updates on the ticket: checked and accepted, never called by
-    the hand-off itself."""
+    """Where the caller takes updates on this ticket, when the ticket system is the signed
+    webhook: the update goes there instead of the webhook's own URL (https only)."""
 
     @field_validator("ticket", "user")
     @classmethod
@@ -65,6 +68,7 @@ class HandOff:
         audit: Audit,
         catalog: Catalog,
         clock: Clock,
+        tickets: TicketDesk,
     ) -> None:
         self._secret = secret
         self._directory = directory
@@ -73,6 +77,7 @@ class HandOff:
         self._audit = audit
         self._catalog = catalog
         self._clock = clock
+        self._tickets = tickets
 
     async def handle(self, request: HttpRequest) -> HttpAnswer:
         if request.body is None:
@@ -117,6 +122,8 @@ class HandOff:
                 name=account.display_name,
             )
             reached = await self._reach.tell(account, text, besides="")
+            if reached:
+                await self._tickets.handed_off(account, handoff.ticket, handoff.callback)
         await self._audit.record(
             "handoff.received",
             ticket=handoff.ticket,

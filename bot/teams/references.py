@@ -23,6 +23,12 @@ def reference_key(object_id: str) -> str:
     return f"reference:msteams:{object_id.lower()}"
 
 
+async def keep(store: Store, object_id: str, reference: dict[str, Any]) -> None:
+    """Keep the reference of a user's 1:1 chat for `REFERENCE_DAYS` (StoreUnavailable
+    when it cannot be)."""
+    await store.put(reference_key(object_id), reference, ttl=REFERENCE_DAYS * 86400.0)
+
+
 class References:
     """The Teams users' references in the store, and what this process last wrote there."""
 
@@ -42,7 +48,7 @@ class References:
         try:
             record = await self._store.get(key)
             if record is None or record.value != reference:
-                await self._store.put(key, reference, ttl=REFERENCE_DAYS * 86400.0)
+                await keep(self._store, object_id, reference)
         except StoreUnavailable:
             log.warning("conversation reference not stored")
             return

@@ -1,8 +1,13 @@
 """The `teams` section of the config file: who may use the bot and how the app is listed."""
 
+import ipaddress
 import re
+from typing import Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.botframework.auth import ServiceUrlValidator
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -81,6 +86,20 @@ class TeamsSettings(BaseModel):
             "extension. Each activity's serviceUrl must still equal its token's."
         ),
     )
+    proactive_service_url: str | None = Field(
+        None,
+        description=(
+            "The Teams channel service to open a 1:1 chat on with someone who never wrote "
+            "to the bot (the app installed for them, or their kept chat expired), so a "
+            "helpdesk hand-off or a notice still reaches them, e.g. "
+            "https://smba.trafficmanager.net/emea/ or your tenant's regional one. Unset: "
+            "only people who wrote to the bot are reached on Teams. The chat is opened in "
+            "the one tenant Teams users come from (the single allowed_tenant_ids entry, or "
+            "the app's tenant); with several tenants none is opened. It must be a channel "
+            "service the bot replies to: https on Microsoft's channel hosts, or an origin "
+            "in extra_service_origins."
+        ),
+    )
 
     @field_validator("allowed_tenant_ids")
     @classmethod
@@ -105,9 +124,37 @@ class TeamsSettings(BaseModel):
             raise ValueError("public_base_url must be an https URL")
         return value
 
+    @model_validator(mode="after")
+    def _proactive_service_admitted(self) -> Self:
+        url = self.proactive_service_url
+        if url is None:
+            return self
+        parts = urlsplit(url)
+        if parts.scheme != "https" and not (parts.scheme == "http" and _loopback(parts.hostname)):
+            raise ValueError(
+                "teams.proactive_service_url must be an https URL (http only to a loopback "
+                "address, for tests)"
+            )
+        if not ServiceUrlValidator(self.extra_service_origins).is_allowed(url):
+            raise ValueError(
+                "teams.proactive_service_url is not a channel service the bot replies to: "
+                "use a Microsoft channel host (https://smba.trafficmanager.net/...) or add "
+                "its origin to teams.extra_service_origins"
+            )
+        return self
+
     @field_validator("app_version")
     @classmethod
     def _semver(cls, value: str) -> str:
         if not re.fullmatch(r"\d+\.\d+\.\d+", value):
             raise ValueError("app_version is MAJOR.MINOR.PATCH")
         return value
+
+
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

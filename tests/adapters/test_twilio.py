@@ -22,6 +22,7 @@ from adapters.delivery.twilio_sender import (
 )
 from tests.stand_ins.twilio import TwilioStandIn, running_twilio_stand_in
 from tests.support.ports import free_port
+from tests.support.tickets import RecordingSleep
 from tests.support.tls import write_tls_files
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
@@ -40,16 +41,6 @@ CALL = Message(
 )
 
 
-class RecordingSleep:
-    """The RetryPolicy's sleep: records each wait and returns at once."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 OpenSender = Callable[..., TwilioSender]
 
 
@@ -57,11 +48,6 @@ OpenSender = Callable[..., TwilioSender]
 async def twilio() -> AsyncIterator[TwilioStandIn]:
     async with running_twilio_stand_in() as stand_in:
         yield stand_in
-
-
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from adapters.delivery.smtp import SmtpSettings
 from adapters.delivery.twilio_sender import TwilioSettings
 from adapters.directory.graph import GraphDirectorySettings
 from adapters.directory.ldap import LdapDirectorySettings
+from adapters.tickets.settings import JiraSettings, ServiceNowSettings
 from bot.config_file import load_settings
 from tests.support.paths import CONFIG
 
@@ -55,5 +56,22 @@ def test_the_delivery_example_is_valid_and_shows_every_setting_of_its_providers(
     assert settings.delivery.on_outbox() == []
 
 
+TICKETS: dict[str, type[BaseModel]] = {
+    "helpdesk-servicenow.yaml": ServiceNowSettings,
+    "helpdesk-jira.yaml": JiraSettings,
+}
+
+
+@pytest.mark.parametrize("name", sorted(TICKETS))
+def test_the_ticket_example_is_valid_and_shows_every_setting_of_its_system(name: str) -> None:
+    path = EXAMPLES / name
+    settings = load_settings(path)
+    assert isinstance(settings.tickets, TICKETS[name])
+    written = yaml.safe_load(path.read_text())
+    assert set(written["tickets"]) == set(TICKETS[name].model_fields)
+    assert set(written["helpdesk"]) == set(type(settings.helpdesk).model_fields)
+
+
 def test_every_example_is_checked() -> None:
-    assert {path.name for path in EXAMPLES.glob("*.yaml")} == set(SECTIONS) | set(DELIVERY)
+    examples = {path.name for path in EXAMPLES.glob("*.yaml")}
+    assert examples == set(SECTIONS) | set(DELIVERY) | set(TICKETS)

@@ -403,3 +403,14 @@ async def test_make_run_prints_the_web_chat_first_and_takes_port_and_config(
     assert served.printed[0] == f"Web chat: http://127.0.0.1:{port}/"
     assert served.url == f"http://127.0.0.1:{port}"
     assert (tmp_path / "data").is_dir()
+
+
+def test_a_ticket_system_without_its_credentials_is_one_line(tmp_path: Path) -> None:
+    tickets = {"kind": "servicenow", "instance_url": "https://contoso.service-now.com"}
+    (tmp_path / "sspr.yaml").write_text(yaml.safe_dump({"tickets": tickets}))
+    result = sspr_bot(tmp_path, "serve", "--config", "sspr.yaml", "--port", "0")
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()[-1:]
+    assert line.startswith(CANNOT_START), result.stderr
+    assert "SSPR_SERVICENOW_TOKEN" in line
+    assert "Traceback" not in result.stderr

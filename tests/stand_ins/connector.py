@@ -6,6 +6,11 @@ to it unchanged, and it keeps what a test needs to assert on: the activity JSON,
 Authorization header and which TCP connection (client port) carried the request.
 `refuse_with`, when set, is the status every activity is then refused with (as Teams
 answers 403 once the user has removed the app), and nothing is recorded.
+
+`POST /v3/conversations` opens a 1:1 conversation as Teams does: one member, not a group, a
+tenant named; the same member gets the same conversation again (`a:new-<n>`), and what was
+asked is recorded in `opened`. Members in `not_installed_for` are refused with 403, as Teams
+refuses a user the app is not installed for.
 """
 
 from collections.abc import AsyncIterator
@@ -37,11 +42,26 @@ class Received:
         return list(suggested.get("actions") or [])
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A `POST /v3/conversations` the stand-in answered 201."""
+
+    conversation_id: str
+    members: list[str]
+    tenant: str | None  # channelData.tenant.id
+    tenant_id: str | None  # the top-level tenantId
+    bot: str | None
+    is_group: bool | None
+    authorization: str | None
+
+
 @dataclass
 class ConnectorStandIn:
     url: str
     received: list[Received] = field(default_factory=list)
     refuse_with: int | None = None
+    opened: list[Opened] = field(default_factory=list)
+    not_installed_for: set[str] = field(default_factory=set)
 
     def texts_since(self, mark: int) -> list[str]:
         return [entry.text for entry in self.received[mark:]]
@@ -77,7 +97,40 @@ def _app(stand_in: ConnectorStandIn) -> web.Application:
         )
         return web.json_response({"id": f"connector-activity-{next(ids)}"}, status=201)
 
+    conversations: dict[str, str] = {}
+
+    async def open_conversation(request: web.Request) -> web.Response:
+        if request.content_type != "application/json":
+            return web.json_response({"error": {"code": "BadSyntax"}}, status=400)
+        body = await request.json()
+        members = body.get("members") if isinstance(body, dict) else None
+        if not isinstance(members, list) or len(members) != 1 or body.get("isGroup"):
+            error = {"code": "BadArgument", "message": "A 1:1 conversation has one member."}
+            return web.json_response({"error": error}, status=400)
+        member = members[0].get("id") if isinstance(members[0], dict) else None
+        tenant = ((body.get("channelData") or {}).get("tenant") or {}).get("id")
+        if not isinstance(member, str) or not (tenant or body.get("tenantId")):
+            error = {"code": "BadArgument", "message": "A member id and a tenant are required."}
+            return web.json_response({"error": error}, status=400)
+        if member in stand_in.not_installed_for:
+            error = {"code": "Forbidden", "message": "The bot is not installed for the user."}
+            return web.json_response({"error": error}, status=403)
+        conversation_id = conversations.setdefault(member, f"a:new-{len(conversations) + 1}")
+        stand_in.opened.append(
+            Opened(
+                conversation_id=conversation_id,
+                members=[member],
+                tenant=tenant,
+                tenant_id=body.get("tenantId"),
+                bot=(body.get("bot") or {}).get("id"),
+                is_group=body.get("isGroup"),
+                authorization=request.headers.get("Authorization"),
+            )
+        )
+        return web.json_response({"id": conversation_id}, status=201)
+
     app = web.Application()
+    app.router.add_post("/v3/conversations", open_conversation)
     app.router.add_post("/v3/conversations/{conversation_id}/activities", activities)
     app.router.add_post("/v3/conversations/{conversation_id}/activities/{activity_id}", activities)
     return app

@@ -4,7 +4,7 @@ stand-in, replies captured by the local Bot Connector. A pytest plugin (tests/co
 so every module gets the `teams_bot` fixture."""
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from itertools import count
@@ -135,13 +135,18 @@ class TeamsBot:
 
 @asynccontextmanager
 async def running_teams_bot(
-    tmp_path: Path, clock: FrozenClock, connector: ConnectorStandIn, **config: Any
+    tmp_path: Path,
+    clock: FrozenClock,
+    connector: ConnectorStandIn,
+    *,
+    secrets: Mapping[str, str] | None = None,
+    **config: Any,
 ) -> AsyncIterator[TeamsBot]:
     """The bot as `sspr-bot serve` wires it with an app id, Teams rules on: the channel's
     keys from `BotOpenIdMetadata` and Entra's from `ToBotFromEmulatorOpenIdMetadataUrl` (the
     local stand-in), replies to the local connector (`teams.extra_service_origins`), the
     tenant allow-list left empty (the app's tenant); `config` overrides other sections
-    (`password={"entry": "link"}`)."""
+    (`password={"entry": "link"}`); `secrets` adds to the environment (a hand-off's)."""
     async with AsyncExitStack() as stack:
         keys_stand_in = await stack.enter_async_context(
             channel_keys_stand_in([CHANNEL_KEY, TEAMS_ONLY_KEY], [ENTRA_KEY])
@@ -150,10 +155,10 @@ async def running_teams_bot(
             **ENVIRON,
             "BotOpenIdMetadata": keys_stand_in.metadata_url,
             "ToBotFromEmulatorOpenIdMetadataUrl": keys_stand_in.entra_metadata_url,
+            **(secrets or {}),
         }
-        settings = settings_for(
-            tmp_path / "data", teams={"extra_service_origins": [connector.url]}, **config
-        )
+        teams = {"extra_service_origins": [connector.url], **config.pop("teams", {})}
+        settings = settings_for(tmp_path / "data", teams=teams, **config)
         runtime = await start_runtime(settings, secrets=environ, clock=clock, console=None)
         stack.push_async_callback(runtime.close)
         auth, outbound = minting_auth(environ, CHANNEL_KEY)
