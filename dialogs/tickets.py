@@ -43,8 +43,11 @@ WAITING_KEY = "tickets:waiting"
 so the sweep finds them without a scan; it holds only what a timeout has yet to return."""
 MAX_WAITING = 10_000
 KEPT_FOR = 30 * 86400.0
-"""Seconds a ticket record outlives its last change: long past any hand-off's timeout,
-so a reset a week later still resolves the ticket the helpdesk gave the bot."""
+"""Seconds a hand-off waiting for its person is kept: far past any timeout, which the sweep
+acts on first. A ticket with the helpdesk is kept for the longer of the timeout and the
+lockout: long enough that a person who resets once their lock has lifted resolves it and
+asking again adds to it, not so long that the bot writes on a ticket the helpdesk has
+long closed."""
 _CAS_TRIES = 5
 
 # Why a conversation went to the helpdesk (`reset.escalated`'s reason), in a ticket's words;
@@ -120,6 +123,7 @@ class TicketDesk:
         self._background = background
         self._timeout = timeout
         self._lockout = lockout
+        self._with_helpdesk_for = max(timeout, lockout)
         self._task: asyncio.Task[None] | None = None
 
     async def handed_off(self, account: Account, ticket: str, callback: str | None) -> None:
@@ -212,7 +216,7 @@ class TicketDesk:
         return returned
 
     def start(self) -> None:
-        """Sweep now and then every tenth of the timeout (between a minute and five)."""
+        """Sweep every tenth of the timeout (between a minute and five), until `close`."""
         self._task = asyncio.get_running_loop().create_task(self._sweeps(), name=TASK_NAME)
 
     async def close(self) -> None:
@@ -227,6 +231,7 @@ class TicketDesk:
     async def _sweeps(self) -> None:
         every = min(300.0, max(60.0, self._timeout / 10))
         while True:
+            await asyncio.sleep(every)
             try:
                 returned = await self.sweep()
             except Exception as error:
@@ -234,7 +239,6 @@ class TicketDesk:
             else:
                 if returned:
                     log.info("hand-offs given back", extra={"returned": returned})
-            await asyncio.sleep(every)
 
     def _ending(self, session: ResetSession, events: Iterable[AuditEvent]) -> Ending | None:
         methods = ", ".join(session.passed) or "none"
@@ -298,7 +302,7 @@ class TicketDesk:
             **summary,
         }
         with contextlib.suppress(StoreUnavailable):
-            await self._store.put(ticket_key(account.id), value, ttl=KEPT_FOR)
+            await self._store.put(ticket_key(account.id), value, ttl=self._with_helpdesk_for)
         await self._audit.record(
             "ticket.opened", account=account.id, ticket=number, ending=ending.event
         )
@@ -325,7 +329,9 @@ class TicketDesk:
     ) -> bool:
         changed = {**value, "state": "with_helpdesk", "event": ending.event, **summary}
         try:
-            await self._store.put(ticket_key(account_id), changed, ttl=KEPT_FOR, if_match=etag)
+            await self._store.put(
+                ticket_key(account_id), changed, ttl=self._with_helpdesk_for, if_match=etag
+            )
         except EtagMismatch:
             return False
         if value.get("state") == "waiting":

@@ -2,6 +2,10 @@
 through the configured transition, and new requests are raised on the user's behalf, all
 through the service desk REST API (`/rest/servicedeskapi`).
 
+A request is raised on the person's behalf by their Atlassian account id, which Jira Cloud
+requires there: it is looked up by their email (`/rest/api/3/user/search`), and a request
+is raised by the bot's own account when exactly one account is not found.
+
 Transitions are found by name among those the request offers now, because their ids
 differ between workflows and sites; a name the request does not offer is reported with
 the names it does, so the operator can correct the setting.
@@ -36,6 +40,7 @@ class JiraTickets:
     def __init__(self, settings: JiraSettings, *, http: TicketHttp) -> None:
         self._settings = settings
         self._api = URL(settings.base_url) / "rest" / "servicedeskapi"
+        self._user_search = URL(settings.base_url) / "rest" / "api" / "3" / "user" / "search"
         self._http = http
 
     async def update(self, update: TicketUpdate) -> None:
@@ -75,8 +80,8 @@ class JiraTickets:
             "requestTypeId": settings.request_type_id,
             "requestFieldValues": {"summary": ticket.summary, "description": ticket.description},
         }
-        if settings.raise_on_behalf:
-            body["raiseOnBehalfOf"] = ticket.user
+        if settings.raise_on_behalf and (account := await self._account_id(ticket.user)):
+            body["raiseOnBehalfOf"] = account
         reply = await self._post(self._api / "request", body, where)
         if reply.status != 201:
             raise reply.refused()
@@ -89,6 +94,18 @@ class JiraTickets:
 
     async def close(self) -> None:
         await self._http.close()
+
+    async def _account_id(self, email: str) -> str | None:
+        """The account id of the one user with this email, or None."""
+        url = self._user_search.with_query(query=email, maxResults="2")
+        reply = await self._http.send("GET", url, where="jira: account lookup")
+        if reply.status != 200:
+            raise reply.refused()
+        found = reply.json()
+        if not isinstance(found, list) or len(found) != 1 or not isinstance(found[0], dict):
+            return None
+        account = found[0].get("accountId")
+        return account if isinstance(account, str) and account else None
 
     async def _transition(self, request: URL, name: str, where: str) -> str:
         """The id of the transition called `name` (in any case) the request offers now."""

@@ -2,9 +2,11 @@
 its group, and new incidents are opened, all through the Table API
 (`/api/now/table/<table>`).
 
-Writes carry `sysparm_input_display_value=true`, so an assignment group or a caller may be
-given by name (or email) as well as by sys_id; reads and writes ask only for the fields
-the bot uses, so no more of the record than that crosses the wire.
+Writes carry `sysparm_input_display_value=true`, so an assignment group may be given by name
+as well as by sys_id; the caller of a new incident is the `sys_user` with the person's email,
+looked up first (a reference field matches display values, which for a user is the name);
+reads and writes ask only for the fields the bot uses, so no more of the record than that
+crosses the wire.
 """
 
 import json
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 # condition to the encoded query it is looked up with (`^` joins conditions there).
 _NUMBER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SYS_ID = re.compile(r"[0-9a-f]{32}")
+# An address safe inside an encoded query: no `^` (a condition joiner), no spaces.
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?_`{|}~-]+@[A-Za-z0-9.-]+")
 _WRITES = {"sysparm_input_display_value": "true", "sysparm_fields": "sys_id,number,state"}
 
 
@@ -34,7 +38,9 @@ class ServiceNowTickets:
 
     def __init__(self, settings: ServiceNowSettings, *, http: TicketHttp) -> None:
         self._settings = settings
-        self._table = URL(settings.instance_url) / "api" / "now" / "table" / settings.table
+        tables = URL(settings.instance_url) / "api" / "now" / "table"
+        self._table = tables / settings.table
+        self._users = tables / "sys_user"
         self._http = http
 
     async def update(self, update: TicketUpdate) -> None:
@@ -79,7 +85,7 @@ class ServiceNowTickets:
             "description": ticket.description,
             "category": settings.category,
             "assignment_group": settings.assignment_group,
-            "caller_id": ticket.user if settings.caller_lookup else None,
+            "caller_id": await self._caller(ticket.user) if settings.caller_lookup else None,
             "contact_type": "self-service",
         }
         reply = await self._write("POST", self._table.with_query(_WRITES), fields, where)
@@ -96,6 +102,25 @@ class ServiceNowTickets:
 
     async def close(self) -> None:
         await self._http.close()
+
+    async def _caller(self, email: str) -> str | None:
+        """The sys_id of the user with this email; None (the ticket opened without a
+        caller) when there is none or the address cannot be queried safely."""
+        if not _EMAIL.fullmatch(email):
+            return None
+        where = "servicenow: caller lookup"
+        url = self._users.with_query(
+            sysparm_query=f"email={email}", sysparm_fields="sys_id", sysparm_limit="1"
+        )
+        reply = await self._http.send("GET", url, where=where)
+        if reply.status != 200:
+            raise reply.refused()
+        found = _result(reply)
+        first = found[0] if isinstance(found, list) and found else None
+        sys_id = first.get("sys_id") if isinstance(first, dict) else None
+        if isinstance(sys_id, str) and _SYS_ID.fullmatch(sys_id):
+            return sys_id
+        return None
 
     async def _sys_id(self, number: str, where: str) -> str:
         url = self._table.with_query(

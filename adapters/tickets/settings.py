@@ -116,7 +116,10 @@ class ServiceNowSettings(BaseModel):
     )
     caller_lookup: bool = Field(
         default=True,
-        description="Set a new ticket's caller to the user, found by their email address.",
+        description=(
+            "Set a new ticket's caller to the person: the sys_user with their email address "
+            "(the integration user needs read on sys_user); none found, no caller."
+        ),
     )
     ca_file: str | None = Field(default=None, min_length=1, description=_CA_FILE)
     timeout: float = Field(default=10.0, gt=0, description=_TIMEOUT)

@@ -92,17 +92,29 @@ async def test_a_transition_the_request_does_not_offer_names_those_it_does(
 async def test_a_new_request_is_raised_on_the_users_behalf(
     jira: JiraStandIn, make_tickets: OpenTickets
 ) -> None:
+    account = jira.add_account(NEW.user)
     key = await make_tickets().create(NEW)
 
-    [request] = jira.requests
+    [lookup, request] = jira.requests
+    assert (lookup.method, lookup.path) == ("GET", "/rest/api/3/user/search")
+    assert lookup.query["query"] == NEW.user
     assert (request.method, request.path) == ("POST", f"{API}/request")
     assert request.body == {
         "serviceDeskId": "1",
         "requestTypeId": "10",
         "requestFieldValues": {"summary": NEW.summary, "description": NEW.description},
-        "raiseOnBehalfOf": NEW.user,
+        "raiseOnBehalfOf": account,
     }
     assert key == "HD-1"
+    assert key in jira.issues
+
+
+async def test_a_person_without_an_account_has_the_request_raised_by_the_bot(
+    jira: JiraStandIn, make_tickets: OpenTickets
+) -> None:
+    key = await make_tickets().create(NEW)
+
+    assert "raiseOnBehalfOf" not in jira.requests[-1].body
     assert key in jira.issues
 
 

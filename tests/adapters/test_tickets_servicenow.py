@@ -4,6 +4,7 @@ format (tests/stand_ins/servicenow.py)."""
 import base64
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -104,9 +105,12 @@ async def test_custom_resolution_values_are_used(
 async def test_a_new_ticket_returns_its_number(
     servicenow: ServiceNowStandIn, make_tickets: OpenTickets
 ) -> None:
+    caller = servicenow.add_user(NEW.user)
     number = await make_tickets(assignment_group="Service Desk").create(NEW)
 
-    [request] = servicenow.requests
+    [lookup, request] = servicenow.requests
+    assert (lookup.method, lookup.table) == ("GET", "sys_user")
+    assert lookup.query["sysparm_query"] == f"email={NEW.user}"
     assert request.method == "POST"
     assert request.query["sysparm_input_display_value"] == "true"
     assert request.body == {
@@ -114,11 +118,25 @@ async def test_a_new_ticket_returns_its_number(
         "description": NEW.description,
         "category": "password",
         "assignment_group": "Service Desk",
-        "caller_id": NEW.user,
+        "caller_id": caller,
         "contact_type": "self-service",
     }
     assert number == "INC0010001"
     assert servicenow.by_number(number)["short_description"] == NEW.summary
+
+
+@pytest.mark.parametrize("user", ["nobody@contoso.example", "x@contoso.example^active=true"])
+async def test_a_caller_not_found_or_not_queryable_opens_the_ticket_without_one(
+    servicenow: ServiceNowStandIn, make_tickets: OpenTickets, user: str
+) -> None:
+    servicenow.add_user("x@contoso.example")
+    await make_tickets().create(replace(NEW, user=user))
+
+    created = servicenow.requests[-1]
+    assert created.method == "POST"
+    assert "caller_id" not in created.body
+    queries = [r.query.get("sysparm_query", "") for r in servicenow.requests]
+    assert not [query for query in queries if "^" in query]
 
 
 async def test_a_new_ticket_leaves_out_what_is_not_configured(

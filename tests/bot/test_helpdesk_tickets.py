@@ -5,6 +5,7 @@ webhook, each a local stand-in in its wire format): a reset resolves it, a lock 
 timeout gives it back; a hand-over to the helpdesk opens one, and the person is told its
 number. Nothing a ticket holds is ever a code, an answer or a password."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -14,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from adapters.tickets.opening import open_ticket_system
 from adapters.tickets.signature import signature_headers
 from bot.handoff import HANDOFF_PATH, SECRET_VARIABLE
+from dialogs.tickets import TicketDesk
 from state import FrozenClock
 from tests.stand_ins.connector import ConnectorStandIn
 from tests.stand_ins.jira import JiraStandIn, running_jira_stand_in
@@ -374,3 +377,73 @@ async def test_a_hand_off_opens_the_teams_chat_of_someone_who_never_wrote(
         [offer] = connector.received
         assert offer.conversation_id == opened.conversation_id
         assert ticket in offer.text
+
+
+async def test_asking_again_after_the_ticket_is_kept_opens_a_new_one(
+    tmp_path: Path, clock: FrozenClock, connector: ConnectorStandIn
+) -> None:
+    """Past the timeout and the lockout the helpdesk has long dealt with the first ticket:
+    the bot does not write on it again."""
+    async with helpdesk(tmp_path, clock, connector, "servicenow") as served:
+        for _ in range(2):
+            await served.bot.say("reset")
+            await served.bot.say("agent")
+            clock.advance(24 * 3600 + 1)
+        await served.settled()
+        assert [number for number, _ in served.desk.created()] == ["INC0010001", "INC0010002"]
+
+
+async def test_a_hand_off_outlives_a_restart(
+    tmp_path: Path, clock: FrozenClock, connector: ConnectorStandIn
+) -> None:
+    """What the bot holds of a ticket is in the store, not in the process: after a restart
+    the sweep still gives back one hand-off, and a reset still resolves another."""
+    sqlite = {"state": {"backend": "sqlite"}}
+    async with desk_for("servicenow") as desk:
+        secrets = {SECRET_VARIABLE: HANDOFF_SECRET, **desk.environ}
+        config: dict[str, Any] = {"secrets": secrets, "tickets": desk.settings, **sqlite}
+        async with running_teams_bot(tmp_path, clock, connector, **config) as bot:
+            served = Helpdesk(bot, desk, clock)
+            first = await handed_off(served)
+            clock.advance(12 * 3600)
+        async with running_teams_bot(tmp_path, clock, connector, **config) as bot:
+            served = Helpdesk(bot, desk, clock)
+            clock.advance(12 * 3600)
+            assert await bot.runtime.tickets.sweep() == 1
+            await served.settled()
+            assert desk.handed_back(first)
+            second = desk.open_ticket()
+            assert await served.hand_off(second) == {"reached": True}
+        async with running_teams_bot(tmp_path, clock, connector, **config) as bot:
+            served = Helpdesk(bot, desk, clock)
+            await served.reset_by_email()
+            await served.settled()
+            assert desk.resolved(second)
+
+
+async def test_two_instances_give_a_hand_off_back_once(helpdesk: Helpdesk, tmp_path: Path) -> None:
+    """Two instances sweeping one store at the same moment: one of them gives it back."""
+    ticket = await handed_off(helpdesk)
+    runtime = helpdesk.bot.runtime
+    settings = runtime.settings.tickets
+    assert settings is not None
+    other = TicketDesk(
+        open_ticket_system(
+            settings, helpdesk.desk.environ, base_dir=Path(runtime.settings.data_dir)
+        ),
+        directory=runtime.directory,
+        store=runtime.store,
+        clock=runtime.clock,
+        audit=runtime.audit,
+        background=runtime.background,
+        timeout=24 * 3600,
+        lockout=24 * 3600,
+    )
+    helpdesk.clock.advance(24 * 3600 + 1)
+    try:
+        swept = await asyncio.gather(runtime.tickets.sweep(), other.sweep())
+        await helpdesk.settled()
+    finally:
+        await other.close()
+    assert sorted(swept) == [0, 1]
+    assert len(helpdesk.desk.notes(ticket)) == 1

@@ -35,6 +35,7 @@ class Received:
 
     method: str
     path: str
+    query: dict[str, str]
     authorization: str
     headers: dict[str, str]
     body: Any
@@ -75,6 +76,7 @@ class JiraStandIn:
         default_factory=lambda: [dict(offered) for offered in DEFAULT_TRANSITIONS]
     )
     issues: dict[str, Request] = field(default_factory=dict)
+    accounts: dict[str, str] = field(default_factory=dict)  # email -> accountId
     requests: list[Received] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
 
@@ -90,6 +92,11 @@ class JiraStandIn:
         key = f"{PROJECT}-{len(self.issues) + 1}"
         self.issues[key] = Request(key, fields)
         return self.issues[key]
+
+    def add_account(self, email: str) -> str:
+        """An Atlassian account with this email; its account id."""
+        self.accounts[email] = f"5b10ac8d82e05b22cc7d4{len(self.accounts):03d}"
+        return self.accounts[email]
 
     def settings(self, **overrides: Any) -> dict[str, Any]:
         """The `jira` settings section that points the adapter here."""
@@ -132,6 +139,7 @@ def _app(stand_in: JiraStandIn) -> web.Application:
         received = Received(
             method=request.method,
             path=request.path,
+            query=dict(request.query),
             authorization=request.headers.get("Authorization", ""),
             headers=dict(request.headers),
             body=body,
@@ -154,6 +162,10 @@ def _app(stand_in: JiraStandIn) -> web.Application:
             if fault.retry_after is not None:
                 answer.headers["Retry-After"] = fault.retry_after
             return answer
+        if received.path == "/rest/api/3/user/search":
+            email = received.query.get("query", "")
+            found = [{"accountId": stand_in.accounts[email]}] if email in stand_in.accounts else []
+            return web.json_response(found)
         if "key" not in match:
             return create(received.body)
         issue = stand_in.issues.get(match["key"])
@@ -206,6 +218,7 @@ def _app(stand_in: JiraStandIn) -> web.Application:
         return _error(400, "The transition is not valid for this request")
 
     app = web.Application()
+    app.router.add_get("/rest/api/3/user/search", handle, allow_head=False)
     app.router.add_post("/rest/servicedeskapi/request", handle)
     app.router.add_post("/rest/servicedeskapi/request/{key}/{action:comment|transition}", handle)
     app.router.add_get("/rest/servicedeskapi/request/{key}/{action:transition}", handle)

@@ -5,8 +5,8 @@ answers 401 with its error body otherwise; it keeps records by sys_id with numbe
 INC0010001, INC0010002, ...; a GET takes an encoded query on `number=` (the only kind the
 bot sends), with sysparm_fields and sysparm_limit; a PATCH merges the fields into the
 record, work notes appended to the record's journal (`work_notes`, a list) as an instance
-keeps them; a POST creates a record (201). Every request is recorded, so tests assert on
-what reached the instance.
+keeps them; a POST creates a record (201); users (`sys_user`) are found by `email=`. Every
+request is recorded, so tests assert on what reached the instance.
 
 `fail_next(status, times, retry_after)` answers the next authenticated requests with an
 error instead.
@@ -72,6 +72,7 @@ class ServiceNowStandIn:
     table: str = "incident"
     instance_url: str = ""
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)  # sys_user: email -> sys_id
     requests: list[Received] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
 
@@ -95,6 +96,11 @@ class ServiceNowStandIn:
         }
         self.records[sys_id] = record
         return record
+
+    def add_user(self, email: str) -> str:
+        """A `sys_user` with this email; its sys_id."""
+        self.users[email] = secrets.token_hex(16)
+        return self.users[email]
 
     def by_number(self, number: str) -> dict[str, Any]:
         [record] = [r for r in self.records.values() if r["number"] == number]
@@ -159,6 +165,8 @@ def _app(stand_in: ServiceNowStandIn) -> web.Application:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
             error = {"error": {"message": "Error", "detail": None}, "status": "failure"}
             return web.json_response(error, status=fault.status, headers=headers)
+        if received.table == "sys_user" and received.method == "GET":
+            return users(received.query)
         if received.table != stand_in.table:
             return web.json_response(
                 {"error": {"message": "Invalid table", "detail": None}, "status": "failure"},
@@ -194,6 +202,11 @@ def _app(stand_in: ServiceNowStandIn) -> web.Application:
         ]
         limit = int(parameters.get("sysparm_limit", "10000"))
         return web.json_response({"result": found[:limit]})
+
+    def users(parameters: dict[str, str]) -> web.Response:
+        name, _, email = parameters.get("sysparm_query", "").partition("=")
+        sys_id = stand_in.users.get(email) if name == "email" else None
+        return web.json_response({"result": [] if sys_id is None else [{"sys_id": sys_id}]})
 
     app = web.Application()
     app.router.add_get("/api/now/table/{table}", handle, allow_head=False)
