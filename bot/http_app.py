@@ -3,10 +3,11 @@ lives) and `/readyz` (it can serve a turn: the state store answers). The other c
 and the password page add their own routes to the same app."""
 
 from aiohttp import web
-from microsoft_agents.hosting.aiohttp import CloudAdapter
 
 from bot.botframework.agent import ResetAgent
+from bot.botframework.auth import ChannelCloudAdapter
 from bot.botframework.credentials import BotFrameworkAuth
+from bot.botframework.outbound import Outbound
 from bot.botframework.routes import add_bot_framework_routes
 from dialogs import Catalog
 from state import Store, StoreUnavailable
@@ -18,14 +19,17 @@ STORE_KEY = web.AppKey("store", Store)
 
 def create_app(
     *,
-    adapter: CloudAdapter,
+    adapter: ChannelCloudAdapter,
     agent: ResetAgent,
     auth: BotFrameworkAuth,
     catalog: Catalog,
     store: Store,
+    outbound: Outbound,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
-    add_bot_framework_routes(app, adapter=adapter, agent=agent, auth=auth, catalog=catalog)
+    add_bot_framework_routes(
+        app, adapter=adapter, agent=agent, auth=auth, catalog=catalog, outbound=outbound
+    )
     app[STORE_KEY] = store
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -14,7 +14,6 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 from aiohttp import TCPConnector, web
-from microsoft_agents.hosting.aiohttp import CloudAdapter
 
 from adapters.audit import Audit
 from adapters.audit.jsonl import JsonlAudit
@@ -34,6 +33,7 @@ from bot.botframework.auth import (
 )
 from bot.botframework.connector_pool import PooledClientFactory
 from bot.botframework.credentials import BotFrameworkAuth
+from bot.botframework.outbound import Outbound
 from bot.botframework.proactive import BotFrameworkNotifier
 from bot.conversations import Conversations
 from bot.delivery import open_senders
@@ -224,12 +224,15 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
     stop when the runtime closes."""
     identify = development_identity if auth.development else entra_identity
     adapter, agent = bot_framework_adapter(runtime, auth, identify)
+    outbound = Outbound(auth.connections, runtime.connector)
+    runtime.exits.push_async_callback(outbound.close)
     app = create_app(
         adapter=adapter,
         agent=agent,
         auth=auth,
         catalog=runtime.catalog,
         store=runtime.store,
+        outbound=outbound,
     )
     slack: SlackChannel | None = None
     if runtime.settings.slack.enabled:
@@ -319,7 +322,7 @@ def password_page(
 
 def bot_framework_adapter(
     runtime: Runtime, auth: BotFrameworkAuth, identify: Identify
-) -> tuple[CloudAdapter, ResetAgent]:
+) -> tuple[ChannelCloudAdapter, ResetAgent]:
     factory = PooledClientFactory(auth.connections, runtime.connector)
     tenants = allowed_tenants(
         runtime.settings.teams, auth.configuration.TENANT_ID, authenticated=not auth.development

@@ -1,9 +1,9 @@
 """The Bot Framework face of the dialog: activities in, activities out."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from microsoft_agents.activity import Activity, TurnContextProtocol
+from microsoft_agents.activity import Activity, ResourceResponse, TurnContextProtocol
 from microsoft_agents.hosting.core import ActivityHandler
 
 from bot.botframework.proactive import reference_of
@@ -13,6 +13,18 @@ from bot.turns import TurnRunner
 from dialogs import Inbound
 
 Identify = Callable[[Activity], str | None]
+
+
+class MessageTurn(Protocol):
+    """What answering a message needs of a turn: the SDK's turn context has it, and so
+    does the direct path's (`bot.botframework.direct`)."""
+
+    @property
+    def activity(self) -> Activity: ...
+
+    async def send_activity(self, activity_or_text: Activity) -> ResourceResponse | None: ...
+
+    async def send_activities(self, activities: list[Activity]) -> list[ResourceResponse]: ...
 
 
 def development_identity(activity: Activity) -> str | None:
@@ -39,7 +51,10 @@ class ResetAgent(ActivityHandler):
         self._identify = identify
 
     async def on_message_activity(self, turn_context: TurnContextProtocol[Any]) -> None:
-        activity = turn_context.activity
+        await self.handle_message(turn_context)
+
+    async def handle_message(self, turn: MessageTurn) -> None:
+        activity = turn.activity
         inbound = Inbound(
             text=activity.text or "",
             channel=str(activity.channel_id or ""),
@@ -50,4 +65,4 @@ class ResetAgent(ActivityHandler):
             conversation_of(activity), inbound, activity.id, reference_of(activity)
         )
         if replies:
-            await turn_context.send_activities([to_activity(reply) for reply in replies])
+            await turn.send_activities([to_activity(reply) for reply in replies])

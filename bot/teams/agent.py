@@ -1,10 +1,6 @@
 """The reset agent with the Teams rules in front of every turn."""
 
-from typing import Any
-
-from microsoft_agents.activity import TurnContextProtocol
-
-from bot.botframework.agent import Identify, ResetAgent, conversation_of
+from bot.botframework.agent import Identify, MessageTurn, ResetAgent, conversation_of
 from bot.botframework.proactive import reference_of
 from bot.botframework.render import to_activity
 from bot.teams.admission import TEAMS_CHANNEL, Admission, admit
@@ -27,20 +23,20 @@ class TeamsResetAgent(ResetAgent):
         self._tenants = tenants
         self._references = References(store)
 
-    async def on_message_activity(self, turn_context: TurnContextProtocol[Any]) -> None:
-        activity = turn_context.activity
+    async def handle_message(self, turn: MessageTurn) -> None:
+        activity = turn.activity
         verdict = admit(activity, self._tenants)
         if verdict is Admission.REFUSE:
             return
         if verdict is Admission.DECLINE_GROUP:
             locale = activity.locale or "en"
             reply = self._runner.message("private_chat_only", locale)
-            await turn_context.send_activity(to_activity(reply))
+            await turn.send_activity(to_activity(reply))
             return
         if activity.channel_id != TEAMS_CHANNEL:
-            await super().on_message_activity(turn_context)
+            await super().handle_message(turn)
             return
-        await send_typing(turn_context)  # type: ignore[arg-type]
+        await send_typing(turn)
         inbound = Inbound(
             text=inbound_text(activity),
             channel=TEAMS_CHANNEL,
@@ -50,5 +46,5 @@ class TeamsResetAgent(ResetAgent):
         reference = reference_of(activity)
         replies = await self._runner.run(conversation_of(activity), inbound, activity.id, reference)
         if replies:
-            await turn_context.send_activities([teams_activity(reply) for reply in replies])
+            await turn.send_activities([teams_activity(reply) for reply in replies])
         await self._references.remember(activity, reference)

@@ -17,8 +17,8 @@ either.
 from typing import Any
 
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
-from microsoft_agents.hosting.core import TurnContext
 
+from bot.botframework.agent import MessageTurn
 from bot.botframework.render import image_attachment
 from dialogs import Reply
 
@@ -96,7 +96,7 @@ def inbound_text(activity: Activity) -> str:
     return ""
 
 
-async def send_typing(context: TurnContext) -> None:
+async def send_typing(context: MessageTurn) -> None:
     """Show "typing…" while a slow step runs (a directory lookup, a code being sent)."""
     await context.send_activity(Activity(type=ActivityTypes.typing))
 
