@@ -137,11 +137,24 @@ MACHINE_OPTIONS: dict[str, Any] = {
 }
 
 
+class _SessionMachine(Machine):
+    """A machine that binds a session's triggers and nothing else when it is attached.
+
+    `Machine` also gives every model an `is_<state>` helper and looks for `on_enter_<state>`
+    and `on_exit_<state>` methods on it, state by state, at each `add_model`. Sessions use
+    neither (their state is `session.state`; the machine has no state callbacks), and a
+    session is attached for every turn, so that work is left out.
+    """
+
+    def _add_model_to_state(self, state: Any, model: Any) -> None:
+        return None
+
+
 class ResetMachine:
     """The one machine; `attached` lends it to a session for the length of a turn."""
 
     def __init__(self) -> None:
-        self._machine = Machine(model=None, **MACHINE_OPTIONS)
+        self._machine = _SessionMachine(model=None, **MACHINE_OPTIONS)
 
     @contextmanager
     def attached(self, session: Any) -> Iterator[Any]:

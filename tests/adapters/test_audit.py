@@ -1,5 +1,6 @@
 """The JSON-lines audit trail: append-only, private, and it refuses secret-looking fields."""
 
+import asyncio
 import json
 import stat
 from datetime import datetime, timedelta
@@ -35,6 +36,35 @@ async def test_events_are_appended_as_json_lines(tmp_path: Path) -> None:
     assert events[1]["ticket"] is None
     assert datetime.fromisoformat(events[0]["at"]).utcoffset() == timedelta(0)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_events_recorded_at_once_are_all_written_whole_in_order(tmp_path: Path) -> None:
+    """Events that arrive while a write is under way go out together, each line whole,
+    and every `record` returns once its own event is in the file."""
+    path = tmp_path / "audit.jsonl"
+    audit = JsonlAudit(path)
+
+    async def record(number: int) -> int:
+        await audit.record("turn", number=number)
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return sum(json.loads(line)["number"] == number for line in lines)
+
+    found = await asyncio.gather(*(record(number) for number in range(200)))
+    await audit.close()
+
+    assert found == [1] * 200
+    numbers = [json.loads(line)["number"] for line in path.read_text().splitlines()]
+    assert numbers == list(range(200))
+
+
+async def test_an_event_that_cannot_be_written_fails_its_record(tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    audit = JsonlAudit(tmp_path / "not-a-folder" / "audit.jsonl")
+    results = await asyncio.gather(
+        *(audit.record("turn", number=number) for number in range(3)), return_exceptions=True
+    )
+    await audit.close()
+    assert [type(result) for result in results] == [FileExistsError] * 3
 
 
 @pytest.mark.parametrize(

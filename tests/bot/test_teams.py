@@ -315,3 +315,15 @@ def test_a_manifest_breaking_the_schema_is_named() -> None:
     assert any(problem.startswith("accentColor:") for problem in problems)
     assert any(problem.startswith("validDomains:") for problem in problems)
     assert any(problem.startswith("bots[0].scopes:") for problem in problems)
+
+
+async def test_the_outbound_token_is_asked_for_once_and_sent_with_every_reply(
+    teams_bot: TeamsBot,
+) -> None:
+    """Replies reuse the token until it nears its expiry, on kept-alive connections."""
+    for text in ("help", "help", "help"):
+        await teams_bot.say(text)
+    assert len(teams_bot.outbound.requested) == 1
+    [sent] = {reply.authorization or "" for reply in teams_bot.connector.received}
+    assert sent.startswith("Bearer ")
+    assert len(teams_bot.connector.client_ports()) == 1
