@@ -17,9 +17,10 @@ import segno
 
 from adapters.directory import Account, SecurityQuestion
 from adapters.directory.answers import answer_matches, hash_answer, normalise_answer
+from adapters.hashing import hashing
 from dialogs.kit import DialogKit
 from dialogs.methods.authenticator import claim_step, matching_step
-from dialogs.methods.base import digits_of, off_loop
+from dialogs.methods.base import digits_of
 from dialogs.notices import Notice
 from dialogs.picking import pick, words
 from dialogs.proofs import Proof
@@ -184,9 +185,9 @@ class Enrolment:
         if length > settings.answer_max:
             return [kit.say(session, "enrol_answer_long", max=settings.answer_max)]
         for earlier in session.pending_questions:
-            if await off_loop(answer_matches, earlier["answer_hash"], text):
+            if await hashing(answer_matches, earlier["answer_hash"], text):
                 return [kit.say(session, "enrol_answer_reused"), self._answer_prompt(session)]
-        answer_hash: str = await off_loop(hash_answer, text)
+        answer_hash: str = await hashing(hash_answer, text)
         session.pending_questions.append({"text": session.asking, "answer_hash": answer_hash})
         session.asking = ""
         if len(session.pending_questions) < settings.questions_to_register:

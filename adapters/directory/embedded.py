@@ -8,6 +8,7 @@ The file's layout, loading and rewriting are in embedded_file.py.
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,17 @@ from adapters.directory.base import (
     DirectoryUnavailable,
     PasswordRejected,
 )
-from adapters.directory.embedded_file import Snapshot, Stamp, User, index, load, name_key, write
+from adapters.directory.embedded_file import (
+    RenderedUsers,
+    Snapshot,
+    Stamp,
+    User,
+    index,
+    load,
+    name_key,
+    write,
+)
+from adapters.hashing import hashing
 
 UNCHANGED_REASON = "The new password must be different from the current one."
 
@@ -56,7 +67,9 @@ class EmbeddedDirectory:
         self._path = path
         self._key = key
         self._snapshot = snapshot
-        self._lock = asyncio.Lock()
+        self._changes: list[_Change] = []
+        self._rendered = RenderedUsers()
+        self._writer: asyncio.Task[None] | None = None
 
     can_unlock = True
 
@@ -94,16 +107,18 @@ class EmbeddedDirectory:
         return self._key.decrypt(user.totp_secret)
 
     async def set_password(self, account: Account, password: str, *, must_change: bool) -> None:
-        """Hash and store the password; PasswordRejected only when it is the current one."""
+        """Hash and store the password; PasswordRejected only when it is the current one.
+        The hashing runs before the file's lock is taken, so changes queue only for the
+        file itself."""
 
-        def change(user: User) -> User:
-            if user.password_hash and password_matches(user.password_hash, password):
-                raise PasswordRejected(UNCHANGED_REASON, kind="same")
-            return user.model_copy(
-                update={"password_hash": hash_password(password), "must_change": must_change}
-            )
-
-        await self._change(account, change)
+        current = self._user(account.username)
+        known = current.password_hash if current is not None else None
+        same: bool = bool(known) and await hashing(password_matches, known, password)
+        if same:
+            raise PasswordRejected(UNCHANGED_REASON, kind="same")
+        password_hash = await hashing(hash_password, password)
+        update = {"password_hash": password_hash, "must_change": must_change}
+        await self._change(account, lambda user: user.model_copy(update=update))
 
     async def revoke_sessions(self, account: Account) -> None:
         revoked_at = datetime.now(UTC)
@@ -123,7 +138,7 @@ class EmbeddedDirectory:
         user = self._user(name)
         if user is None or user.password_hash is None:
             return False
-        return await asyncio.to_thread(password_matches, user.password_hash, password)
+        return await hashing(password_matches, user.password_hash, password)
 
     async def admin_emails(self) -> list[str]:
         """The addresses of the enabled accounts marked `admin: true`."""
@@ -140,11 +155,36 @@ class EmbeddedDirectory:
         return snapshot.users[username] if username is not None else None
 
     async def _change(self, account: Account, change: Callable[[User], User]) -> None:
-        async with self._lock:
-            await asyncio.to_thread(self._change_in_file, account.username, change)
+        """Change one user in the file; returns once the file holds the change.
 
-    def _change_in_file(self, username: str, change: Callable[[User], User]) -> None:
-        """Runs in a worker thread, one at a time (the caller holds the lock)."""
+        Changes asked for while the file is being written go into the next write
+        together (a group commit): one rewrite of the file serves every reset that
+        finished meanwhile, instead of each waiting for a rewrite of its own."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._changes.append(_Change(account.username, change, done))
+        if self._writer is None:
+            self._writer = loop.create_task(self._write_changes())
+        await asyncio.shield(done)
+
+    async def _write_changes(self) -> None:
+        try:
+            while self._changes:
+                batch, self._changes = self._changes, []
+                try:
+                    failures = await asyncio.to_thread(self._change_in_file, batch)
+                except Exception as error:  # the file unreadable or unwritable: all failed
+                    failures = [error] * len(batch)
+                for change, failure in zip(batch, failures, strict=True):
+                    if failure is None:
+                        change.done.set_result(None)
+                    else:
+                        change.done.set_exception(failure)
+        finally:
+            self._writer = None
+
+    def _change_in_file(self, batch: list["_Change"]) -> list[Exception | None]:
+        """Runs in a worker thread, one batch at a time; each change's failure, if any."""
         snapshot = self._snapshot
         try:
             edited = Stamp.of(self._path.stat()) != snapshot.stamp
@@ -153,16 +193,30 @@ class EmbeddedDirectory:
         if edited:
             snapshot = load(self._path, self._key)
             self._snapshot = snapshot
-        user = snapshot.users.get(name_key(username))
-        if user is None:
-            raise DirectoryUnavailable(f"{self._path}: user {username!r} is no longer listed")
-        updated = change(user)
-        if updated == user:
-            return
-        users = [updated if existing is user else existing for existing in snapshot.document.users]
-        document = snapshot.document.model_copy(update={"users": users})
-        stamp = write(self._path, snapshot.header, document)
-        self._snapshot = index(document, snapshot.header, stamp, self._path)
+        users = {name_key(user.username): user for user in snapshot.document.users}
+        failures: list[Exception | None] = []
+        for change in batch:
+            key = name_key(change.username)
+            user = users.get(key)
+            if user is None:
+                message = f"{self._path}: user {change.username!r} is no longer listed"
+                failures.append(DirectoryUnavailable(message))
+                continue
+            users[key] = change.change(user)
+            failures.append(None)
+        listed = list(users.values())
+        if listed != snapshot.document.users:
+            document = snapshot.document.model_copy(update={"users": listed})
+            stamp = write(self._path, snapshot.header, document, self._rendered)
+            self._snapshot = index(document, snapshot.header, stamp, self._path)
+        return failures
+
+
+@dataclass(frozen=True)
+class _Change:
+    username: str
+    change: Callable[[User], User]
+    done: asyncio.Future[None]
 
 
 def _effective_groups(direct: Iterable[str], parents: Mapping[str, frozenset[str]]) -> set[str]:

@@ -6,11 +6,9 @@ the same words and keeps the same state whether or not the account exists or can
 and delivers nothing when it cannot.
 """
 
-import asyncio
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
@@ -114,10 +112,6 @@ def digits_of(text: str) -> str | None:
     is not a code at all: a stray word is answered, not counted as a failed attempt."""
     typed = "".join(ch for ch in text if not ch.isspace() and ch != "-")
     return typed if typed.isascii() and typed.isdigit() and len(typed) <= 10 else None
-
-
-async def off_loop(function: Callable[..., Any], *args: Any) -> Any:
-    return await asyncio.to_thread(function, *args)
 
 
 class VerificationMethod(Protocol):

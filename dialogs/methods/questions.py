@@ -9,7 +9,8 @@ import random
 
 from adapters.directory import Account
 from adapters.directory.answers import answer_matches
-from dialogs.methods.base import MethodKit, Result, Verdict, off_loop
+from adapters.hashing import hashing
+from dialogs.methods.base import MethodKit, Result, Verdict
 from dialogs.proofs import Proof
 from dialogs.replies import Reply
 from dialogs.session import Challenge, ResetSession
@@ -50,7 +51,7 @@ class QuestionsMethod:
             await kit.spend_attempt(session)
         question_id = challenge.question_ids[len(challenge.answers_ok)]
         question = next(q for q in account.questions if q.id == question_id)
-        challenge.answers_ok.append(await off_loop(answer_matches, question.answer_hash, text))
+        challenge.answers_ok.append(await hashing(answer_matches, question.answer_hash, text))
         if len(challenge.answers_ok) < len(challenge.question_ids):
             return Verdict(Result.PENDING, self._ask(session, account, kit))
         if all(challenge.answers_ok):

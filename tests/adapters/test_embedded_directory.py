@@ -1,5 +1,6 @@
 """The embedded directory: the demo file as shipped, and the changes a reset makes."""
 
+import asyncio
 import os
 import shutil
 import stat
@@ -17,6 +18,7 @@ from adapters.directory import Account, DirectoryUnavailable, PasswordRejected
 from adapters.directory.answers import answer_matches
 from adapters.directory.at_rest import EncryptionKey
 from adapters.directory.embedded import EmbeddedDirectory, EmbeddedDirectorySettings
+from adapters.directory.embedded_file import load, write
 
 ALICE_ID = "f94b2385-7041-4106-91e7-4a97eb539735"
 ALICE_TOTP = "MCE3HIXZW4VZTS6R7WB35M2KH77222RP"
@@ -199,6 +201,56 @@ async def test_a_change_survives_reopening(demo: EmbeddedDirectory, demo_path: P
     assert stored["must_change"] is True
     assert datetime.fromisoformat(stored["sessions_revoked_at"]) >= before
     assert "a-brand-new-passphrase" not in text_of(demo_path)
+
+
+async def test_changes_made_at_once_all_land_in_one_file(
+    demo: EmbeddedDirectory, demo_path: Path
+) -> None:
+    """Resets finishing together share the rewrites of the file; each returns only once
+    its change is there, and every one of them is."""
+    names = ("alice", "adele", "bob", "olivia")
+    accounts = [await found(demo, name) for name in names]
+    await asyncio.gather(
+        *(
+            demo.set_password(a, f"new passphrase for {a.username}", must_change=False)
+            for a in accounts
+        ),
+        *(demo.revoke_sessions(account) for account in accounts),
+        demo.unlock(accounts[0]),
+    )
+
+    reopened = await EmbeddedDirectory.open(demo_path, key=EncryptionKey.demo())
+    for name in names:
+        assert await reopened.check_password(name, f"new passphrase for {name}")
+    stored = {user["username"]: user for user in stored_users(demo_path)}
+    assert all("sessions_revoked_at" in stored[name] for name in names)
+
+
+async def test_a_rewrite_renders_the_file_as_a_whole_rendering_would(
+    demo: EmbeddedDirectory, demo_path: Path, tmp_path: Path
+) -> None:
+    """Only changed users are rendered again; the file reads exactly as if all were."""
+    for name in ("alice", "bob", "alice"):
+        await demo.revoke_sessions(await found(demo, name))
+    snapshot = load(demo_path, EncryptionKey.demo())
+    fresh = tmp_path / "fresh.yaml"
+    write(fresh, snapshot.header, snapshot.document)
+    assert text_of(demo_path) == text_of(fresh)
+
+
+async def test_a_change_for_someone_no_longer_listed_fails_alone(
+    demo: EmbeddedDirectory, demo_path: Path
+) -> None:
+    alice, bob = await found(demo, "alice"), await found(demo, "bob")
+    users = [user for user in stored_users(demo_path) if user["username"] != "bob"]
+    write_directory(demo_path, users, groups={"sspr-users": ["sales"]})
+
+    results = await asyncio.gather(
+        demo.revoke_sessions(bob), demo.revoke_sessions(alice), return_exceptions=True
+    )
+    assert isinstance(results[0], DirectoryUnavailable)
+    assert results[1] is None
+    assert "sessions_revoked_at" in stored_users(demo_path)[0]
 
 
 async def test_the_rewritten_file_is_private_and_keeps_its_header(
