@@ -140,13 +140,17 @@ MACHINE_OPTIONS: dict[str, Any] = {
 class _SessionMachine(Machine):
     """A machine that binds a session's triggers and nothing else when it is attached.
 
-    `Machine` also gives every model an `is_<state>` helper and looks for `on_enter_<state>`
-    and `on_exit_<state>` methods on it, state by state, at each `add_model`. Sessions use
-    neither (their state is `session.state`; the machine has no state callbacks), and a
-    session is attached for every turn, so that work is left out.
+    `Machine` also gives every model an `is_<state>` helper and a `may_<trigger>` one, and
+    looks for `on_enter_<state>` and `on_exit_<state>` methods on it, state by state, at
+    each `add_model`. Sessions use none of them (their state is `session.state`; the machine
+    has no state callbacks), and a session is attached for every turn, so that work is
+    left out.
     """
 
     def _add_model_to_state(self, state: Any, model: Any) -> None:
+        return None
+
+    def _add_may_transition_func_for_trigger(self, trigger: str, model: Any) -> None:
         return None
 
 
