@@ -79,10 +79,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# `.[test]` includes everything `make run` needs, so it satisfies both stamps.
+# `.[test,fast]` includes everything `make run` needs, so it satisfies both stamps; with `fast`
+# the bots the tests start serve on uvloop, as a production install with it does.
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	@echo "Installing sspr-bot and its test tools into $(VENV) (takes a minute the first time)"
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,fast]'
 	touch $@ $(STAMP)
 
 # Debian's python3 has no venv module (ensurepip) until the python3-venv package is

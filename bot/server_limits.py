@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -292,8 +292,8 @@ class GuardedConnection(asyncio.Protocol):
         return self._phase in WAITING_FOR_CLIENT
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport (uvloop's does not derive from asyncio.Transport, so no check).
+        self._transport = cast(asyncio.Transport, transport)
         self._handler.connection_made(transport)
         self._wait(Phase.HEAD, self._guard.limits.header_timeout, "header_timeout")
 
@@ -381,6 +381,6 @@ class Refusal(asyncio.Protocol):
     """A connection past the cap while every open one is being served: told so, closed."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(BUSY)
-        transport.close()
+        stream = cast(asyncio.Transport, transport)  # uvloop's derives from no asyncio class
+        stream.write(BUSY)
+        stream.close()

@@ -82,6 +82,13 @@ class ServerSettings(_Section):
             "(longer than a reverse proxy's own idle timeout, so the proxy closes first)."
         ),
     )
+    event_loop: Literal["auto", "asyncio"] = Field(
+        "auto",
+        description=(
+            "auto: uvloop when it is installed (`pip install 'sspr-bot[fast]'`), else "
+            "asyncio's own loop; asyncio: always asyncio's own."
+        ),
+    )
 
     @field_validator("public_url")
     @classmethod

@@ -10,9 +10,9 @@ import errno
 import logging
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack, contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.commands.configured import configured_settings
@@ -26,6 +26,22 @@ if TYPE_CHECKING:
     from bot.settings import ServerSettings, Settings
 
 log = logging.getLogger("sspr-bot")
+
+
+def run_loop(choice: str, main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` on uvloop when `choice` allows and it is installed, else on asyncio's
+    loop; the loop in use is logged, since it changes how many turns a second one process
+    serves."""
+    runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
+    if choice == "auto":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            runner = uvloop.run
+    log.info("event loop", extra={"loop": "uvloop" if runner is not asyncio.run else "asyncio"})
+    runner(main)
 
 
 def serve_bot(args: argparse.Namespace) -> int:
@@ -70,7 +86,7 @@ def serve_bot(args: argparse.Namespace) -> int:
             )
         if notice := _public_url_notice(server):
             log.warning(notice, extra={"public_url": server.public_url, "port": bound})
-        asyncio.run(_run_server(served, reservation, secrets, auth))
+        run_loop(settings.server.event_loop, _run_server(served, reservation, secrets, auth))
     return 0
 
 
