@@ -13,7 +13,6 @@ Anything else (conversation updates, invokes, `expectReplies`) goes the SDK's wa
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from copy import deepcopy
 from typing import Any
 
 from microsoft_agents.activity import Activity, ActivityTypes, DeliveryModes, ResourceResponse
@@ -42,7 +41,7 @@ class DirectTurn:
         self.activity = activity
         self._claims = claims
         self._outbound = outbound
-        self._reference = activity.get_conversation_reference()
+        self._address = _reply_address(activity)
         self.responded = False
 
     async def send_activity(self, activity_or_text: Activity) -> ResourceResponse | None:
@@ -50,24 +49,42 @@ class DirectTurn:
         return sent
 
     async def send_activities(self, activities: Sequence[Activity]) -> list[ResourceResponse]:
-        """Addressed as the SDK addresses them (the incoming activity's reference, a reply
-        to it), and posted one after the other."""
+        """Addressed as the SDK's turn context addresses them (from the bot, to the user,
+        in the incoming activity's conversation, as a reply to it), and posted one after
+        the other. The reply's own fields are dumped once; the address is the incoming
+        activity's, dumped once for all replies."""
         sent: list[ResourceResponse] = []
-        for original in activities:
-            activity = deepcopy(original).apply_conversation_reference(self._reference)
-            if not activity.type:
-                activity.type = ActivityTypes.message
-            if not activity.input_hint:
-                activity.input_hint = "acceptingInput"
-            activity.id = None
-            conversation = activity.conversation.id if activity.conversation else ""
-            ident = await self._outbound.reply(
-                self._claims, activity, conversation=conversation, reply_to=activity.reply_to_id
+        for activity in activities:
+            body = activity.model_dump(
+                by_alias=True, exclude_unset=True, exclude_none=True, mode="json"
             )
-            if activity.type != ActivityTypes.trace:
+            body.pop("id", None)
+            body.setdefault("type", ActivityTypes.message)
+            body.setdefault("inputHint", "acceptingInput")
+            body |= self._address
+            ident = await self._outbound.reply(self._claims, body)
+            if body["type"] != ActivityTypes.trace:
                 self.responded = True
             sent.append(ResourceResponse(id=ident or ""))
         return sent
+
+
+def _reply_address(incoming: Activity) -> dict[str, Any]:
+    """What `Activity.apply_conversation_reference` sets on a reply to `incoming`."""
+
+    def dumped(value: Any) -> Any:
+        return value.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    address: dict[str, Any] = {
+        "channelId": str(incoming.channel_id) if incoming.channel_id else None,
+        "serviceUrl": incoming.service_url,
+        "conversation": dumped(incoming.conversation) if incoming.conversation else None,
+        "from": dumped(incoming.recipient) if incoming.recipient else None,
+        "recipient": dumped(incoming.from_property) if incoming.from_property else None,
+        "replyToId": incoming.id,
+        "locale": incoming.locale,
+    }
+    return {name: value for name, value in address.items() if value is not None}
 
 
 class DirectTurns:

@@ -14,7 +14,6 @@ from typing import Any
 
 import jwt
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
-from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core.authorization import ClaimsIdentity, Connections
 from microsoft_agents.hosting.core.authorization.authentication_constants import (
     AuthenticationConstants,
@@ -44,26 +43,23 @@ class Outbound:
         self._tokens: dict[tuple[int, str, tuple[str, ...]], tuple[str, float]] = {}
         self._asking: dict[tuple[int, str, tuple[str, ...]], asyncio.Lock] = {}
 
-    async def reply(
-        self, claims: ClaimsIdentity, activity: Activity, *, conversation: str, reply_to: str | None
-    ) -> str | None:
-        """Post `activity` into `conversation` (as a reply to `reply_to` when given); the
-        id the channel gave it. A refusal is raised as aiohttp.ClientResponseError."""
-        service_url = str(activity.service_url or "")
-        if not service_url:
-            raise TypeError("a reply needs the activity's serviceUrl")
+    async def reply(self, claims: ClaimsIdentity, activity: dict[str, Any]) -> str | None:
+        """Post `activity` (the JSON of a reply, addressed) into its conversation, as a
+        reply to its `replyToId` when it has one; the id the channel gave it. A refusal is
+        raised as aiohttp.ClientResponseError."""
+        service_url = activity.get("serviceUrl")
+        conversation = (activity.get("conversation") or {}).get("id")
+        if not isinstance(service_url, str) or not service_url or not conversation:
+            raise TypeError("a reply needs the activity's serviceUrl and conversation")
         path = f"v3/conversations/{conversation}/activities"
-        if reply_to:
+        if reply_to := activity.get("replyToId"):
             path += f"/{reply_to}"
         url = service_url.rstrip("/") + "/" + path
         headers = {"User-Agent": self._user_agent}
         token = await self._token(claims, service_url)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        body = activity.model_dump(
-            by_alias=True, exclude_unset=True, exclude_none=True, mode="json"
-        )
-        async with self._opened().post(url, json=body, headers=headers) as response:
+        async with self._opened().post(url, json=activity, headers=headers) as response:
             response.raise_for_status()
             answer: Any = await response.json(content_type=None) if response.content_length else {}
         sent = answer.get("id") if isinstance(answer, dict) else None
