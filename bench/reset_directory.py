@@ -1,11 +1,17 @@
-"""The reset benchmark's embedded directory: many generated users, written in seconds.
+"""The reset benchmark's directory: many generated users, written in seconds, as the
+embedded directory's file or as an LDIF for OpenLDAP.
 
-Every user is in the reset scope (`sspr-users`), has an email address and a TOTP secret
-encrypted with the published demo key (as config/demo-directory.yaml has them), and no
-phone, so the methods on offer are exactly the authenticator and the email code. Every
-`ADMIN_EVERY`-th user is an admin: the two-gate rule makes their reset take two methods
-(the email code, then the authenticator). Every `QUESTIONS_EVERY`-th non-admin user has
+Every user is in the reset scope (`sspr-users`) and has an email address, a mobile number
+and a TOTP secret. Every `ADMIN_EVERY`-th user is an admin: the two-gate rule makes their
+reset take two methods.
+
+The embedded file holds the TOTP secrets (encrypted with the published demo key, as
+config/demo-directory.yaml has them) and no phone, so the methods on offer there are the
+authenticator and the email code; every `QUESTIONS_EVERY`-th non-admin user has
 registered three security questions, which a bot requiring two checks offers second.
+An LDAP directory holds neither authenticators nor questions (the bot keeps those in its
+own registry), so in the LDIF the methods are the email and the text code, and the admins
+are the members of `ADMIN_GROUP`.
 
 Hashes are argon2id with the library's default (RFC 9106) parameters, the ones the bot
 itself writes, so whatever the bot verifies costs it what a real directory's hashes
@@ -15,20 +21,33 @@ since a verification costs the same whichever salt it meets. The users therefore
 their current password and answers, which only this file and the load generator know.
 """
 
+import base64
 import secrets
+import shutil
 import string
+import subprocess
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyotp
+import pytest
 import yaml
 
 from adapters.directory.answers import hash_answer
 from adapters.directory.at_rest import EncryptionKey, hash_password
+from tests.support.slapd import (
+    PACKAGES,
+    ROOT_DN,
+    SlapdServer,
+    group_dn,
+    slapd_binaries,
+    user_dn,
+)
 
 SCOPE = "sspr-users"
+ADMIN_GROUP = "it-admins"  # the admin group of tests/support/slapd.py's configuration
 DOMAIN = "bench.example"
 ADMIN_EVERY = 5  # every 5th user is an admin: 20 % two-method resets
 QUESTIONS_EVERY = 2  # every 2nd non-admin user has registered security questions
@@ -39,6 +58,10 @@ QUESTIONS = (
     ("city", "In which city did your parents meet?", "lisbon"),
     ("school", "What was the name of your primary school?", "hillside"),
 )
+LDAPADD = "ldapadd"
+LOAD_TIMEOUT = 120.0  # seconds ldapadd may take for the whole LDIF
+# The mdb map: its default of 10 MiB is full before 5,000 users are in their groups.
+MAP_SIZE = 2**30  # bytes of address space; the file grows only as far as it is used
 _NAMESPACE = uuid.UUID("5b7c2f3e-9d1a-4c8e-b6f0-1a2b3c4d5e6f")
 
 
@@ -48,6 +71,7 @@ class BenchUser:
 
     username: str
     email: str
+    mobile: str  # E.164; in the LDIF only
     totp_secret: str  # base32, in clear: the load generator computes codes with it
     admin: bool
     has_questions: bool
@@ -65,6 +89,7 @@ def bench_users(count: int) -> list[BenchUser]:
             BenchUser(
                 username=f"u{number:05d}",
                 email=f"u{number:05d}@{DOMAIN}",
+                mobile=f"+1555{number:07d}",
                 totp_secret=pyotp.random_base32(),
                 admin=admin,
                 has_questions=not admin and number % QUESTIONS_EVERY == 0,
@@ -102,6 +127,80 @@ def write_directory(path: Path, users: Sequence[BenchUser]) -> None:
     text = header + yaml.safe_dump(document, sort_keys=False, width=1000)
     path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
+
+
+def write_ldif(path: Path, users: Sequence[BenchUser]) -> None:
+    """The users as one LDIF for `ldapadd` (as the root DN, into tests/support/slapd.py's
+    seeded tree): an inetOrgPerson each under ou=people with the current password in
+    clear (ppolicy hashes it on the way in), then every user added to the scope group and
+    the admins to the admin group, one modify per group."""
+    chunks = [_person(user) for user in users]
+    chunks.append(_members(SCOPE, [user_dn(user.username) for user in users]))
+    chunks.append(_members(ADMIN_GROUP, [user_dn(user.username) for user in users if user.admin]))
+    path.write_text("\n".join(chunks), encoding="utf-8")
+    path.chmod(0o600)
+
+
+def ldap_binaries() -> str:
+    """ldapadd's path, once slapd and slapadd are there too; `pytest.fail` (as the test
+    suite's helpers do) naming the Debian packages otherwise."""
+    slapd_binaries()
+    found = shutil.which(LDAPADD)
+    if found is None:
+        pytest.fail(f"{LDAPADD} not found: {PACKAGES}", pytrace=False)
+    return found
+
+
+def load_ldif(server: SlapdServer, ldif: Path) -> None:
+    """`ldapadd` of the whole LDIF as the root DN, over the plain port: one process and
+    one connection, a few seconds for thousands of users. The root password goes in a
+    private file (`-y`), never on a command line."""
+    secret = server.directory / "root-password"
+    secret.touch(mode=0o600)
+    secret.write_text(server.root_password, encoding="utf-8")
+    command = [ldap_binaries(), "-x", "-H", server.url, "-D", ROOT_DN, "-y", str(secret)]
+    loaded = subprocess.run(  # noqa: S603 (ldapadd from PATH, our own arguments)
+        [*command, "-f", str(ldif)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=LOAD_TIMEOUT,
+        check=False,
+    )
+    secret.unlink()
+    if loaded.returncode != 0:
+        raise RuntimeError(f"ldapadd failed ({loaded.returncode}): {loaded.stderr[-2000:]}")
+
+
+def _person(user: BenchUser) -> str:
+    name = f"Bench Person {user.username[1:]}"
+    return "".join(
+        _line(attribute, value)
+        for attribute, value in (
+            ("dn", user_dn(user.username)),
+            ("objectClass", "inetOrgPerson"),
+            ("uid", user.username),
+            ("cn", name),
+            ("sn", "Person"),
+            ("displayName", name),
+            ("mail", user.email),
+            ("mobile", user.mobile),
+            ("userPassword", CURRENT_PASSWORD),
+        )
+    )
+
+
+def _members(group: str, members: Sequence[str]) -> str:
+    lines = [_line("dn", group_dn(group)), "changetype: modify\n", "add: member\n"]
+    lines.extend(_line("member", member) for member in members)
+    return "".join(lines) + "-\n"
+
+
+def _line(attribute: str, value: str) -> str:
+    """One LDIF line: base64 (`::`) when RFC 2849 does not allow the value as it is."""
+    if value.startswith((" ", ":", "<")) or value != value.strip():
+        return f"{attribute}:: {base64.b64encode(value.encode()).decode()}\n"
+    return f"{attribute}: {value}\n"
 
 
 def new_password() -> str:

@@ -2,25 +2,33 @@
 echo-bot baselines measured in the same run.
 
 A reset here is what a person does in Teams, played as the Bot Framework would deliver it:
-`reset`, a method, the code (emailed: read from the outbox file; authenticator: computed
-from the user's secret), for admins the second method and its code, then the password
-link: the page's GET and the form's POST, and the chat's final confirmation. Every user
-of the generated directory (`reset_directory.py`) is reset at most once in a run.
+`reset`, a method, the code (emailed or texted: read from the outbox file; authenticator:
+computed from the user's secret), for admins the second method and its code, then the
+password link: the page's GET and the form's POST, and the chat's final confirmation.
+Every user of the generated directory (`reset_directory.py`) is reset at most once in a
+run.
+
+The directory (`--directory`): `ldap` (the default), a real OpenLDAP slapd with ppolicy
+(tests/support/slapd.py's configuration) loaded with the generated users, which hashes
+the new passwords on its side as production directories do; or `embedded`, the bot's own
+YAML file, where each password change costs the bot two argon2id hashes.
 
 One run, one process each, on 127.0.0.1 and free ports: the stand-in connector
 (`reset_connector.py`), the two baselines of `turns.py` (bare aiohttp and the Agents SDK
 echo, same closed loop), a redis-server persisting as in production (`production_redis.py`),
-then for each measured phase a fresh `sspr-bot serve` (K of them with `--instances K`)
-on that Redis: development mode, `state: {backend: redis}`, `password: {entry: link}`,
-the outbox for email, the generated directory, log level WARNING.
+slapd for `ldap`, then for each measured phase a fresh `sspr-bot serve` (K of them with
+`--instances K`) on that Redis: development mode, `state: {backend: redis}`,
+`password: {entry: link}`, the outbox for email and texts, the generated directory, log
+level WARNING.
 
 Phases: `closed` (C users, resets back to back for a duration) and `open` (turns arriving
 at a fixed rate on a fixed schedule, latency from the scheduled send time). With
-`--hashing-rate H` two more open-loop phases on a bot requiring two checks from everyone:
-without and with a background of users answering security questions at H answers/s.
+`--hashing-rate H` (embedded only: the questions are in its file) two more open-loop
+phases on a bot requiring two checks from everyone: without and with a background of
+users answering security questions at H answers/s.
 
-Usage: python -m bench.resets [--users N] [--concurrency C] [--duration S] [--rate R]
-       [--hashing-rate H] [--instances K] [--echo-turns N]
+Usage: python -m bench.resets [--directory {ldap,embedded}] [--users N] [--concurrency C]
+       [--duration S] [--rate R] [--hashing-rate H] [--instances K] [--echo-turns N]
 """
 
 import argparse
@@ -33,6 +41,7 @@ import re
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,14 +55,20 @@ from typing import Any, TextIO
 import aiohttp
 import pyotp
 import pytest
+import yaml
 
 from bench.production_redis import PERSISTENCE, production_redis, redis_version
 from bench.reset_directory import (
+    MAP_SIZE,
     QUESTIONS,
+    SCOPE,
     BenchUser,
     bench_users,
+    ldap_binaries,
+    load_ldif,
     new_password,
     write_directory,
+    write_ldif,
 )
 from bench.turns import (
     BASELINE,
@@ -70,6 +85,7 @@ from bench.turns import (
 from bench.turns import activity as bot_activity
 from tests.support.ports import HOST, free_port
 from tests.support.redis import RedisServer, redis_server_binary
+from tests.support.slapd import SlapdServer, slapd_binaries
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLY_TIMEOUT = 15.0  # seconds a turn may take, answer and expected reply, before it fails
@@ -86,12 +102,19 @@ EXPECTED = {
     "reset": "How should I check",
     "email": "I've emailed a",
     "app": "Open your authenticator app",
+    "text": "I've texted a",
     "questions": "Question 1 of",
     "code": "One more check",
     "answer": "Question",
     "final": "Choose your new password on this page",
     "post": "your new password is set",
 }
+# The methods a directory offers: the first check of a one-method reset is `email` for
+# half the users and the other method for the rest; two checks are `email`, then the other.
+OTHER_METHOD = {"embedded": "app", "ldap": "text"}
+# Texted codes for every account together per hour (limits.phone_budget, 200 by default):
+# raised so that the toll-fraud budget is not what a run of thousands of resets measures.
+PHONE_BUDGET = 1_000_000
 STEPS = ("reset", "method", "code", "method 2", "code 2", "answer", "page", "post", "unfinished")
 
 
@@ -116,6 +139,11 @@ class Tally:
     def turns(self) -> int:
         return sum(len(values) for values in self.latencies.values())
 
+    @property
+    def failures(self) -> int:
+        """Resets that failed, of any kind (`errors` also holds zero counts)."""
+        return sum(self.errors.values())
+
     def load(self, steps: Sequence[str] | None = None) -> Load:
         picked = [
             latency
@@ -124,8 +152,7 @@ class Tally:
             for latency in values
         ]
         picked.sort()
-        errors = sum(self.errors.values())
-        return Load(sent=len(picked), errors=errors, elapsed=self.elapsed, latencies=picked)
+        return Load(sent=len(picked), errors=self.failures, elapsed=self.elapsed, latencies=picked)
 
 
 @dataclass
@@ -133,6 +160,7 @@ class Usage:
     """Counters read from the bot processes and Redis, before or after a phase."""
 
     cpu: float  # seconds, utime + stime of every instance
+    directory_cpu: float | None  # seconds, slapd's utime + stime (None: embedded)
     rss: int  # bytes, every instance
     commands: int  # total_commands_processed
     reads: int  # total_reads_processed: one per request a client sent
@@ -197,9 +225,11 @@ class Driver:
         outbox: Outbox,
         run: str,
         required: int,
+        other: str,
     ) -> None:
         self.http = http
         self._required = required
+        self._other = other
         self.connector = connector
         self._bases = bases
         self._outbox = outbox
@@ -245,7 +275,7 @@ class Driver:
                 tally.resets += 1
                 return
             two = user.admin or self._required == 2  # admins: the two-gate rule
-            methods = ["email", "app"] if two else [_first_method(user)]
+            methods = ["email", self._other] if two else [_first_method(user, self._other)]
             for index, method in enumerate(methods):
                 last = index == len(methods) - 1
                 step = "method" if index == 0 else "method 2"
@@ -253,6 +283,8 @@ class Driver:
                 step = "code" if index == 0 else "code 2"
                 if method == "email":
                     code = await self._outbox.code(user.email)
+                elif method == "text":
+                    code = await self._outbox.code(user.mobile)
                 else:
                     code = pyotp.TOTP(user.totp_secret).now()
                 reply = await chat.say(step, code, EXPECTED["final" if last else "code"])
@@ -270,9 +302,9 @@ class Driver:
             tally.errors[step] += 1
 
 
-def _first_method(user: BenchUser) -> str:
-    """Half the one-method resets by email, half by the authenticator, by username."""
-    return "email" if int(user.username[1:]) % 2 else "app"
+def _first_method(user: BenchUser, other: str) -> str:
+    """Half the one-method resets by email, half by the other method, by username."""
+    return "email" if int(user.username[1:]) % 2 else other
 
 
 class Chat:
@@ -479,13 +511,14 @@ def child_pid(marker: str) -> int:
     raise RuntimeError(f"no child process runs with {marker}")
 
 
-def usage(pids: Sequence[int], server: RedisServer) -> Usage:
+def usage(pids: Sequence[int], server: RedisServer, directory_pid: int | None) -> Usage:
     stats = [_proc_stat(pid) for pid in pids]
     with server.client() as redis:
         info = redis.info()
         keys = int(redis.dbsize())
     return Usage(
         cpu=sum(cpu for cpu, _ in stats),
+        directory_cpu=None if directory_pid is None else _proc_stat(directory_pid)[0],
         rss=sum(rss for _, rss in stats),
         commands=int(info["total_commands_processed"]),
         reads=int(info["total_reads_processed"]),
@@ -497,25 +530,38 @@ def usage(pids: Sequence[int], server: RedisServer) -> Usage:
 OWN_COMMANDS = 2  # the first usage() sample's INFO and DBSIZE, counted in the second
 
 
-def bot_config(scratch: Path, label: str, directory: Path, required: int) -> Path:
-    """The config of one instance: its own data folder and a copy of the directory (the
-    embedded directory rewrites its file on every password change)."""
+def bot_config(scratch: Path, label: str, directory: Path | SlapdServer, required: int) -> Path:
+    """The config of one instance: its own data folder and, on the embedded directory, a
+    copy of the file (the embedded directory rewrites it on every password change); on
+    slapd, tests/support/slapd.py's directory settings (StartTLS, the bot's own bind DN,
+    admins in `it-admins`) with the adapter's default pool of connections."""
     data_dir = scratch / f"data-{label}"
     data_dir.mkdir()
-    copy = data_dir / "directory.yaml"
-    shutil.copyfile(directory, copy)
-    copy.chmod(0o600)
+    document: dict[str, Any] = {"data_dir": str(data_dir), "state": {"backend": "redis"}}
+    if isinstance(directory, SlapdServer):
+        ldap = directory.directory_config()
+        del ldap["pool_size"]
+        document["directory"] = {"kind": "ldap", "ldap": ldap}
+        document["access"] = {"mode": "groups", "groups": [SCOPE]}
+        methods = ["sms", "email"]
+        document["limits"] = {"phone_budget": {"count": PHONE_BUDGET, "window": "1h"}}
+        # Every 5th user is an admin: telling the admins of an admin's reset would read the
+        # whole admin group (1,000 entries) and send 100 emails at every admin reset.
+        document["notifications"] = {"admins": False}
+    else:
+        copy = data_dir / "directory.yaml"
+        shutil.copyfile(directory, copy)
+        copy.chmod(0o600)
+        document["directory"] = {"embedded": {"path": str(copy), "seed_demo": False}}
+        methods = ["authenticator", "email", "questions"]
+    document |= {
+        "password": {"entry": "link"},
+        "verification": {"methods": methods, "required": required},
+        "delivery": {"outbox": {"console": False}},
+        "logging": {"level": "WARNING"},
+    }
     config = scratch / f"sspr-{label}.yaml"
-    config.write_text(
-        f"data_dir: {data_dir}\n"
-        "state:\n  backend: redis\n"
-        f"directory:\n  embedded:\n    path: {copy}\n    seed_demo: false\n"
-        "password:\n  entry: link\n"
-        f"verification:\n  methods: [authenticator, email, questions]\n  required: {required}\n"
-        "delivery:\n  outbox:\n    console: false\n"
-        "logging:\n  level: WARNING\n",
-        encoding="utf-8",
-    )
+    config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return config
 
 
@@ -529,9 +575,19 @@ class Run:
     connector: str
     server: RedisServer
     env: dict[str, str]
-    directory: Path
+    directory: Path | SlapdServer
     users: Iterator[BenchUser]
     instances: int
+
+    @property
+    def kind(self) -> str:
+        return "ldap" if isinstance(self.directory, SlapdServer) else "embedded"
+
+    def directory_pid(self) -> int | None:
+        """slapd's pid, for its CPU time; None on the embedded directory (the bot's own)."""
+        if isinstance(self.directory, SlapdServer):
+            return child_pid(str(self.directory.directory / "slapd.d"))
+        return None
 
 
 async def phase(
@@ -563,17 +619,27 @@ async def phase(
             bases.append(base)
             pids.append(child_pid(str(config)))
             outboxes.append(run.scratch / f"data-{tag}" / "outbox.jsonl")
-        driver = Driver(run.http, bases, run.connector, Outbox(outboxes), f"{label}-", required)
+        driver = Driver(
+            run.http,
+            bases,
+            run.connector,
+            Outbox(outboxes),
+            f"{label}-",
+            required,
+            OTHER_METHOD[run.kind],
+        )
         # Warm-up, not counted: imports, the Lua scripts' first load, the reply client.
         warm = Tally()
-        await asyncio.gather(
-            *(driver.reset(next(run.users), warm, until_page=True) for _ in range(args.warmup))
-        )
+        warming = list(itertools.islice(run.users, args.warmup))
+        if len(warming) < args.warmup:
+            raise RuntimeError(f"{name}: out of users for the warm-up; use more --users")
+        await asyncio.gather(*(driver.reset(user, warm, until_page=True) for user in warming))
         if warm.errors:
             raise RuntimeError(f"{name}: the warm-up resets failed: {dict(warm.errors)}")
         async with run.http.post(f"{run.connector}/reset") as response:
             response.raise_for_status()
-        before = usage(pids, run.server)
+        directory_pid = run.directory_pid()
+        before = usage(pids, run.server, directory_pid)
         background: Tally | None = None
         if loop == "closed":
             tally = await closed_loop(
@@ -595,7 +661,7 @@ async def phase(
             tally, background = await asyncio.gather(measured, behind)
         else:
             tally = await open_loop(driver, run.users, rate=args.rate, duration=args.duration)
-        after = usage(pids, run.server)
+        after = usage(pids, run.server, directory_pid)
         for instance in range(run.instances):
             run.processes.check_alive(f"sspr-bot {label}-{instance + 1}")
     return Phase(name, tally, before, after, background)
@@ -616,7 +682,7 @@ def render(phases: Sequence[Phase], baselines: Sequence[Any], out: TextIO) -> No
     header = (
         f"{'phase':<26} {'turns':>6} {'err':>4} {'turns/s':>8} {'resets/s':>9} "
         f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'trips':>6} {'cmds':>5} "
-        f"{'cpu ms':>7} {'rss KB':>7} {'redis B':>8} {'x SDK echo':>10}"
+        f"{'cpu ms':>7} {'dir ms':>7} {'rss KB':>7} {'redis B':>8} {'x SDK echo':>10}"
     )
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -625,7 +691,8 @@ def render(phases: Sequence[Phase], baselines: Sequence[Any], out: TextIO) -> No
         print(
             f"{row.system:<26} {load.sent:>6} {load.errors:>4} {load.rate:>8.0f} {'-':>9} "
             f"{load.percentile(0.50):>8.1f} {load.percentile(0.95):>8.1f} "
-            f"{load.percentile(0.99):>8.1f} {'-':>6} {'-':>5} {'-':>7} {'-':>7} {'-':>8} "
+            f"{load.percentile(0.99):>8.1f} {'-':>6} {'-':>5} {'-':>7} {'-':>7} {'-':>7} "
+            f"{'-':>8} "
             f"{load.rate / echo if echo else 0:>10.2f}",
             file=out,
         )
@@ -635,6 +702,9 @@ def render(phases: Sequence[Phase], baselines: Sequence[Any], out: TextIO) -> No
         turns = max(1, tally.turns + (result.background.turns if result.background else 0))
         before, after = result.before, result.after
         sessions = max(1, tally.started + (result.background.started if result.background else 0))
+        directory = "-"
+        if before.directory_cpu is not None and after.directory_cpu is not None:
+            directory = f"{(after.directory_cpu - before.directory_cpu) * 1000 / turns:.1f}"
         print(
             f"{result.name:<26} {load.sent:>6} {load.errors:>4} {load.rate:>8.1f} "
             f"{tally.resets / tally.elapsed:>9.2f} "
@@ -642,7 +712,7 @@ def render(phases: Sequence[Phase], baselines: Sequence[Any], out: TextIO) -> No
             f"{load.percentile(0.99):>8.1f} "
             f"{(after.reads - before.reads - OWN_COMMANDS) / turns:>6.2f} "
             f"{(after.commands - before.commands - OWN_COMMANDS) / turns:>5.1f} "
-            f"{(after.cpu - before.cpu) * 1000 / turns:>7.1f} "
+            f"{(after.cpu - before.cpu) * 1000 / turns:>7.1f} {directory:>7} "
             f"{(after.rss - before.rss) / 1024 / sessions:>7.1f} "
             f"{(after.used_memory - before.used_memory) / sessions:>8.0f} "
             f"{load.rate / echo if echo else 0:>10.2f}",
@@ -690,11 +760,17 @@ async def run(args: argparse.Namespace) -> tuple[list[Any], list[Phase]]:
     with tempfile.TemporaryDirectory(prefix="sspr-resets-") as folder:
         scratch = Path(folder)
         processes = Processes(scratch)
-        directory = scratch / "directory.yaml"
         print(f"generating {args.users} users ...", file=sys.stderr, flush=True)
         users = bench_users(args.users)
-        await asyncio.to_thread(write_directory, directory, users)
+        directory: Path | SlapdServer
+        if args.directory == "ldap":
+            directory = SlapdServer(scratch / "slapd", map_size=MAP_SIZE)
+        else:
+            directory = scratch / "directory.yaml"
+            await asyncio.to_thread(write_directory, directory, users)
         try:
+            if isinstance(directory, SlapdServer):
+                await asyncio.to_thread(start_slapd, directory, users, scratch / "users.ldif")
             async with client(max(args.concurrency, round(args.rate * THINK)) * 2) as http:
                 port = free_port()
                 argv = [sys.executable, "-m", "bench.reset_connector", str(port)]
@@ -725,6 +801,8 @@ async def run(args: argparse.Namespace) -> tuple[list[Any], list[Phase]]:
                         "SSPR_REDIS_URL": server.url,
                         "SSPR_SECRET_KEY": secrets.token_hex(32),
                     }
+                    if isinstance(directory, SlapdServer):
+                        env |= directory.environ
                     shared = Run(
                         http,
                         processes,
@@ -761,12 +839,38 @@ async def run(args: argparse.Namespace) -> tuple[list[Any], list[Phase]]:
                     version = redis_version(server)
         finally:
             await processes.stop_all()
+            if isinstance(directory, SlapdServer):
+                directory.stop()
     args.redis_version = version
     return baselines, phases
 
 
+def start_slapd(server: SlapdServer, users: Sequence[BenchUser], ldif: Path) -> None:
+    """slapd started and seeded by tests/support/slapd.py, then the users loaded in bulk."""
+    print(f"starting slapd and loading {len(users)} users ...", file=sys.stderr, flush=True)
+    server.start()
+    write_ldif(ldif, users)
+    load_ldif(server, ldif)
+
+
+def slapd_version() -> str:
+    """`2.5.13+dfsg-5` from `slapd -VV` (which prints it on stderr)."""
+    slapd, _ = slapd_binaries()
+    shown = subprocess.run(  # noqa: S603 (slapd from PATH, a fixed argument)
+        [slapd, "-VV"], capture_output=True, text=True, timeout=10, check=False
+    ).stderr
+    found = re.search(r"slapd ([^ ]+)", shown)
+    return found.group(1) if found else "?"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--directory",
+        choices=("ldap", "embedded"),
+        default="ldap",
+        help="slapd loaded with the users, or the embedded directory's file",
+    )
     parser.add_argument("--users", type=positive, default=5000, help="users in the directory")
     parser.add_argument("--concurrency", type=positive, default=50, help="closed-loop users")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
@@ -780,9 +884,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--echo-turns", type=positive, default=2000, help="turns per baseline")
     args = parser.parse_args(argv)
+    if args.hashing_rate and args.directory != "embedded":
+        parser.error("--hashing-rate needs --directory embedded (the questions are in its file)")
     try:
         redis_server_binary()
-    except pytest.fail.Exception as missing:  # the test suite's helper fails with the package
+        if args.directory == "ldap":
+            ldap_binaries()
+    except pytest.fail.Exception as missing:  # the test suite's helpers fail with the package
         print(missing.msg, file=sys.stderr)
         return 2
     started = time.perf_counter()
@@ -794,15 +902,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     print(
         f"{stamp}  nproc={len(os.sched_getaffinity(0))}  python {sys.version.split()[0]}  "
-        f"users={args.users} concurrency={args.concurrency} duration={args.duration:g} "
-        f"rate={args.rate:g} hashing-rate={args.hashing_rate:g} instances={args.instances}  "
+        f"directory={args.directory} users={args.users} concurrency={args.concurrency} "
+        f"duration={args.duration:g} rate={args.rate:g} hashing-rate={args.hashing_rate:g} "
+        f"instances={args.instances}  "
         f"wall {time.perf_counter() - started:.0f} s"
     )
     print(f"redis-server {args.redis_version} ({PERSISTENCE})")
+    if args.directory == "ldap":
+        print(f"slapd {slapd_version()} (mdb, ppolicy, memberof; StartTLS; stats log)")
     render(phases, baselines, sys.stdout)
     render_steps(phases, sys.stdout)
     failed = any(row.load.errors for row in baselines) or any(
-        result.tally.errors or (result.background and result.background.errors) for result in phases
+        tally.failures
+        for result in phases
+        for tally in (result.tally, result.background)
+        if tally is not None
     )
     return 1 if failed else 0
 

@@ -20,6 +20,7 @@ from adapters.audit.jsonl import JsonlAudit
 from adapters.delivery.outbox import Console
 from adapters.directory import Directory
 from adapters.directory.at_rest import EncryptionKey
+from adapters.directory.cache import CachedDirectory
 from adapters.directory.embedded import EmbeddedDirectory
 from adapters.directory.graph import open_graph_directory
 from adapters.directory.ldap import open_ldap_directory
@@ -184,13 +185,19 @@ async def open_directory(
     """The configured directory, opened; DirectoryUnavailable naming what is wrong. `key`:
     the one TOTP secrets are encrypted with, when the caller read it already."""
     section = settings.directory
+    remote: Directory
     if section.kind == "graph":
         assert section.graph is not None
-        return await open_graph_directory(section.graph, environ, base_dir=Path(settings.data_dir))
-    if section.kind == "ldap":
+        base_dir = Path(settings.data_dir)
+        remote = await open_graph_directory(section.graph, environ, base_dir=base_dir)
+    elif section.kind == "ldap":
         assert section.ldap is not None
-        return await open_ldap_directory(section.ldap, environ)
-    return await _open_embedded(settings, key or encryption_key(environ))
+        remote = await open_ldap_directory(section.ldap, environ)
+    else:
+        return await _open_embedded(settings, key or encryption_key(environ))
+    if section.cache_seconds == 0:
+        return remote
+    return CachedDirectory(remote, ttl=section.cache_seconds)
 
 
 def encryption_key(environ: Mapping[str, str]) -> EncryptionKey:

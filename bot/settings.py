@@ -152,6 +152,17 @@ class DirectorySection(_Section):
             "openldap.yaml. Needed for kind ldap."
         ),
     )
+    cache_seconds: float = Field(
+        15,
+        ge=0,
+        le=300,
+        description=(
+            "How long what graph or ldap said of an account (found or not, its groups, the "
+            "admins' addresses) is reused, so a conversation does not look it up at every "
+            "step; what the bot changes itself is dropped at once. A change made in the "
+            "directory shows within this delay. 0: ask every time."
+        ),
+    )
 
     @model_validator(mode="after")
     def _section_for_kind(self) -> Self:

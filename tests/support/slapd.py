@@ -90,8 +90,11 @@ def group_dn(cn: str) -> str:
 class SlapdServer:
     """One slapd on 127.0.0.1 (a plain/StartTLS port and an LDAPS port)."""
 
-    def __init__(self, directory: Path, *, seed: bool = True) -> None:
+    def __init__(self, directory: Path, *, seed: bool = True, map_size: int | None = None) -> None:
+        """`map_size`: the database's size limit in bytes (slapd's default, 10 MiB, holds
+        a few thousand people)."""
         self.directory = directory
+        self.map_size = map_size
         self.tls: TlsFiles = write_tls_files(directory / "tls")
         self.root_password = secrets.token_urlsafe(18)
         self.bot_password = secrets.token_urlsafe(18)
@@ -243,6 +246,7 @@ class SlapdServer:
 
     def _config_ldif(self) -> str:
         directory = self.directory
+        size_limit = f"olcDbMaxSize: {self.map_size}\n" if self.map_size else ""
         bot = f'dn.exact="{BOT_DN}"'
         return f"""\
 dn: cn=config
@@ -287,7 +291,7 @@ objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
 olcDatabase: {{1}}mdb
 olcDbDirectory: {directory}/data
-olcSuffix: {SUFFIX}
+{size_limit}olcSuffix: {SUFFIX}
 olcRootDN: {ROOT_DN}
 olcRootPW: {self.root_password}
 olcDbIndex: objectClass eq
