@@ -4,8 +4,10 @@ ask it the same questions again.
 A turn looks its account up several times (the policy, the method menu, each check), and
 every message of a conversation does it again: against LDAP that is a search and a walk of
 nested groups each time, in a pure-Python client. What the directory says of an account
-(`find`, `in_any_group`, the admins' addresses) is kept for `ttl` seconds, answers that
-found nothing alike (a made-up name and a real one cost the same); secrets (`totp_secret`)
+(`find`, `in_any_group`, the admins' addresses) is kept for `ttl` seconds, under every
+name the account answers to (the conversation finds it by its id after the first turn
+found it by its email), answers that found nothing alike (a made-up name and a real one
+cost the same); secrets (`totp_secret`)
 are never kept, and whatever the bot changes itself (a password, a lockout, sessions) drops
 what was kept of that account at once. A change made in the directory by someone else shows
 within `ttl`, the delay Entra's own reset has for a new group member or a disabled account.
@@ -46,7 +48,12 @@ class CachedDirectory:
             found: Account | None = account
             return found
         account = await self._directory.find(name)
-        self._put(key, account, account.id if account is not None else None)
+        if account is None:
+            self._put(key, None, None)
+            return None
+        for known in {name, account.id, account.username, account.email or "", *account.aliases}:
+            if known:
+                self._put(("find", known.strip().casefold()), account, account.id)
         return account
 
     def accounts(self) -> AsyncIterator[Account]:

@@ -76,6 +76,16 @@ async def test_an_account_is_looked_up_once_within_the_delay(behind: Counting) -
     assert behind.calls == ["find", "in_any_group", "find", "in_any_group"]
 
 
+async def test_an_account_found_by_one_name_is_kept_under_all_of_them(
+    behind: Counting,
+) -> None:
+    directory = cached(behind, Clock())
+    alice = await found(directory, "alice.wilber@contoso.com")
+    for name in (alice.id, "alice", "alice@contoso.com", "ALICE.WILBER@contoso.com"):
+        assert await found(directory, name) is alice
+    assert behind.calls == ["find"]
+
+
 async def test_a_name_nobody_has_is_kept_as_a_real_one_is(behind: Counting) -> None:
     directory = cached(behind, Clock())
     for _ in range(2):
