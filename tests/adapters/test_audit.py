@@ -39,8 +39,8 @@ async def test_events_are_appended_as_json_lines(tmp_path: Path) -> None:
 
 
 async def test_events_recorded_at_once_are_all_written_whole_in_order(tmp_path: Path) -> None:
-    """Events that arrive while a write is under way go out together, each line whole,
-    and every `record` returns once its own event is in the file."""
+    """Many conversations' events at once: each line whole, in the order recorded, and
+    every `record` returns once its own event is in the file."""
     path = tmp_path / "audit.jsonl"
     audit = JsonlAudit(path)
 
