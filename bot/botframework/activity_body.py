@@ -8,6 +8,7 @@ deep (a card submit's data inside `value`, the tenant inside `channelData`), far
 one before anything walks it, and the body that passed is handed on already parsed.
 """
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,15 @@ async def read_activity_body(request: HttpRequestProtocol) -> Any | None:
     """The parsed body, or None when it is not JSON or nested deeper than `MAX_NESTING`."""
     try:
         body = await request.json()
+    except (ValueError, RecursionError):
+        return None
+    return body if nested_within(body) else None
+
+
+def parse_activity_body(raw: bytes) -> Any | None:
+    """`read_activity_body` for a body already read as bytes."""
+    try:
+        body = json.loads(raw)
     except (ValueError, RecursionError):
         return None
     return body if nested_within(body) else None

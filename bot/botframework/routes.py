@@ -6,18 +6,16 @@ body (`activity_body`) and the channel's rules (`ChannelCloudAdapter.refusal`). 
 then runs the direct way (`direct`); any other activity goes through the SDK's adapter.
 """
 
-import json
 import logging
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import TurnContext
 from pydantic import ValidationError
 
-from bot.botframework.activity_body import NOT_AN_ACTIVITY, nested_within
+from bot.botframework.activity_body import NOT_AN_ACTIVITY, parse_activity_body
 from bot.botframework.agent import MessageTurn, ResetAgent
 from bot.botframework.auth import ChannelCloudAdapter
 from bot.botframework.credentials import BotFrameworkAuth
@@ -77,7 +75,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if isinstance(claims, TokenRefused):
         return web.json_response({"error": claims.error}, status=claims.status)
     raw = await request.read()  # an oversized body fails here as 413, before it is parsed
-    body = _parsed(raw)
+    body = parse_activity_body(raw)
     if body is None:
         log.warning("activity body refused: not JSON or nested too deep")
         return web.json_response({"error": NOT_AN_ACTIVITY}, status=400)
@@ -101,12 +99,3 @@ async def messages(request: web.Request) -> web.StreamResponse:
     except ValidationError:
         return web.json_response({"error": NOT_AN_ACTIVITY}, status=400)
     return response or web.Response(status=202)
-
-
-def _parsed(raw: bytes) -> Any | None:
-    """The body as JSON, or None when it is not JSON or nested past `MAX_NESTING`."""
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    return body if nested_within(body) else None
