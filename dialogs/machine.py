@@ -138,19 +138,20 @@ MACHINE_OPTIONS: dict[str, Any] = {
 
 
 class _SessionMachine(Machine):
-    """A machine that binds a session's triggers and nothing else when it is attached.
+    """A machine that binds nothing to a session when it is attached.
 
-    `Machine` also gives every model an `is_<state>` helper and a `may_<trigger>` one, and
-    looks for `on_enter_<state>` and `on_exit_<state>` methods on it, state by state, at
-    each `add_model`. Sessions use none of them (their state is `session.state`; the machine
-    has no state callbacks), and a session is attached for every turn, so that work is
-    left out.
+    `Machine.add_model` sets a partial on the model for each of the twenty triggers, gives
+    it an `is_<state>` helper and a `may_<trigger>` one, and looks for `on_enter_<state>`
+    and `on_exit_<state>` methods on it, state by state. A session is attached for every
+    turn and fires one or two triggers in it, so it asks for a trigger when it fires it
+    (`ResetSession.__getattr__`, from the events lent by `ResetMachine.attached`); it uses
+    none of the helpers (its state is `session.state`; the machine has no state callbacks).
     """
 
-    def _add_model_to_state(self, state: Any, model: Any) -> None:
+    def _add_trigger_to_model(self, trigger: str, model: Any) -> None:
         return None
 
-    def _add_may_transition_func_for_trigger(self, trigger: str, model: Any) -> None:
+    def _add_model_to_state(self, state: Any, model: Any) -> None:
         return None
 
 
@@ -163,9 +164,11 @@ class ResetMachine:
     @contextmanager
     def attached(self, session: Any) -> Iterator[Any]:
         self._machine.add_model(session, initial=session.state)
+        session.lend_triggers(self._machine.events)
         try:
             yield session
         finally:
+            session.lend_triggers(None)
             self._machine.remove_model(session)
 
 

@@ -9,7 +9,9 @@ the session object for that turn only and is never stored: it happens after the 
 been written, so a turn that loses a race to another one has changed nothing.
 """
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from adapters.delivery import Message
@@ -102,7 +104,7 @@ class ResetSession:
     issued_link: IssuedLink | None = field(default=None, repr=False)
     client: str | None = field(default=None, repr=False)  # this turn's client address
 
-    if TYPE_CHECKING:  # triggers that dialogs.machine binds while a session is attached
+    if TYPE_CHECKING:  # triggers of dialogs.machine, there while a session is attached
 
         def ask_account(self) -> bool: ...
         def issue_challenge(self) -> bool: ...
@@ -123,6 +125,21 @@ class ResetSession:
         def finish_enrolment(self) -> bool: ...
         def ask_to_reconfirm(self) -> bool: ...
         def defer_reconfirmation(self) -> bool: ...
+
+    else:
+
+        def __getattr__(self, name: str) -> Callable[[], bool]:
+            """A trigger of the machine the session is attached to, bound when it is
+            fired (`dialogs.machine`); nothing else is looked up here."""
+            events = self.__dict__.get("_triggers")
+            if events is None or name not in events:
+                raise AttributeError(name)
+            return partial(events[name].trigger, self)
+
+    def lend_triggers(self, events: Mapping[str, Any] | None) -> None:
+        """The machine's events while the session is attached to it, None when it is not:
+        kept beside the fields, never stored."""
+        self.__dict__["_triggers"] = events
 
     def has_enough_verifications(self) -> bool:
         """The machine's guard: distinct proofs (the mailbox, a phone, the app, the

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from microsoft_agents.activity import Activity, ConversationReference
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity
+from pydantic import BaseModel
 
 from bot.botframework.render import to_activity
 from bot.conversations import read_conversation
@@ -25,10 +26,29 @@ _UNPOSTABLE_CHANNELS = frozenset({"console"})
 
 def reference_of(activity: Activity) -> dict[str, Any]:
     """What to keep of an inbound activity to reach its conversation again: no message
-    text, nothing the user typed, and no activity id (a proactive message answers nothing)."""
-    reference = activity.get_conversation_reference()
-    value: dict[str, Any] = reference.model_dump(mode="json", by_alias=True, exclude_none=True)
-    value.pop("activityId", None)
+    text, nothing the user typed, and no activity id (a proactive message answers nothing).
+
+    The fields `Activity.get_conversation_reference` takes, as its model would dump them,
+    read straight off the activity: building and dumping that model cost a turn more than
+    the rest of its address handling. Like that model, it refuses an activity that names
+    no conversation, bot or service URL (ValueError): nothing could be sent back into it."""
+    if not (activity.conversation and activity.recipient and activity.service_url):
+        raise ValueError("the activity names no conversation, bot or service URL")
+    reference = {
+        "user": _dumped(activity.from_property),
+        "bot": _dumped(activity.recipient),
+        "conversation": _dumped(activity.conversation),
+        "channelId": str(activity.channel_id) if activity.channel_id else None,
+        "locale": activity.locale or None,
+        "serviceUrl": activity.service_url,
+    }
+    return {name: value for name, value in reference.items() if value is not None}
+
+
+def _dumped(model: BaseModel | None) -> dict[str, Any] | None:
+    if model is None:
+        return None
+    value: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
     return value
 
 
