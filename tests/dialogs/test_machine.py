@@ -58,6 +58,21 @@ def test_one_machine_serves_many_sessions_and_lets_them_go() -> None:
     assert (first.state, second.state) == ("identifying", "challenged")
 
 
+def test_a_detached_session_has_no_triggers_and_stores_none() -> None:
+    machine = ResetMachine()
+    session = session_in("choosing_password")
+    session.proven, session.required = ["email"], 1
+    with machine.attached(session):
+        assert session.send_link()
+    with pytest.raises(AttributeError):
+        session.start_reset()
+    with pytest.raises(AttributeError):
+        session.not_a_trigger()  # type: ignore[attr-defined]
+    assert session.state == "awaiting_password"
+    assert ResetSession.from_dict(session.to_dict()).to_dict() == session.to_dict()
+    assert "_triggers" not in session.to_dict()
+
+
 def test_a_session_survives_storage_unchanged() -> None:
     session = session_in(
         "challenged",
