@@ -26,9 +26,9 @@ from adapters.directory.embedded_file import (
     Snapshot,
     Stamp,
     User,
-    index,
     load,
     name_key,
+    reindexed,
     write,
 )
 from adapters.hashing import hashing
@@ -63,12 +63,19 @@ class EmbeddedDirectorySettings(BaseModel):
 class EmbeddedDirectory:
     """The Directory port over a YAML file; build it with `await EmbeddedDirectory.open(...)`."""
 
-    def __init__(self, path: Path, key: EncryptionKey, snapshot: Snapshot) -> None:
+    def __init__(
+        self,
+        path: Path,
+        key: EncryptionKey,
+        snapshot: Snapshot,
+        rendered: RenderedUsers | None = None,
+    ) -> None:
+        """`rendered`: the users' YAML blocks as the file has them (`open` renders them)."""
         self._path = path
         self._key = key
         self._snapshot = snapshot
         self._changes: list[_Change] = []
-        self._rendered = RenderedUsers()
+        self._rendered = rendered or RenderedUsers()
         self._writer: asyncio.Task[None] | None = None
 
     can_unlock = True
@@ -81,7 +88,9 @@ class EmbeddedDirectory:
         decrypted once here, so a wrong key fails at start-up, not at a user's first try.
         """
         snapshot = await asyncio.to_thread(load, path, key)
-        return cls(path, key, snapshot)
+        rendered = RenderedUsers()
+        await asyncio.to_thread(rendered.of, list(snapshot.document.users))
+        return cls(path, key, snapshot, rendered)
 
     async def find(self, name: str) -> Account | None:
         user = self._user(name)
@@ -193,7 +202,8 @@ class EmbeddedDirectory:
         if edited:
             snapshot = load(self._path, self._key)
             self._snapshot = snapshot
-        users = {name_key(user.username): user for user in snapshot.document.users}
+        users = dict(snapshot.users)  # name key -> user, in file order
+        changed: dict[str, User] = {}
         failures: list[Exception | None] = []
         for change in batch:
             key = name_key(change.username)
@@ -202,13 +212,13 @@ class EmbeddedDirectory:
                 message = f"{self._path}: user {change.username!r} is no longer listed"
                 failures.append(DirectoryUnavailable(message))
                 continue
-            users[key] = change.change(user)
+            users[key] = changed[key] = change.change(user)
             failures.append(None)
         listed = list(users.values())
         if listed != snapshot.document.users:
             document = snapshot.document.model_copy(update={"users": listed})
             stamp = write(self._path, snapshot.header, document, self._rendered)
-            self._snapshot = index(document, snapshot.header, stamp, self._path)
+            self._snapshot = reindexed(snapshot, document, stamp, changed, self._path)
         return failures
 
 

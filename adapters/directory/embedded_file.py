@@ -7,7 +7,7 @@ the offending value (it may hold a hash or an encrypted secret).
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -200,6 +200,23 @@ def index(document: DirectoryFile, header: str, stamp: Stamp, path: Path) -> Sna
         names=names,
         parents={member: frozenset(groups) for member, groups in parents.items()},
     )
+
+
+def reindexed(
+    before: Snapshot, document: DirectoryFile, stamp: Stamp, changed: Mapping[str, User], path: Path
+) -> Snapshot:
+    """`before` after a write that replaced the users under `changed`'s name keys (and
+    nothing else) to make `document`: the name index is kept when their names are the
+    same, as a password, lock or revocation change leaves them. Indexing every name of
+    thousands of users at each write held the GIL long enough to stall other users' turns."""
+    same_shape = document.groups is before.document.groups and len(document.users) == len(
+        before.document.users
+    )
+    for key, new in changed.items():
+        old = before.users.get(key)
+        if not same_shape or old is None or old.names() != new.names():
+            return index(document, before.header, stamp, path)
+    return replace(before, document=document, stamp=stamp, users={**before.users, **changed})
 
 
 class RenderedUsers:

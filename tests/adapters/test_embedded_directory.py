@@ -18,7 +18,7 @@ from adapters.directory import Account, DirectoryUnavailable, PasswordRejected
 from adapters.directory.answers import answer_matches
 from adapters.directory.at_rest import EncryptionKey
 from adapters.directory.embedded import EmbeddedDirectory, EmbeddedDirectorySettings
-from adapters.directory.embedded_file import load, write
+from adapters.directory.embedded_file import index, load, reindexed, write
 
 ALICE_ID = "f94b2385-7041-4106-91e7-4a97eb539735"
 ALICE_TOTP = "MCE3HIXZW4VZTS6R7WB35M2KH77222RP"
@@ -346,3 +346,32 @@ def test_the_shipped_demo_file_holds_no_clear_secret() -> None:
     text = (files("config") / "demo-directory.yaml").read_text(encoding="utf-8")
     for clear in ("Demo-Pass", ALICE_TOTP, ADELE_TOTP, "Biscuit", "Okafor"):
         assert clear not in text
+
+
+def test_a_write_keeps_the_name_index_only_while_the_names_are_the_same(demo_path: Path) -> None:
+    before = load(demo_path, EncryptionKey.demo())
+    alice, bob = before.users["alice"], before.users["bob"]
+    changed = {"alice": alice.model_copy(update={"locked": True})}
+    document = before.document.model_copy(
+        update={"users": [changed.get(key, user) for key, user in before.users.items()]}
+    )
+    kept = reindexed(before, document, before.stamp, changed, demo_path)
+    again = index(document, before.header, before.stamp, demo_path)
+    assert (kept.names, kept.users) == (again.names, again.users)
+    assert kept.users["alice"].locked
+    assert kept.document is document
+
+    renamed = {"alice": alice.model_copy(update={"aliases": [*alice.aliases, "awilber2"]})}
+    document = before.document.model_copy(
+        update={"users": [renamed.get(key, user) for key, user in before.users.items()]}
+    )
+    assert reindexed(before, document, before.stamp, renamed, demo_path).names["awilber2"] == (
+        "alice"
+    )
+
+    clash = {"alice": alice.model_copy(update={"aliases": [bob.username]})}
+    document = before.document.model_copy(
+        update={"users": [clash.get(key, user) for key, user in before.users.items()]}
+    )
+    with pytest.raises(DirectoryUnavailable, match="names two users"):
+        reindexed(before, document, before.stamp, clash, demo_path)
