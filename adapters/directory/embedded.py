@@ -68,14 +68,14 @@ class EmbeddedDirectory:
         path: Path,
         key: EncryptionKey,
         snapshot: Snapshot,
-        rendered: RenderedUsers | None = None,
+        rendered: RenderedUsers,
     ) -> None:
         """`rendered`: the users' YAML blocks as the file has them (`open` renders them)."""
         self._path = path
         self._key = key
         self._snapshot = snapshot
         self._changes: list[_Change] = []
-        self._rendered = rendered or RenderedUsers()
+        self._rendered = rendered
         self._writer: asyncio.Task[None] | None = None
 
     can_unlock = True
@@ -89,7 +89,7 @@ class EmbeddedDirectory:
         """
         snapshot = await asyncio.to_thread(load, path, key)
         rendered = RenderedUsers()
-        await asyncio.to_thread(rendered.of, list(snapshot.document.users))
+        await asyncio.to_thread(rendered.of, snapshot.document.users)
         return cls(path, key, snapshot, rendered)
 
     async def find(self, name: str) -> Account | None:

@@ -209,12 +209,13 @@ def reindexed(
     nothing else) to make `document`: the name index is kept when their names are the
     same, as a password, lock or revocation change leaves them. Indexing every name of
     thousands of users at each write held the GIL long enough to stall other users' turns."""
-    same_shape = document.groups is before.document.groups and len(document.users) == len(
+    if document.groups is not before.document.groups or len(document.users) != len(
         before.document.users
-    )
+    ):
+        return index(document, before.header, stamp, path)
     for key, new in changed.items():
         old = before.users.get(key)
-        if not same_shape or old is None or old.names() != new.names():
+        if old is None or old.names() != new.names():
             return index(document, before.header, stamp, path)
     return replace(before, document=document, stamp=stamp, users={**before.users, **changed})
 

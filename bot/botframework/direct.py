@@ -19,6 +19,7 @@ from microsoft_agents.activity import Activity, ActivityTypes, DeliveryModes, Re
 from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 
 from bot.botframework.outbound import Outbound
+from bot.botframework.render import model_json
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +73,12 @@ class DirectTurn:
 def _reply_address(incoming: Activity) -> dict[str, Any]:
     """What `Activity.apply_conversation_reference` sets on a reply to `incoming`."""
 
-    def dumped(value: Any) -> Any:
-        return value.model_dump(by_alias=True, exclude_none=True, mode="json")
-
     address: dict[str, Any] = {
         "channelId": str(incoming.channel_id) if incoming.channel_id else None,
         "serviceUrl": incoming.service_url,
-        "conversation": dumped(incoming.conversation) if incoming.conversation else None,
-        "from": dumped(incoming.recipient) if incoming.recipient else None,
-        "recipient": dumped(incoming.from_property) if incoming.from_property else None,
+        "conversation": model_json(incoming.conversation),
+        "from": model_json(incoming.recipient),
+        "recipient": model_json(incoming.from_property),
         "replyToId": incoming.id,
         "locale": incoming.locale,
     }

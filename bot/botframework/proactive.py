@@ -10,9 +10,8 @@ from urllib.parse import urlsplit
 from microsoft_agents.activity import Activity, ConversationReference
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity
-from pydantic import BaseModel
 
-from bot.botframework.render import to_activity
+from bot.botframework.render import model_json, to_activity
 from bot.conversations import read_conversation
 from dialogs import Reply
 from state import Store
@@ -35,21 +34,14 @@ def reference_of(activity: Activity) -> dict[str, Any]:
     if not (activity.conversation and activity.recipient and activity.service_url):
         raise ValueError("the activity names no conversation, bot or service URL")
     reference = {
-        "user": _dumped(activity.from_property),
-        "bot": _dumped(activity.recipient),
-        "conversation": _dumped(activity.conversation),
+        "user": model_json(activity.from_property),
+        "bot": model_json(activity.recipient),
+        "conversation": model_json(activity.conversation),
         "channelId": str(activity.channel_id) if activity.channel_id else None,
         "locale": activity.locale or None,
         "serviceUrl": activity.service_url,
     }
     return {name: value for name, value in reference.items() if value is not None}
-
-
-def _dumped(model: BaseModel | None) -> dict[str, Any] | None:
-    if model is None:
-        return None
-    value: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return value
 
 
 class BotFrameworkNotifier:

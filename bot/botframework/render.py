@@ -7,6 +7,7 @@ picture holds the same secret as the text, so it is never written anywhere to be
 """
 
 import base64
+from typing import Any
 
 from microsoft_agents.activity import (
     ActionTypes,
@@ -16,11 +17,20 @@ from microsoft_agents.activity import (
     CardAction,
     SuggestedActions,
 )
+from pydantic import BaseModel
 
 from dialogs import Image, Reply
 
 IMAGE_TYPE = "image/png"
 IMAGE_NAME = "authenticator.png"
+
+
+def model_json(model: BaseModel | None) -> dict[str, Any] | None:
+    """A part of an activity (an account, a conversation) as it goes on the wire."""
+    if model is None:
+        return None
+    value: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return value
 
 
 def image_attachment(image: Image) -> Attachment:
