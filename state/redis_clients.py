@@ -7,8 +7,9 @@ to the primary that owns the key's slot (and, on NOSCRIPT, loads the script on e
 primary). What differs is how the client is built, what `ping` has to reach, and which
 servers hold data, which is what the persistence check asks about.
 
-- standalone: one `Redis` on a blocking pool of `max_connections`: a command waits up to
-  `timeout` for a free connection.
+- standalone: the bot's own pool of redis-py connections (state/redis_pool.py): one
+  deadline per call covers waiting for one of `max_connections` connections, sending and
+  the reply, and a connection whose call did not end in a whole reply is dropped.
 - cluster: `RedisCluster` started from the URL's node (the others are discovered), with
   its own retries off, like the other modes: a command whose reply was lost must not run
   twice. Its pools (`max_connections` per node) fail at once when full instead of waiting,
@@ -19,8 +20,8 @@ servers hold data, which is what the persistence check asks about.
   the primary is, so after a failover the next connection goes to the new primary. Its pool
   also fails at once when full.
 
-For the two pools that do not wait, `RedisClient.slots` bounds the commands in flight to
-`max_connections`, so the store waits (up to `timeout`) for a free one in every mode.
+For those two pools that do not wait, a semaphore bounds the commands in flight to
+`max_connections`, so a call waits (up to `timeout`) for a free one in every mode.
 
 The URL's user, password, database and scheme (TLS with `rediss://`) are the data servers'
 in every mode. Sentinels are reached with the same scheme and timeouts but without the
@@ -29,18 +30,30 @@ credentials (a Sentinel that itself requires a password is not supported).
 
 import asyncio
 import re
-from collections.abc import Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection, parse_url
+from redis.asyncio.connection import (
+    Connection,
+    SSLConnection,
+    UnixDomainSocketConnection,
+    parse_url,
+)
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.maint_notifications import MaintNotificationsConfig
+
+from state.lua import LuaScript
+from state.redis_pool import Argument, ConnectionPool
 
 Mode = Literal["standalone", "cluster", "sentinel"]
 
@@ -66,30 +79,132 @@ class Persistence:
     save: str | None
 
 
-@dataclass(frozen=True)
-class RedisClient:
-    """A redis-py client for one deployment, and how to talk about it."""
+class RedisClient(ABC):
+    """The commands the store sends, for one deployment, and how to talk about it."""
 
-    mode: Mode
-    commands: Redis | RedisCluster
-    where: str  # for messages: names the servers, never the credentials
-    secret: str | None
-    slots: asyncio.Semaphore | None  # bounds commands in flight where the pool does not
-    timeout: float  # for connecting, each command, and a free connection
-    sentinel: Sentinel | None = None
+    def __init__(self, mode: Mode, *, where: str, secret: str | None, timeout: float) -> None:
+        self.mode: Mode = mode
+        self.where = where  # for messages: names the servers, never the credentials
+        self.secret = secret
+        self.timeout = timeout  # for connecting, each command, and a free connection
 
+    @abstractmethod
+    async def execute(self, *arguments: Argument) -> Any:
+        """One command's reply, routed to the server that holds its key."""
+
+    @abstractmethod
+    async def evalsha(
+        self, script: LuaScript, keys: Sequence[str], arguments: Sequence[Argument]
+    ) -> Any:
+        """One script's reply, the script loaded where the server lacks it."""
+
+    @abstractmethod
+    async def delete(self, *keys: str) -> int:
+        """How many of `keys` existed and are gone."""
+
+    @abstractmethod
     async def ping(self) -> None:
         """Every server that holds data answers: in a cluster, every primary."""
-        if isinstance(self.commands, RedisCluster):
-            await self.commands.ping(target_nodes=RedisCluster.PRIMARIES)
-        else:
-            await self.commands.ping()
 
+    @abstractmethod
     async def persistence(self) -> list[Persistence]:
         """`appendonly` and `save` of each server that holds data (each cluster primary)."""
-        if not isinstance(self.commands, RedisCluster):
-            return [await _persistence(self.where, self.commands)]
-        cluster = self.commands
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Disconnect every connection."""
+
+
+class OneServer(RedisClient):
+    """One Redis server, on the bot's own connection pool."""
+
+    def __init__(
+        self, pool: ConnectionPool, *, where: str, secret: str | None, timeout: float
+    ) -> None:
+        super().__init__("standalone", where=where, secret=secret, timeout=timeout)
+        self._pool = pool
+
+    async def execute(self, *arguments: Argument) -> Any:
+        return await self._pool.execute(*arguments)
+
+    async def evalsha(
+        self, script: LuaScript, keys: Sequence[str], arguments: Sequence[Argument]
+    ) -> Any:
+        return await self._pool.evalsha(script, keys, arguments)
+
+    async def delete(self, *keys: str) -> int:
+        return int(await self._pool.execute("DEL", *keys))
+
+    async def ping(self) -> None:
+        await self._pool.execute("PING")
+
+    async def persistence(self) -> list[Persistence]:
+        try:
+            appendonly = await self._pool.execute("CONFIG", "GET", "appendonly")
+            save = await self._pool.execute("CONFIG", "GET", "save")
+        except ResponseError:  # CONFIG refused: managed services and ACL users without it
+            return [Persistence(self.where, None, None)]
+        return [
+            Persistence(
+                self.where, _config_value(appendonly, "appendonly"), _config_value(save, "save")
+            )
+        ]
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+class RoutedClient(RedisClient):
+    """A redis-py client that finds the server itself: a cluster's slot owner, or the
+    primary Sentinel names. Its pool fails at once when full, so a semaphore makes calls
+    wait (up to the timeout) for one of `max_connections` instead."""
+
+    def __init__(
+        self,
+        mode: Mode,
+        commands: Redis | RedisCluster,
+        *,
+        where: str,
+        secret: str | None,
+        timeout: float,
+        max_connections: int,
+        sentinel: Sentinel | None = None,
+    ) -> None:
+        super().__init__(mode, where=where, secret=secret, timeout=timeout)
+        self._commands = commands
+        self._slots = asyncio.Semaphore(max_connections)
+        self._scripts: dict[str, AsyncScript] = {}
+        self._sentinel = sentinel
+
+    async def execute(self, *arguments: Argument) -> Any:
+        async with self._slot():
+            return await self._commands.execute_command(*arguments)
+
+    async def evalsha(
+        self, script: LuaScript, keys: Sequence[str], arguments: Sequence[Argument]
+    ) -> Any:
+        registered = self._scripts.get(script.sha)
+        if registered is None:
+            registered = self._scripts[script.sha] = self._commands.register_script(script.source)
+        async with self._slot():
+            return await registered(keys=list(keys), args=list(arguments))
+
+    async def delete(self, *keys: str) -> int:
+        """In a cluster redis-py splits the keys by slot, which a raw DEL would not."""
+        async with self._slot():
+            return int(await self._commands.delete(*keys))
+
+    async def ping(self) -> None:
+        async with self._slot():
+            if isinstance(self._commands, RedisCluster):
+                await self._commands.ping(target_nodes=RedisCluster.PRIMARIES)
+            else:
+                await self._commands.ping()
+
+    async def persistence(self) -> list[Persistence]:
+        if not isinstance(self._commands, RedisCluster):
+            return [await _persistence(self.where, self._commands)]
+        cluster = self._commands
         await cluster.initialize()
         return list(
             await asyncio.gather(
@@ -102,10 +217,24 @@ class RedisClient:
 
     async def aclose(self) -> None:
         try:
-            await self.commands.aclose()
+            await self._commands.aclose()
         finally:
-            if self.sentinel is not None:
-                await self.sentinel.aclose()
+            if self._sentinel is not None:
+                await self._sentinel.aclose()
+
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise RedisConnectionError(
+                f"every connection stayed busy for {self.timeout} s"
+            ) from None
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 class ConnectionOptions(TypedDict, total=False):
@@ -137,8 +266,8 @@ def connect(
 
     `url` names the server (standalone), any one node (cluster) or one Sentinel (sentinel,
     `sentinels` naming more as `host:port`). `username` and `password`, when given, win
-    over the URL's. `timeout` bounds connecting, each command, and the wait for a free
-    connection.
+    over the URL's. `timeout` bounds each call: on one server the wait for a free
+    connection, connecting, sending and the reply together; in the other modes each of them.
     """
     if not timeout > 0:
         raise ValueError("the Redis timeout must be positive")
@@ -169,20 +298,13 @@ def connect(
             name=sentinel_master,
             max_connections=max_connections,
         )
-    pool = BlockingConnectionPool(
-        max_connections=max_connections,
-        timeout=timeout,
-        maint_notifications_config=_NO_MAINTENANCE,
-        **options,
+    where = f"Redis at {_describe(options)}"
+    settings = {**options, "socket_timeout": None, "maint_notifications_config": _NO_MAINTENANCE}
+    connection_class = settings.pop("connection_class", Connection)
+    pool = ConnectionPool(
+        lambda: connection_class(**settings), size=max_connections, timeout=timeout
     )
-    return RedisClient(
-        mode="standalone",
-        commands=Redis.from_pool(pool),
-        where=f"Redis at {_describe(options)}",
-        secret=secret,
-        slots=None,
-        timeout=timeout,
-    )
+    return OneServer(pool, where=where, secret=secret, timeout=timeout)
 
 
 def _cluster(
@@ -199,13 +321,13 @@ def _cluster(
         **options,
     )
     address = _address(options.get("host", "localhost"), options.get("port", 6379))
-    return RedisClient(
-        mode="cluster",
-        commands=client,
+    return RoutedClient(
+        "cluster",
+        client,
         where=f"Redis Cluster at {_scheme(tls)}://{address}",
         secret=secret,
-        slots=asyncio.Semaphore(max_connections),
         timeout=options["socket_timeout"],
+        max_connections=max_connections,
     )
 
 
@@ -240,13 +362,13 @@ def _sentinel(
         **options,
     )
     sentinel_list = ", ".join(f"{_scheme(tls)}://{_address(*each)}" for each in addresses)
-    return RedisClient(
-        mode="sentinel",
-        commands=primary,
+    return RoutedClient(
+        "sentinel",
+        primary,
         where=(f"Redis primary {name!r} (db {options.get('db', 0)}) via Sentinel {sentinel_list}"),
         secret=secret,
-        slots=asyncio.Semaphore(max_connections),
         timeout=options["socket_timeout"],
+        max_connections=max_connections,
         sentinel=sentinel,
     )
 
@@ -284,13 +406,20 @@ async def _persistence(server: str, client: Redis | RedisCluster, node: Any = No
 
 
 def _config_value(reply: Any, name: str) -> str | None:
-    """The value of one `CONFIG GET name` reply, or None when the server did not report it."""
-    if not isinstance(reply, Mapping):
-        return None
-    for key, value in reply.items():
+    """The value of one `CONFIG GET name` reply (a map in RESP3 and from redis-py's
+    client, a flat list of names and values in RESP2), or None when the server did not
+    report it."""
+    pairs = reply.items() if isinstance(reply, Mapping) else _pairs(reply)
+    for key, value in pairs:
         if _text(key) == name:
             return _text(value)
     return None
+
+
+def _pairs(reply: Any) -> list[tuple[Any, Any]]:
+    if not isinstance(reply, list | tuple):
+        return []
+    return list(zip(reply[::2], reply[1::2], strict=False))
 
 
 def _describe(options: Mapping[str, Any]) -> str:

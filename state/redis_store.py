@@ -41,16 +41,15 @@ each command and script goes to the primary that owns its key's slot, `ping` ask
 primary, and the persistence warning names each primary that has none.
 """
 
-import asyncio
 import json
 import math
 import secrets
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable
 from typing import Any, Self, TypeVar, Unpack
 
 from state.base import EtagMismatch, Record, StoreUnavailable
 from state.clock import Clock
+from state.lua import LuaScript
 from state.redis_clients import (
     ERRORS,
     ConnectionOptions,
@@ -71,7 +70,7 @@ _TTL_MARGIN_MS = 1000
 
 _ESCAPES = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D"})
 
-_PUT = """
+_PUT = LuaScript("""
 -- KEYS[1] record hash. ARGV: condition ('any' | 'match' | 'absent'), expected etag, now,
 -- value, new etag, expires_at ('' = never), real TTL in ms.
 if ARGV[1] ~= 'any' then
@@ -95,9 +94,9 @@ else
     redis.call('PEXPIRE', KEYS[1], ARGV[7])
 end
 return 1
-"""
+""")
 
-_DELETE = """
+_DELETE = LuaScript("""
 -- KEYS[1] record hash. ARGV: conditional ('1' | '0'), expected etag, now.
 -- Returns 1 (a live record removed), 0 (none was live), -1 (etag mismatch).
 local current = redis.call('HMGET', KEYS[1], 'e', 'x')
@@ -109,9 +108,9 @@ if ARGV[1] == '1' and etag ~= ARGV[2] then return -1 end
 redis.call('DEL', KEYS[1])
 if etag then return 1 end
 return 0
-"""
+""")
 
-_TAKE = """
+_TAKE = LuaScript("""
 -- KEYS[1] events sorted set. ARGV: horizon (events at or before it have left the window),
 -- limit, now, a unique member, real TTL in ms (PTTL is -1 for a key without one).
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -121,7 +120,7 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then
     redis.call('PEXPIRE', KEYS[1], ARGV[5])
 end
 return 1
-"""
+""")
 
 
 def record_key(key: str, prefix: str = DEFAULT_PREFIX) -> str:
@@ -158,10 +157,6 @@ class RedisStore:
         self._client: RedisClient = connect(url, **connection)
         self._clock = clock
         self._prefix = key_prefix
-        self._redis = self._client.commands
-        self._put_script = self._redis.register_script(_PUT)
-        self._delete_script = self._redis.register_script(_DELETE)
-        self._take_script = self._redis.register_script(_TAKE)
         self._closed = False
 
     @classmethod
@@ -189,7 +184,7 @@ class RedisStore:
     async def get(self, key: str) -> Record | None:
         now = self._clock.now()
         value, etag, expires_at = await self._call(
-            self._redis.hmget(record_key(key, self._prefix), ["v", "e", "x"])
+            self._client.execute("HMGET", record_key(key, self._prefix), "v", "e", "x")
         )
         if value is None or etag is None:
             return None
@@ -217,9 +212,10 @@ class RedisStore:
         expires_at = "" if ttl is None else repr(now + ttl)
         real_ttl = 0 if ttl is None else _milliseconds(ttl)
         written = await self._call(
-            self._put_script(
-                keys=[record_key(key, self._prefix)],
-                args=[condition, if_match or "", repr(now), text, etag, expires_at, real_ttl],
+            self._client.evalsha(
+                _PUT,
+                [record_key(key, self._prefix)],
+                [condition, if_match or "", repr(now), text, etag, expires_at, real_ttl],
             )
         )
         if not written:
@@ -228,13 +224,10 @@ class RedisStore:
 
     async def delete(self, key: str, *, if_match: str | None = None) -> bool:
         outcome = await self._call(
-            self._delete_script(
-                keys=[record_key(key, self._prefix)],
-                args=[
-                    "0" if if_match is None else "1",
-                    if_match or "",
-                    repr(self._clock.now()),
-                ],
+            self._client.evalsha(
+                _DELETE,
+                [record_key(key, self._prefix)],
+                ["0" if if_match is None else "1", if_match or "", repr(self._clock.now())],
             )
         )
         if outcome < 0:
@@ -244,15 +237,10 @@ class RedisStore:
     async def take(self, key: str, *, limit: int, window: float) -> bool:
         now = self._clock.now()
         taken = await self._call(
-            self._take_script(
-                keys=[counter_key(key, self._prefix)],
-                args=[
-                    repr(now - window),
-                    limit,
-                    repr(now),
-                    secrets.token_hex(8),
-                    _milliseconds(window),
-                ],
+            self._client.evalsha(
+                _TAKE,
+                [counter_key(key, self._prefix)],
+                [repr(now - window), limit, repr(now), secrets.token_hex(8), _milliseconds(window)],
             )
         )
         return bool(taken)
@@ -260,16 +248,16 @@ class RedisStore:
     async def count(self, key: str, *, window: float) -> int:
         horizon = self._clock.now() - window
         events = await self._call(
-            self._redis.zcount(counter_key(key, self._prefix), f"({horizon!r}", "+inf")
+            self._client.execute("ZCOUNT", counter_key(key, self._prefix), f"({horizon!r}", "+inf")
         )
         return int(events)
 
     async def give_back(self, key: str) -> None:
-        await self._call(self._redis.zpopmax(counter_key(key, self._prefix)))
+        await self._call(self._client.execute("ZPOPMAX", counter_key(key, self._prefix)))
 
     async def clear(self, *keys: str) -> None:
         if keys:
-            await self._call(self._redis.delete(*(counter_key(key, self._prefix) for key in keys)))
+            await self._call(self._client.delete(*(counter_key(key, self._prefix) for key in keys)))
 
     @property
     def mode(self) -> Mode:
@@ -318,33 +306,11 @@ class RedisStore:
         try:
             if self._closed:
                 raise StoreUnavailable(f"the Redis store for {self._client.where} is closed")
-            async with self._connection():
-                return await command
+            return await command
         except ERRORS as exc:
             raise StoreUnavailable(self._unavailable(exc)) from exc
         finally:
             _discard(command)  # when it never ran; closing a finished coroutine does nothing
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[None]:
-        """Wait (up to the timeout) for one of the `max_connections` connections, where the
-        client's own pool would fail at once instead (cluster, sentinel)."""
-        slots = self._client.slots
-        if slots is None:
-            yield
-            return
-        try:
-            async with asyncio.timeout(self._client.timeout):
-                await slots.acquire()
-        except TimeoutError:
-            raise StoreUnavailable(
-                f"{self._client.where} unavailable: every connection stayed busy for "
-                f"{self._client.timeout} s"
-            ) from None
-        try:
-            yield
-        finally:
-            slots.release()
 
     def _unavailable(self, exc: BaseException) -> str:
         detail = describe_error(exc)
