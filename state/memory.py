@@ -12,18 +12,18 @@ expired, so the dicts hold what is live however many keys came and went.
 """
 
 import heapq
-import json
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from state import codec
 from state.base import EtagMismatch, Record
 from state.clock import Clock
+from state.tokens import UniqueTokens
 
 
 @dataclass(frozen=True)
 class _Entry:
-    text: str
+    text: bytes
     etag: str
     expires_at: float | None
 
@@ -37,6 +37,7 @@ class _Event:
 class MemoryStore:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
+        self._tokens = UniqueTokens()
         self._records: dict[str, _Entry] = {}
         self._events: dict[str, list[_Event]] = {}
         # (expiry, is a counter, key): a reminder to look at that key then. A reminder may
@@ -48,7 +49,7 @@ class MemoryStore:
         entry = self._live(key)
         if entry is None:
             return None
-        return Record(value=json.loads(entry.text), etag=entry.etag)
+        return Record(value=codec.loads(entry.text), etag=entry.etag)
 
     async def put(
         self,
@@ -61,14 +62,14 @@ class MemoryStore:
     ) -> str:
         if if_match is not None and if_none_match:
             raise ValueError("if_match and if_none_match exclude each other")
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text = codec.dumps(value)
         self._sweep()
         current = self._live(key)
         if if_none_match and current is not None:
             raise EtagMismatch(key)
         if if_match is not None and (current is None or current.etag != if_match):
             raise EtagMismatch(key)
-        etag = secrets.token_hex(16)
+        etag = self._tokens.next()
         expires_at = None if ttl is None else self._clock.now() + ttl
         self._records[key] = _Entry(text, etag, expires_at)
         if expires_at is not None:

@@ -41,12 +41,11 @@ each command and script goes to the primary that owns its key's slot, `ping` ask
 primary, and the persistence warning names each primary that has none.
 """
 
-import json
 import math
-import secrets
 from collections.abc import Awaitable
 from typing import Any, Self, TypeVar, Unpack
 
+from state import codec
 from state.base import EtagMismatch, Record, StoreUnavailable
 from state.clock import Clock
 from state.lua import LuaScript
@@ -59,6 +58,7 @@ from state.redis_clients import (
     connect,
     describe_error,
 )
+from state.tokens import UniqueTokens
 
 T = TypeVar("T")
 
@@ -157,6 +157,7 @@ class RedisStore:
         self._client: RedisClient = connect(url, **connection)
         self._clock = clock
         self._prefix = key_prefix
+        self._tokens = UniqueTokens()
         self._closed = False
 
     @classmethod
@@ -190,7 +191,7 @@ class RedisStore:
             return None
         if expires_at is not None and float(expires_at) <= now:
             return None
-        return Record(value=json.loads(value), etag=_text(etag))
+        return Record(value=codec.loads(value), etag=_text(etag))
 
     async def put(
         self,
@@ -205,9 +206,9 @@ class RedisStore:
             raise ValueError("if_match and if_none_match exclude each other")
         if ttl is not None and not math.isfinite(ttl):
             raise ValueError("ttl must be a finite number of seconds")
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text = codec.dumps(value)
         now = self._clock.now()
-        etag = secrets.token_hex(16)
+        etag = self._tokens.next()
         condition = "match" if if_match is not None else "absent" if if_none_match else "any"
         expires_at = "" if ttl is None else repr(now + ttl)
         real_ttl = 0 if ttl is None else _milliseconds(ttl)
@@ -240,7 +241,7 @@ class RedisStore:
             self._client.evalsha(
                 _TAKE,
                 [counter_key(key, self._prefix)],
-                [repr(now - window), limit, repr(now), secrets.token_hex(8), _milliseconds(window)],
+                [repr(now - window), limit, repr(now), self._tokens.next(), _milliseconds(window)],
             )
         )
         return bool(taken)

@@ -12,17 +12,17 @@ keeps only what is live however many typed names and client addresses came and w
 """
 
 import asyncio
-import json
 import os
-import secrets
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from state import codec
 from state.base import EtagMismatch, Record, StoreUnavailable
 from state.clock import Clock
+from state.tokens import UniqueTokens
 
 T = TypeVar("T")
 
@@ -59,6 +59,7 @@ class SqliteStore:
         """Connects lazily on the worker thread; use `open` to fail fast at startup."""
         self._path = Path(path)
         self._clock = clock
+        self._tokens = UniqueTokens()
         self._busy_timeout = busy_timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         self._connection: sqlite3.Connection | None = None
@@ -80,7 +81,7 @@ class SqliteStore:
         row = await self._run(lambda conn: conn.execute(_SELECT_LIVE, (key, now)).fetchone())
         if row is None:
             return None
-        return Record(value=json.loads(row[0]), etag=row[1])
+        return Record(value=codec.loads(row[0]), etag=row[1])
 
     async def put(
         self,
@@ -93,10 +94,10 @@ class SqliteStore:
     ) -> str:
         if if_match is not None and if_none_match:
             raise ValueError("if_match and if_none_match exclude each other")
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text = codec.dumps(value).decode()
         now = self._clock.now()
         expires_at = None if ttl is None else now + ttl
-        etag = secrets.token_hex(16)
+        etag = self._tokens.next()
 
         def write(conn: sqlite3.Connection) -> str:
             # With if_none_match, if_match is None: the only etag it accepts is "absent".

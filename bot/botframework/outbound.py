@@ -20,6 +20,8 @@ from microsoft_agents.hosting.core.authorization.authentication_constants import
 )
 from microsoft_agents.hosting.core.connector.get_product_info import get_product_info
 
+from state import codec
+
 TIMEOUT = ClientTimeout(total=15)
 RENEW_BEFORE = 300.0
 """Seconds before its expiry a token is asked for again, so none expires on the way."""
@@ -55,11 +57,11 @@ class Outbound:
         if reply_to := activity.get("replyToId"):
             path += f"/{reply_to}"
         url = service_url.rstrip("/") + "/" + path
-        headers = {"User-Agent": self._user_agent}
+        headers = {"User-Agent": self._user_agent, "Content-Type": "application/json"}
         token = await self._token(claims, service_url)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        async with self._opened().post(url, json=activity, headers=headers) as response:
+        async with self._opened().post(url, data=codec.dumps(activity), headers=headers) as response:
             response.raise_for_status()
             answer: Any = await response.json(content_type=None) if response.content_length else {}
         sent = answer.get("id") if isinstance(answer, dict) else None
