@@ -257,7 +257,7 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
             secure_cookies=runtime.settings.server.base_url.startswith("https://"),
         )
         add_webchat_routes(app, webchat)
-    bot_framework = BotFrameworkNotifier(adapter, auth.app_id, runtime.store)
+    bot_framework = BotFrameworkNotifier(outbound, auth.app_id, runtime.store)
     # Teams knows people by their Entra object id; a directory over LDAP has no such ids.
     new_chats = (
         None

@@ -19,7 +19,7 @@ from microsoft_agents.activity import Activity, ActivityTypes, DeliveryModes, Re
 from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 
 from bot.botframework.outbound import Outbound
-from bot.botframework.render import model_json
+from bot.botframework.render import model_json, reply_fields
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,7 @@ class DirectTurn:
         activity's, dumped once for all replies."""
         sent: list[ResourceResponse] = []
         for activity in activities:
-            body = activity.model_dump(
-                by_alias=True, exclude_unset=True, exclude_none=True, mode="json"
-            )
-            body.pop("id", None)
-            body.setdefault("type", ActivityTypes.message)
-            body.setdefault("inputHint", "acceptingInput")
-            body |= self._address
+            body = reply_fields(activity) | self._address
             ident = await self._outbound.reply(self._claims, body)
             if body["type"] != ActivityTypes.trace:
                 self.responded = True

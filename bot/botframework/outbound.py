@@ -61,7 +61,8 @@ class Outbound:
         token = await self._token(claims, service_url)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        async with self._opened().post(url, data=codec.dumps(activity), headers=headers) as response:
+        body = codec.dumps(activity)
+        async with self._opened().post(url, data=body, headers=headers) as response:
             response.raise_for_status()
             answer: Any = await response.json(content_type=None) if response.content_length else {}
         sent = answer.get("id") if isinstance(answer, dict) else None

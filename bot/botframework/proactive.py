@@ -1,17 +1,28 @@
 """Messages the bot starts itself into a Bot Framework conversation (the password page's
 result, notices about an account, later hand-offs and reminders), through a kept
-conversation reference."""
+conversation reference.
+
+They go out on `Outbound`, the replies' own client, with the token the Agents SDK's
+`continue_conversation` would present (claims naming the bot's app id: the Bot Framework
+audience and scope), as a new activity in the conversation (`POST .../activities`, Bot
+Framework's send-to-conversation): a proactive message answers nothing, where the SDK's
+path replies to the made-up id of its continuation event. The SDK built a turn context, a
+connector client and a user-token client for each one.
+"""
 
 import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from microsoft_agents.activity import Activity, ConversationReference
-from microsoft_agents.hosting.aiohttp import CloudAdapter
+from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import ClaimsIdentity
+from microsoft_agents.hosting.core.authorization.authentication_constants import (
+    AuthenticationConstants,
+)
 
-from bot.botframework.render import model_json, to_activity
+from bot.botframework.outbound import Outbound
+from bot.botframework.render import model_json, reply_fields, to_activity
 from bot.conversations import read_conversation
 from dialogs import Reply
 from state import Store
@@ -50,9 +61,9 @@ class BotFrameworkNotifier:
     them; web chat and Slack ones have none and are left alone), or one kept elsewhere
     (`send`, for a Teams user's own chat)."""
 
-    def __init__(self, adapter: CloudAdapter, app_id: str | None, store: Store) -> None:
-        self._adapter = adapter
-        self._app_id = app_id
+    def __init__(self, outbound: Outbound, app_id: str | None, store: Store) -> None:
+        self._outbound = outbound
+        self._claims = proactive_claims(app_id)
         self._store = store
 
     async def notify(self, conversation: str, reply: Reply) -> None:
@@ -63,30 +74,43 @@ class BotFrameworkNotifier:
             log.info("conversation has no channel to post to", extra={"channel": _channel(kept)})
 
     async def send(self, kept: Mapping[str, Any], reply: Reply) -> None:
-        """Post `reply` into the conversation of a reference `reference_of` made.
+        """Post `reply` into the conversation of a reference `reference_of` made, from the
+        bot to the reference's user. A connector refusal is raised as
+        aiohttp.ClientResponseError, and a reference that names no conversation or service
+        URL as ValueError: nothing could be sent."""
+        await self._outbound.reply(self._claims, reply_fields(to_activity(reply)) | _address(kept))
 
-        What failed is raised after the turn (a connector refusal is an
-        aiohttp.ClientResponseError): the adapter's turn-error handler answers a failed
-        turn with an apology, and a message nobody asked for needs none.
-        """
-        reference = ConversationReference.model_validate(dict(kept))
-        continuation = reference.get_continuation_activity()
-        failures: list[Exception] = []
 
-        async def post(context: Any) -> None:
-            try:
-                await context.send_activity(to_activity(reply))
-            except Exception as error:
-                failures.append(error)
+def proactive_claims(app_id: str | None) -> ClaimsIdentity:
+    """The claims the Agents SDK's `continue_conversation` makes for the bot's own app id,
+    which choose the outbound token; development mode (no app id) presents none, as for
+    replies."""
+    if not app_id:
+        return ClaimsIdentity({}, authentication_type="anonymous")
+    return ClaimsIdentity(
+        {
+            AuthenticationConstants.AUDIENCE_CLAIM: app_id,
+            AuthenticationConstants.APP_ID_CLAIM: app_id,
+        }
+    )
 
-        if self._app_id:
-            await self._adapter.continue_conversation(self._app_id, continuation, post)
-        else:  # development mode: no token to present, as for replies
-            await self._adapter.continue_conversation_with_claims(
-                ClaimsIdentity({}, authentication_type="anonymous"), continuation, post, "anonymous"
-            )
-        if failures:
-            raise failures[0]
+
+def _address(kept: Mapping[str, Any]) -> dict[str, Any]:
+    """What `Activity.apply_conversation_reference` sets on a message the bot sends into the
+    kept conversation, already in its wire form."""
+    conversation = kept.get("conversation")
+    service_url = kept.get("serviceUrl")
+    if not isinstance(conversation, Mapping) or not conversation.get("id") or not service_url:
+        raise ValueError("the kept reference names no conversation or service URL")
+    address = {
+        "channelId": kept.get("channelId"),
+        "serviceUrl": service_url,
+        "conversation": dict(conversation),
+        "from": kept.get("bot"),
+        "recipient": kept.get("user"),
+        "locale": kept.get("locale"),
+    }
+    return {name: value for name, value in address.items() if value is not None}
 
 
 def postable(kept: Mapping[str, Any]) -> bool:

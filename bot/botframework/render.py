@@ -33,6 +33,18 @@ def model_json(model: BaseModel | None) -> dict[str, Any] | None:
     return value
 
 
+def reply_fields(activity: Activity) -> dict[str, Any]:
+    """A reply's own fields as the SDK's turn context sends them (no id, a message unless it
+    says otherwise, accepting input), to be addressed by the caller."""
+    body: dict[str, Any] = activity.model_dump(
+        by_alias=True, exclude_unset=True, exclude_none=True, mode="json"
+    )
+    body.pop("id", None)
+    body.setdefault("type", ActivityTypes.message)
+    body.setdefault("inputHint", "acceptingInput")
+    return body
+
+
 def image_attachment(image: Image) -> Attachment:
     """The picture as an inline attachment (a `data:` URL, nothing to download)."""
     encoded = base64.b64encode(image.png).decode("ascii")

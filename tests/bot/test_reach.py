@@ -14,11 +14,11 @@ import pytest
 from microsoft_agents.activity import Activity
 
 from adapters.directory import Account
-from bot.botframework.agent import development_identity, entra_identity
 from bot.botframework.credentials import from_environment
+from bot.botframework.outbound import Outbound
 from bot.botframework.proactive import BotFrameworkNotifier, reference_of
 from bot.reach import ChannelReach
-from bot.runtime import Runtime, bot_framework_adapter, slack_channel, start_runtime
+from bot.runtime import Runtime, slack_channel, start_runtime
 from bot.teams.references import References
 from state import FrozenClock
 from tests.stand_ins.connector import ConnectorStandIn
@@ -89,8 +89,8 @@ async def _reaching(
     *,
     development: bool = False,
 ) -> Reaching:
-    """The pieces `http_application` builds, each real: the Bot Framework adapter (its
-    outbound token minted by a test key), the Slack channel, and the reach over both."""
+    """The pieces `http_application` builds, each real: the Bot Framework replies' client
+    (its outbound token minted by a test key), the Slack channel, and the reach over both."""
     settings = settings_for(
         data_dir,
         slack={"enabled": True, "api_url": slack_api.api_url},
@@ -98,16 +98,13 @@ async def _reaching(
     )
     runtime = await start_runtime(settings, secrets=ENVIRON, clock=clock, console=None)
     stack.push_async_callback(runtime.close)
-    if development:
-        auth = from_environment({})
-        adapter, _ = bot_framework_adapter(runtime, auth, development_identity)
-    else:
-        auth, _ = minting_auth(ENVIRON, KEY)
-        adapter, _ = bot_framework_adapter(runtime, auth, entra_identity)
+    auth = from_environment({}) if development else minting_auth(ENVIRON, KEY)[0]
     slack = slack_channel(runtime)
     stack.push_async_callback(slack.close)
+    outbound = Outbound(auth.connections, runtime.connector)
+    stack.push_async_callback(outbound.close)
     reach = ChannelReach(runtime.store)
-    reach.add_bot_framework(BotFrameworkNotifier(adapter, auth.app_id, runtime.store))
+    reach.add_bot_framework(BotFrameworkNotifier(outbound, auth.app_id, runtime.store))
     reach.add_slack(slack)
     return Reaching(runtime, reach, slack_api, connector)
 
@@ -132,6 +129,10 @@ async def test_a_teams_user_is_told_in_their_own_chat(reaching: Reaching) -> Non
     assert sent.activity["type"] == "message"
     assert sent.text == NOTICE
     assert sent.activity["recipient"]["id"] == "29:alice-teams-id"
+    assert sent.activity["from"]["id"] == f"28:{APP_ID}"
+    # A new message in the conversation (send-to-conversation), not a reply to anything.
+    assert sent.reply_to_id is None
+    assert "replyToId" not in sent.activity
     assert sent.authorization is not None
     claims = jwt.decode(
         sent.authorization.removeprefix("Bearer "),

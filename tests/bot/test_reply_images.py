@@ -23,6 +23,7 @@ from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity, TurnContext
 
 from bot.botframework.agent import entra_identity
+from bot.botframework.outbound import Outbound
 from bot.botframework.proactive import BotFrameworkNotifier, reference_of
 from bot.botframework.render import to_activity
 from bot.console.terminal import NO_PICTURE_HERE, ConsoleAdapter
@@ -85,9 +86,12 @@ def alice_in_teams(service_url: str) -> Activity:
     )
 
 
+BotFramework = tuple[Runtime, CloudAdapter, Outbound]
+
+
 async def _adapter(
     stack: AsyncExitStack, data_dir: Path, clock: FrozenClock, connector: ConnectorStandIn
-) -> tuple[Runtime, CloudAdapter]:
+) -> BotFramework:
     """The Bot Framework adapter as `sspr-bot serve` builds it with an app id, its outbound
     token minted by a test key, replies going to the connector stand-in."""
     settings = settings_for(data_dir, teams={"extra_service_origins": [connector.url]})
@@ -95,13 +99,15 @@ async def _adapter(
     stack.push_async_callback(runtime.close)
     auth, _ = minting_auth(ENVIRON, CHANNEL_KEY)
     adapter, _ = bot_framework_adapter(runtime, auth, entra_identity)
-    return runtime, adapter
+    outbound = Outbound(auth.connections, runtime.connector)
+    stack.push_async_callback(outbound.close)
+    return runtime, adapter, outbound
 
 
 @pytest.fixture(name="bot_framework")
 async def bot_framework_fixture(
     tmp_path: Path, clock: FrozenClock, connector: ConnectorStandIn
-) -> AsyncIterator[tuple[Runtime, CloudAdapter]]:
+) -> AsyncIterator[BotFramework]:
     async with AsyncExitStack() as stack:
         yield await _adapter(stack, tmp_path / "data", clock, connector)
 
@@ -125,12 +131,12 @@ def test_on_teams_the_picture_goes_with_plain_text_never_a_card() -> None:
 
 
 async def test_a_teams_reply_with_a_picture_reaches_the_connector_with_it(
-    bot_framework: tuple[Runtime, CloudAdapter],
+    bot_framework: BotFramework,
     connector: ConnectorStandIn,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    _, adapter = bot_framework
+    _, adapter, _ = bot_framework
     inbound = alice_in_teams(connector.url)
     continuation = ConversationReference.model_validate(
         reference_of(inbound)
@@ -146,11 +152,11 @@ async def test_a_teams_reply_with_a_picture_reaches_the_connector_with_it(
 
 
 async def test_a_message_the_bot_starts_carries_the_picture_too(
-    bot_framework: tuple[Runtime, CloudAdapter],
+    bot_framework: BotFramework,
     connector: ConnectorStandIn,
 ) -> None:
-    runtime, adapter = bot_framework
-    notifier = BotFrameworkNotifier(adapter, APP_ID, runtime.store)
+    runtime, _, outbound = bot_framework
+    notifier = BotFrameworkNotifier(outbound, APP_ID, runtime.store)
     await notifier.send(reference_of(alice_in_teams(connector.url)), REPLY)
     [sent] = connector.received
     assert_carries_the_picture(sent)

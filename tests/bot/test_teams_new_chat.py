@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from adapters.directory import Account
 from bot.botframework.agent import development_identity, entra_identity
 from bot.botframework.credentials import from_environment
+from bot.botframework.outbound import Outbound
 from bot.botframework.proactive import BotFrameworkNotifier
 from bot.reach import ChannelReach, teams_new_chats
 from bot.runtime import Runtime, bot_framework_adapter, start_runtime
@@ -75,9 +76,11 @@ async def _reaching(
     else:
         auth = from_environment(environ)
         adapter, _ = bot_framework_adapter(runtime, auth, development_identity)
+    outbound = Outbound(auth.connections, runtime.connector)
+    stack.push_async_callback(outbound.close)
     reach = ChannelReach(runtime.store)
     reach.add_bot_framework(
-        BotFrameworkNotifier(adapter, auth.app_id, runtime.store),
+        BotFrameworkNotifier(outbound, auth.app_id, runtime.store),
         teams_new_chats(adapter, auth, settings.teams),
     )
     return Reaching(runtime, reach, connector)
