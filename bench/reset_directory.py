@@ -5,38 +5,49 @@ Every user is in the reset scope (`sspr-users`) and has an email address, a mobi
 and a TOTP secret. Every `ADMIN_EVERY`-th user is an admin: the two-gate rule makes their
 reset take two methods.
 
-The embedded file holds the TOTP secrets (encrypted with the published demo key, as
-config/demo-directory.yaml has them) and no phone, so the methods on offer there are the
-authenticator and the email code; every `QUESTIONS_EVERY`-th non-admin user has
-registered three security questions, which a bot requiring two checks offers second.
-An LDAP directory holds neither authenticators nor questions (the bot keeps those in its
-own registry), so in the LDIF the methods are the email and the text code, and the admins
-are the members of `ADMIN_GROUP`.
+Every `QUESTIONS_EVERY`-th non-admin user has registered three security questions, which
+a bot requiring two checks offers second. The embedded file holds them, with the TOTP
+secrets (encrypted with the published demo key, as config/demo-directory.yaml has them)
+and no phone, so the methods on offer there are the authenticator, the email code and the
+questions. An LDAP directory holds neither authenticators nor questions, so the users'
+questions go where the bot keeps what people register in chat: its method registry in the
+state store (`register_questions`, through the bot's own `MethodRegistry`, keyed by the
+entryUUID the bot reads from slapd); in the LDIF the methods are the email and the text
+code, and the admins are the members of `ADMIN_GROUP`.
 
 Hashes are argon2id with the library's default (RFC 9106) parameters, the ones the bot
 itself writes, so whatever the bot verifies costs it what a real directory's hashes
 would. They are made once and reused by every user (one for the password, one per
-question): 5,000 distinct hashes would take minutes and change nothing the bot does,
-since a verification costs the same whichever salt it meets. The users therefore share
-their current password and answers, which only this file and the load generator know.
+question), in the file and in the registry alike: 5,000 distinct hashes would take
+minutes and change nothing the bot does, since a verification costs the same whichever
+salt it meets. The users therefore share their current password and answers, which only
+this file and the load generator know.
 """
 
+import asyncio
 import base64
 import secrets
 import shutil
 import string
 import subprocess
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyotp
 import pytest
 import yaml
 
+from adapters.directory import SecurityQuestion
 from adapters.directory.answers import hash_answer
 from adapters.directory.at_rest import EncryptionKey, hash_password
+from adapters.directory.ldap import (
+    BIND_PASSWORD_VARIABLE,
+    LdapDirectorySettings,
+    open_ldap_directory,
+)
+from dialogs.registry import MethodRegistry
 from tests.support.slapd import (
     PACKAGES,
     ROOT_DN,
@@ -62,6 +73,7 @@ LDAPADD = "ldapadd"
 LOAD_TIMEOUT = 120.0  # seconds ldapadd may take for the whole LDIF
 # The mdb map: its default of 10 MiB is full before 5,000 users are in their groups.
 MAP_SIZE = 2**30  # bytes of address space; the file grows only as far as it is used
+REGISTRY_WRITERS = 32  # registry records written at once: Redis round trips overlap
 _NAMESPACE = uuid.UUID("5b7c2f3e-9d1a-4c8e-b6f0-1a2b3c4d5e6f")
 
 
@@ -102,10 +114,7 @@ def write_directory(path: Path, users: Sequence[BenchUser]) -> None:
     """The embedded directory file for `users`, in the layout embedded_file.py loads."""
     key = EncryptionKey.demo()
     password_hash = hash_password(CURRENT_PASSWORD)
-    questions = [
-        {"id": ident, "text": text, "answer_hash": hash_answer(answer)}
-        for ident, text, answer in QUESTIONS
-    ]
+    questions = [asdict(question) for question in security_questions()]
     document = {
         "groups": {SCOPE: []},
         "users": [
@@ -127,6 +136,47 @@ def write_directory(path: Path, users: Sequence[BenchUser]) -> None:
     text = header + yaml.safe_dump(document, sort_keys=False, width=1000)
     path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
+
+
+def security_questions() -> list[SecurityQuestion]:
+    """The shared questions with their answers hashed, once for every user (see above)."""
+    return [SecurityQuestion(ident, text, hash_answer(answer)) for ident, text, answer in QUESTIONS]
+
+
+async def ldap_account_ids(server: SlapdServer) -> dict[str, str]:
+    """Each username's account id, the key of the bot's registry record (OpenLDAP's
+    entryUUID, given by slapd), read as the bot reads it: its own LDAP directory listing
+    every account, a page at a time. Bound as the root DN: slapd caps what a paged search
+    returns in all at the bind DN's size limit (500 by default), which the root DN has not.
+    No admin groups: only the ids are wanted, not each entry's membership walked."""
+    config = server.directory_config(bind_dn=ROOT_DN, admin_groups=[])
+    settings = LdapDirectorySettings.model_validate(config)
+    environ = {BIND_PASSWORD_VARIABLE: server.root_password}
+    directory = await open_ldap_directory(settings, environ)
+    try:
+        return {account.username: account.id async for account in directory.accounts()}
+    finally:
+        await directory.close()
+
+
+async def register_questions(
+    registry: MethodRegistry, ids: Mapping[str, str], users: Sequence[BenchUser]
+) -> int:
+    """The security questions of every user that has them, written to the bot's registry
+    as the bot itself enrols them (`set_questions`), by `REGISTRY_WRITERS` writers at once
+    so that thousands take seconds: the number written."""
+    questions = await asyncio.to_thread(security_questions)
+    pending = iter([ids[user.username] for user in users if user.has_questions])
+    written = 0
+
+    async def writer() -> None:
+        nonlocal written
+        for account_id in pending:
+            await registry.set_questions(account_id, questions)
+            written += 1
+
+    await asyncio.gather(*(writer() for _ in range(REGISTRY_WRITERS)))
+    return written
 
 
 def write_ldif(path: Path, users: Sequence[BenchUser]) -> None:

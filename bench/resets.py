@@ -10,22 +10,27 @@ run.
 
 The directory (`--directory`): `ldap` (the default), a real OpenLDAP slapd with ppolicy
 (tests/support/slapd.py's configuration) loaded with the generated users, which hashes
-the new passwords on its side as production directories do; or `embedded`, the bot's own
-YAML file, where each password change costs the bot two argon2id hashes.
+the new passwords on its side as production directories do, their security questions in
+the bot's method registry in Redis (written before the first bot starts); or `embedded`,
+the bot's own YAML file, questions included, where each password change costs the bot
+two argon2id hashes.
 
 One run, one process each, on 127.0.0.1 and free ports: the stand-in connector
 (`reset_connector.py`), the two baselines of `turns.py` (bare aiohttp and the Agents SDK
 echo, same closed loop), a redis-server persisting as in production (`production_redis.py`),
 slapd for `ldap`, then for each measured phase a fresh `sspr-bot serve` (K of them with
 `--instances K`) on that Redis: development mode, `state: {backend: redis}`,
-`password: {entry: link}`, the outbox for email and texts, the generated directory, log
-level WARNING.
+`password: {entry: link}`, the outbox for email and texts, the generated directory with
+the questions as a method besides the directory's two, log level WARNING.
 
 Phases: `closed` (C users, resets back to back for a duration) and `open` (turns arriving
 at a fixed rate on a fixed schedule, latency from the scheduled send time). With
-`--hashing-rate H` (embedded only: the questions are in its file) two more open-loop
-phases on a bot requiring two checks from everyone: without and with a background of
-users answering security questions at H answers/s.
+`--hashing-rate H`, on either directory, two more open-loop phases on a bot requiring two
+checks from everyone (email, then the directory's other method): without and with a
+background of users answering security questions at H answers/s (the other method,
+then the questions: each answer an argon2id verification on the bot). On `ldap` the
+answers are the bot's only argon2id work (slapd hashes the new passwords), so these two
+phases measure what the hashing of answers does to everyone else's turns.
 
 Usage: python -m bench.resets [--directory {ldap,embedded}] [--users N] [--concurrency C]
        [--duration S] [--rate R] [--hashing-rate H] [--instances K] [--echo-turns N]
@@ -46,7 +51,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -57,6 +62,7 @@ import pyotp
 import pytest
 import yaml
 
+from adapters.directory.at_rest import EncryptionKey
 from bench.production_redis import PERSISTENCE, production_redis, redis_version
 from bench.reset_directory import (
     MAP_SIZE,
@@ -64,9 +70,11 @@ from bench.reset_directory import (
     SCOPE,
     BenchUser,
     bench_users,
+    ldap_account_ids,
     ldap_binaries,
     load_ldif,
     new_password,
+    register_questions,
     write_directory,
     write_ldif,
 )
@@ -83,6 +91,8 @@ from bench.turns import (
     wait_ready,
 )
 from bench.turns import activity as bot_activity
+from dialogs.registry import MethodRegistry
+from state import StateSettings, SystemClock, open_store
 from tests.support.ports import HOST, free_port
 from tests.support.redis import RedisServer, redis_server_binary
 from tests.support.slapd import SlapdServer, slapd_binaries
@@ -91,7 +101,8 @@ ROOT = Path(__file__).resolve().parent.parent
 REPLY_TIMEOUT = 15.0  # seconds a turn may take, answer and expected reply, before it fails
 DRAIN_TIMEOUT = 15.0  # seconds resets under way at the end of a phase may take to finish
 THINK = 1.0  # seconds between two turns of one open-loop user, on the schedule
-# A background user's turns: reset, app, its code, questions, then one answer per question.
+# A background user's turns: reset, the other method, its code, questions, then one answer
+# per question.
 QUESTION_TURNS = 4 + len(QUESTIONS)
 CODE_POLL = 0.02  # seconds between two reads of the outbox while a code is on its way
 CODE = re.compile(r"reset code is (\d{6,10})")
@@ -115,6 +126,7 @@ OTHER_METHOD = {"embedded": "app", "ldap": "text"}
 # Texted codes for every account together per hour (limits.phone_budget, 200 by default):
 # raised so that the toll-fraud budget is not what a run of thousands of resets measures.
 PHONE_BUDGET = 1_000_000
+STATE = {"backend": "redis"}  # the bots' state settings, which the registry is seeded on
 STEPS = ("reset", "method", "code", "method 2", "code 2", "answer", "page", "post", "unfinished")
 
 
@@ -251,9 +263,10 @@ class Driver:
         """One reset; an unexpected answer abandons it and counts as that step's error.
 
         `slots` (open loop): the scheduled send time of each turn; the turn waits for its
-        slot and its latency counts from it. `questions`: answer the security questions as
-        the second method and stop at the link (the hashing background). `until_page`: stop
-        after the page's GET (the warm-up, which must not queue password changes).
+        slot and its latency counts from it. `questions`: the directory's other method,
+        then the security questions as the second, and stop at the link (the hashing
+        background). `until_page`: stop after the page's GET (the warm-up, which must not
+        queue password changes).
         """
         conversation = f"{self._run}-{user.username}"
         tally.started += 1
@@ -263,9 +276,9 @@ class Driver:
             await chat.say("reset", "reset", EXPECTED["reset"])
             if questions:
                 step = "method"
-                await chat.say("method", "app", EXPECTED["app"])
+                await chat.say(step, self._other, EXPECTED[self._other])
                 step = "code"
-                await chat.say("code", pyotp.TOTP(user.totp_secret).now(), EXPECTED["code"])
+                await chat.say(step, await self._code(user, self._other), EXPECTED["code"])
                 step = "method 2"
                 reply = await chat.say("method 2", "questions", EXPECTED["questions"])
                 for number in (2, 3, None):
@@ -281,12 +294,7 @@ class Driver:
                 step = "method" if index == 0 else "method 2"
                 await chat.say(step, method, EXPECTED[method])
                 step = "code" if index == 0 else "code 2"
-                if method == "email":
-                    code = await self._outbox.code(user.email)
-                elif method == "text":
-                    code = await self._outbox.code(user.mobile)
-                else:
-                    code = pyotp.TOTP(user.totp_secret).now()
+                code = await self._code(user, method)
                 reply = await chat.say(step, code, EXPECTED["final" if last else "code"])
             step = "page"
             link = LINK.search(reply)
@@ -300,6 +308,15 @@ class Driver:
             tally.resets += 1
         except (TurnFailed, aiohttp.ClientError, TimeoutError):
             tally.errors[step] += 1
+
+    async def _code(self, user: BenchUser, method: str) -> str:
+        """The code `method` asks for: emailed or texted (from the outbox), or computed
+        from the user's authenticator secret."""
+        if method == "email":
+            return await self._outbox.code(user.email)
+        if method == "text":
+            return await self._outbox.code(user.mobile)
+        return pyotp.TOTP(user.totp_secret).now()
 
 
 def _first_method(user: BenchUser, other: str) -> str:
@@ -537,13 +554,13 @@ def bot_config(scratch: Path, label: str, directory: Path | SlapdServer, require
     admins in `it-admins`) with the adapter's default pool of connections."""
     data_dir = scratch / f"data-{label}"
     data_dir.mkdir()
-    document: dict[str, Any] = {"data_dir": str(data_dir), "state": {"backend": "redis"}}
+    document: dict[str, Any] = {"data_dir": str(data_dir), "state": STATE}
     if isinstance(directory, SlapdServer):
         ldap = directory.directory_config()
         del ldap["pool_size"]
         document["directory"] = {"kind": "ldap", "ldap": ldap}
         document["access"] = {"mode": "groups", "groups": [SCOPE]}
-        methods = ["sms", "email"]
+        methods = ["sms", "email", "questions"]  # the questions: in the bot's registry
         document["limits"] = {"phone_budget": {"count": PHONE_BUDGET, "window": "1h"}}
         # Every 5th user is an admin: telling the admins of an admin's reset would read the
         # whole admin group (1,000 entries) and send 100 emails at every admin reset.
@@ -565,6 +582,26 @@ def bot_config(scratch: Path, label: str, directory: Path | SlapdServer, require
     return config
 
 
+class Supply:
+    """The run's users, each handed out once (a user is reset at most once in a run): to
+    the phases in order (`everyone`), and to a hashing background the next ones that have
+    questions, which `everyone` then passes over, so neither uses up the other's users."""
+
+    def __init__(self, users: Sequence[BenchUser]) -> None:
+        self._users = users
+        self._taken: set[str] = set()
+        self.everyone = self._handed(lambda user: True)
+
+    def with_questions(self) -> Iterator[BenchUser]:
+        return self._handed(lambda user: user.has_questions)
+
+    def _handed(self, wanted: Callable[[BenchUser], bool]) -> Iterator[BenchUser]:
+        for user in self._users:
+            if wanted(user) and user.username not in self._taken:
+                self._taken.add(user.username)
+                yield user
+
+
 @dataclass
 class Run:
     """What every phase shares: the processes, the client, the connector, Redis, users."""
@@ -576,7 +613,7 @@ class Run:
     server: RedisServer
     env: dict[str, str]
     directory: Path | SlapdServer
-    users: Iterator[BenchUser]
+    users: Supply
     instances: int
 
     @property
@@ -630,7 +667,7 @@ async def phase(
         )
         # Warm-up, not counted: imports, the Lua scripts' first load, the reply client.
         warm = Tally()
-        warming = list(itertools.islice(run.users, args.warmup))
+        warming = list(itertools.islice(run.users.everyone, args.warmup))
         if len(warming) < args.warmup:
             raise RuntimeError(f"{name}: out of users for the warm-up; use more --users")
         await asyncio.gather(*(driver.reset(user, warm, until_page=True) for user in warming))
@@ -643,16 +680,16 @@ async def phase(
         background: Tally | None = None
         if loop == "closed":
             tally = await closed_loop(
-                driver, run.users, concurrency=args.concurrency, duration=args.duration
+                driver, run.users.everyone, concurrency=args.concurrency, duration=args.duration
             )
         elif hashing:
             start = time.perf_counter()
             measured = open_loop(
-                driver, run.users, rate=args.rate, duration=args.duration, start=start
+                driver, run.users.everyone, rate=args.rate, duration=args.duration, start=start
             )
             behind = open_loop(
                 driver,
-                _with_questions(run.users),
+                run.users.with_questions(),
                 rate=hashing * QUESTION_TURNS / len(QUESTIONS),  # answers/s -> turns/s
                 duration=args.duration,
                 questions=True,
@@ -660,17 +697,13 @@ async def phase(
             )
             tally, background = await asyncio.gather(measured, behind)
         else:
-            tally = await open_loop(driver, run.users, rate=args.rate, duration=args.duration)
+            tally = await open_loop(
+                driver, run.users.everyone, rate=args.rate, duration=args.duration
+            )
         after = usage(pids, run.server, directory_pid)
         for instance in range(run.instances):
             run.processes.check_alive(f"sspr-bot {label}-{instance + 1}")
     return Phase(name, tally, before, after, background)
-
-
-def _with_questions(users: Iterator[BenchUser]) -> Iterator[BenchUser]:
-    """The users that registered questions, taken from the shared supply (the others
-    taken on the way are skipped for the run: each user is reset at most once)."""
-    return (user for user in users if user.has_questions)
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -803,6 +836,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Any], list[Phase]]:
                     }
                     if isinstance(directory, SlapdServer):
                         env |= directory.environ
+                        await seed_registry(directory, users, env, scratch)
                     shared = Run(
                         http,
                         processes,
@@ -811,7 +845,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Any], list[Phase]]:
                         server,
                         env,
                         directory,
-                        iter(users),
+                        Supply(users),
                         args.instances,
                     )
                     plan: list[tuple[str, int, str, float]] = [
@@ -853,6 +887,27 @@ def start_slapd(server: SlapdServer, users: Sequence[BenchUser], ldif: Path) -> 
     load_ldif(server, ldif)
 
 
+async def seed_registry(
+    server: SlapdServer, users: Sequence[BenchUser], env: dict[str, str], scratch: Path
+) -> None:
+    """The LDAP users' security questions in the bot's method registry, before any bot
+    starts: on the store the bot opens (its `state` settings and environment) with the key
+    it reads from that environment, through `MethodRegistry` as the bot's enrolment
+    writes them."""
+    print("registering security questions ...", file=sys.stderr, flush=True)
+    clock = SystemClock()
+    settings = StateSettings.model_validate(STATE)
+    store = await open_store(settings, data_dir=scratch, clock=clock, environ=env)
+    try:
+        registry = MethodRegistry(store, EncryptionKey.from_env(env), clock)
+        started = time.perf_counter()
+        written = await register_questions(registry, await ldap_account_ids(server), users)
+        took = time.perf_counter() - started
+    finally:
+        await store.close()
+    print(f"  {written} users' questions in {took:.1f} s", file=sys.stderr, flush=True)
+
+
 def slapd_version() -> str:
     """`2.5.13+dfsg-5` from `slapd -VV` (which prints it on stderr)."""
     slapd, _ = slapd_binaries()
@@ -884,8 +939,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--echo-turns", type=positive, default=2000, help="turns per baseline")
     args = parser.parse_args(argv)
-    if args.hashing_rate and args.directory != "embedded":
-        parser.error("--hashing-rate needs --directory embedded (the questions are in its file)")
     try:
         redis_server_binary()
         if args.directory == "ldap":

@@ -1,7 +1,7 @@
 """Turn benchmark: sspr-bot against an echo-bot baseline measured in the same run.
 
 Numbers from another day or another machine cannot tell whether the bot is fast, so every
-run measures, one after the other on this machine:
+run measures, on this machine and in this order:
 
   aiohttp bare echo   one HTTP exchange and a JSON answer: the floor
   Agents SDK echo     the stock CloudAdapter echo bot replying to the connector: baseline
@@ -21,7 +21,17 @@ loop of C concurrent conversations sending N activities in total. Everything lis
 127.0.0.1 on free ports; every subprocess (redis-server included, see `production_redis.py`)
 is stopped at the end, also on an error, Ctrl-C or SIGTERM.
 
-Usage: python -m bench.turns [--turns N] [--concurrency C] [--warmup W] [--instances K]
+Every system is started and warmed up once, then the run makes R rounds; a round measures
+every system in turn, N activities each, in the same order every round. On a shared 2-core
+host the baseline alone moves by a quarter from one minute to the next, so a single pass
+tells more about the moment than about the bot. The table shows the median rate over the
+rounds, and "x SDK echo" is the median of each round's ratio to the SDK echo of the same
+round: two measurements seconds apart share the machine's state, so their ratio cancels
+the drift slower than a round, and the median drops a round that a burst of other work
+spoiled. The last column gives the spread of those ratios, so a noisy run shows itself.
+
+Usage: python -m bench.turns [--turns N] [--rounds R] [--concurrency C] [--warmup W]
+                             [--instances K]
 """
 
 import argparse
@@ -32,6 +42,7 @@ import os
 import secrets
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -323,6 +334,77 @@ async def settled_count(http: aiohttp.ClientSession, connector: str) -> dict[str
         await asyncio.sleep(0.1)
 
 
+@dataclass
+class Running:
+    """A started and warmed-up system that can be measured again and again."""
+
+    target: Target
+    names: list[str]  # its processes, one per instance
+    urls: list[str]  # where its activities go, one per instance
+    server: RedisServer | None  # its redis-server, if it needs one
+
+
+async def start_system(
+    target: Target,
+    *,
+    running: contextlib.AsyncExitStack,
+    http: aiohttp.ClientSession,
+    processes: Processes,
+    scratch: Path,
+    connector: str,
+    concurrency: int,
+    warmup: int,
+) -> Running:
+    """Start the system's processes (and Redis) on `running`, which stops them in reverse."""
+    env = child_environment()
+    server: RedisServer | None = None
+    if target.redis:
+        server = running.enter_context(production_redis(scratch / _slug(target.name)))
+        # Instances must share the key that hashes codes; one random key per run.
+        env |= {"SSPR_REDIS_URL": server.url, "SSPR_SECRET_KEY": secrets.token_hex(32)}
+    names: list[str] = []
+    urls: list[str] = []
+    for instance in range(target.instances):
+        name = target.name if target.instances == 1 else f"{target.name} #{instance + 1}"
+        port = free_port()
+        running.push_async_callback(processes.stop, name)
+        await processes.start(name, target.command(port, scratch, instance), env)
+        # One after the other: each one ready before the next starts.
+        base = f"http://{HOST}:{port}"
+        await wait_ready(http, processes, name, f"{base}{target.ready}")
+        names.append(name)
+        urls.append(f"{base}/api/messages")
+    # Warm-up: imports, first connections, SQLite pages, Redis scripts, the reply client.
+    warm = f"warm-{_slug(target.name)}"
+    await drive(http, urls, connector, turns=warmup, concurrency=concurrency, run=warm)
+    return Running(target, names, urls, server)
+
+
+async def measure_running(
+    system: Running,
+    *,
+    http: aiohttp.ClientSession,
+    processes: Processes,
+    connector: str,
+    turns: int,
+    concurrency: int,
+    run: str,
+) -> Row:
+    """One measurement of a running system; `run` keeps its conversation ids unique."""
+    async with http.post(f"{connector}/reset") as response:
+        response.raise_for_status()
+    load = await drive(http, system.urls, connector, turns=turns, concurrency=concurrency, run=run)
+    counted = await settled_count(http, connector)
+    for name in system.names:
+        processes.check_alive(name)
+    server = system.server
+    if server is not None and not server.running:
+        raise RuntimeError(f"redis-server of {system.target.name} exited during the load")
+    version = "" if server is None else redis_version(server)
+    replies = int(counted["replies"]) if system.target.sends_replies else None
+    return Row(system.target.name, load, replies, counted["kinds"], version)
+
+
 async def measure(
     target: Target,
     *,
@@ -334,73 +416,119 @@ async def measure(
     concurrency: int,
     warmup: int,
 ) -> Row:
+    """Start one system, measure it once and stop it again."""
     # Stopped in reverse order on the way out, whatever happens: the bots, then Redis.
     async with contextlib.AsyncExitStack() as running:
-        env = child_environment()
-        server: RedisServer | None = None
-        if target.redis:
-            server = running.enter_context(production_redis(scratch / _slug(target.name)))
-            # Instances must share the key that hashes codes; one random key per run.
-            env |= {"SSPR_REDIS_URL": server.url, "SSPR_SECRET_KEY": secrets.token_hex(32)}
-        names: list[str] = []
-        urls: list[str] = []
-        for instance in range(target.instances):
-            name = target.name if target.instances == 1 else f"{target.name} #{instance + 1}"
-            port = free_port()
-            running.push_async_callback(processes.stop, name)
-            await processes.start(name, target.command(port, scratch, instance), env)
-            # One after the other: each one ready before the next starts.
-            base = f"http://{HOST}:{port}"
-            await wait_ready(http, processes, name, f"{base}{target.ready}")
-            names.append(name)
-            urls.append(f"{base}/api/messages")
-        run = _slug(target.name)  # conversation and activity ids unique per system
-        # Warm-up: imports, first connections, SQLite pages, Redis scripts, the reply client.
-        await drive(http, urls, connector, turns=warmup, concurrency=concurrency, run=f"warm-{run}")
-        async with http.post(f"{connector}/reset") as response:
-            response.raise_for_status()
-        load = await drive(
-            http, urls, connector, turns=turns, concurrency=concurrency, run=f"run-{run}"
+        system = await start_system(
+            target,
+            running=running,
+            http=http,
+            processes=processes,
+            scratch=scratch,
+            connector=connector,
+            concurrency=concurrency,
+            warmup=warmup,
         )
-        counted = await settled_count(http, connector)
-        for name in names:
-            processes.check_alive(name)
-        if server is not None and not server.running:
-            raise RuntimeError(f"redis-server of {target.name} exited during the load")
-        version = "" if server is None else redis_version(server)
-    replies = int(counted["replies"]) if target.sends_replies else None
-    return Row(target.name, load, replies, counted["kinds"], version)
+        return await measure_running(
+            system,
+            http=http,
+            processes=processes,
+            connector=connector,
+            turns=turns,
+            concurrency=concurrency,
+            run=f"run-{_slug(target.name)}",
+        )
 
 
-def render(rows: Sequence[Row], out: TextIO) -> None:
-    baseline = next((row.load.rate for row in rows if row.system == BASELINE), 0.0)
-    width = max(20, *(len(row.system) for row in rows))
+@dataclass
+class Summary:
+    """One system over every round, as the table shows it."""
+
+    system: str
+    rows: list[Row]  # one per round
+    ratios: list[float]  # per round: its rate over the same round's baseline rate
+
+    @property
+    def sent(self) -> int:
+        return sum(row.load.sent for row in self.rows)
+
+    @property
+    def errors(self) -> int:
+        return sum(row.load.errors for row in self.rows)
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(row.load.rate for row in self.rows)
+
+    @property
+    def reply_rate(self) -> float | None:
+        rates = [row.reply_rate for row in self.rows]
+        known = [rate for rate in rates if rate is not None]
+        return statistics.median(known) if known else None
+
+    @property
+    def replies(self) -> int | None:
+        counts = [row.replies for row in self.rows if row.replies is not None]
+        return sum(counts) if counts else None
+
+    @property
+    def kinds(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for row in self.rows:
+            for kind, count in row.kinds.items():
+                total[kind] = total.get(kind, 0) + count
+        return total
+
+    def percentile(self, fraction: float) -> float:
+        """Over every measured turn of every round, not a median of the rounds' figures."""
+        latencies = sorted(itertools.chain.from_iterable(row.load.latencies for row in self.rows))
+        return Load(len(latencies), 0, 1.0, latencies).percentile(fraction)
+
+
+def summarize(rounds: Sequence[Sequence[Row]]) -> list[Summary]:
+    """Pair each system's rate with the baseline's of the same round, then gather the rounds."""
+    baselines = [
+        next((row.load.rate for row in rows if row.system == BASELINE), 0.0) for rows in rounds
+    ]
+    summaries: list[Summary] = []
+    for column in zip(*rounds, strict=True):  # one system, one row a round
+        pairs = zip(column, baselines, strict=True)
+        ratios = [row.load.rate / baseline for row, baseline in pairs if baseline]
+        summaries.append(Summary(column[0].system, list(column), ratios))
+    return summaries
+
+
+def render(summaries: Sequence[Summary], out: TextIO) -> None:
+    width = max(20, *(len(summary.system) for summary in summaries))
     header = (
         f"{'system':<{width}} {'turns':>6} {'err':>4} {'req/s':>8} {'replies/s':>10} "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'x SDK echo':>10}"
+        f"{'p50 ms':>8} {'p99 ms':>8} {'x SDK echo':>10} {'min-max':>11}"
     )
     print(header, file=out)
     print("-" * len(header), file=out)
-    for row in rows:
-        reply_rate = row.reply_rate
+    for summary in summaries:
+        reply_rate = summary.reply_rate
         replies = "-" if reply_rate is None else f"{reply_rate:.0f}"
-        ratio = f"{row.load.rate / baseline:.2f}" if baseline else "-"
+        ratios = summary.ratios
+        ratio = f"{statistics.median(ratios):.2f}" if ratios else "-"
+        spread = f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else "-"
         print(
-            f"{row.system:<{width}} {row.load.sent:>6} {row.load.errors:>4} {row.load.rate:>8.0f} "
-            f"{replies:>10} {row.load.percentile(0.50):>8.1f} {row.load.percentile(0.99):>8.1f} "
-            f"{ratio:>10}",
+            f"{summary.system:<{width}} {summary.sent:>6} {summary.errors:>4} "
+            f"{summary.rate:>8.0f} {replies:>10} {summary.percentile(0.50):>8.1f} "
+            f"{summary.percentile(0.99):>8.1f} {ratio:>10} {spread:>11}",
             file=out,
         )
 
 
-def render_mix(rows: Sequence[Row], out: TextIO) -> None:
+def render_mix(summaries: Sequence[Summary], out: TextIO) -> None:
     """What the bots answered, so a run where every turn failed cannot pass for a fast one."""
-    for row in rows:
-        if not row.replies:
+    for summary in summaries:
+        replies = summary.replies
+        if not replies:
             continue
-        mix = sorted(row.kinds.items(), key=lambda item: -item[1])
+        mix = sorted(summary.kinds.items(), key=lambda item: -item[1])
         shown = ", ".join(f"{count} x {kind!r}" for kind, count in mix)
-        print(f"  {row.system}: {row.replies} replies: {shown}", file=out)
+        print(f"  {summary.system}: {replies} replies: {shown}", file=out)
 
 
 @contextlib.asynccontextmanager
@@ -412,39 +540,85 @@ async def client(concurrency: int) -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def run(turns: int, concurrency: int, warmup: int, instances: int) -> list[Row]:
+async def run(
+    turns: int, concurrency: int, warmup: int, instances: int, rounds: int
+) -> list[list[Row]]:
+    """Every system measured once per round, in `targets` order: one list of rows a round."""
     # SIGTERM (a CI timeout, `kill`) cancels the run like Ctrl-C does, so the `finally`
     # below still stops the subprocesses instead of leaving them listening.
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="sspr-bench-") as folder:
         scratch = Path(folder)
         processes = Processes(scratch)
         try:
-            async with client(concurrency) as http:
+            async with client(concurrency) as http, contextlib.AsyncExitStack() as running:
                 port = free_port()
                 argv = [sys.executable, str(HERE / "connector.py"), str(port)]
                 await processes.start("connector", argv, child_environment())
                 connector = f"http://{HOST}:{port}"
                 await wait_ready(http, processes, "connector", f"{connector}/healthz")
+                systems: list[Running] = []
                 for target in targets(instances):
-                    print(f"measuring {target.name} ...", file=sys.stderr, flush=True)
-                    rows.append(
-                        await measure(
+                    print(f"starting {target.name} ...", file=sys.stderr, flush=True)
+                    systems.append(
+                        await start_system(
                             target,
+                            running=running,
                             http=http,
                             processes=processes,
                             scratch=scratch,
                             connector=connector,
-                            turns=turns,
                             concurrency=concurrency,
                             warmup=warmup,
                         )
                     )
+                return [
+                    await measure_round(
+                        systems,
+                        http=http,
+                        processes=processes,
+                        connector=connector,
+                        turns=turns,
+                        concurrency=concurrency,
+                        round_number=number,
+                        rounds=rounds,
+                    )
+                    for number in range(1, rounds + 1)
+                ]
         finally:
             await processes.stop_all()
+
+
+async def measure_round(
+    systems: Sequence[Running],
+    *,
+    http: aiohttp.ClientSession,
+    processes: Processes,
+    connector: str,
+    turns: int,
+    concurrency: int,
+    round_number: int,
+    rounds: int,
+) -> list[Row]:
+    """One pass over the systems, always in the same order, so each keeps its place in time."""
+    rows: list[Row] = []
+    for system in systems:
+        name = system.target.name
+        print(f"round {round_number}/{rounds}: {name} ...", file=sys.stderr, flush=True)
+        rows.append(
+            await measure_running(
+                system,
+                http=http,
+                processes=processes,
+                connector=connector,
+                turns=turns,
+                concurrency=concurrency,
+                # Conversation and activity ids unique per system and round.
+                run=f"run{round_number}-{_slug(name)}",
+            )
+        )
     return rows
 
 
@@ -457,7 +631,10 @@ def positive(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--turns", type=positive, default=3000, help="activities per system")
+    parser.add_argument(
+        "--turns", type=positive, default=3000, help="activities per system and round"
+    )
+    parser.add_argument("--rounds", type=positive, default=3, help="measurements per system")
     parser.add_argument("--concurrency", type=positive, default=50, help="conversations at once")
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured activities first")
     parser.add_argument(
@@ -470,7 +647,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(missing.msg, file=sys.stderr)
         return 2
     try:
-        rows = asyncio.run(run(args.turns, args.concurrency, max(0, args.warmup), args.instances))
+        rounds = asyncio.run(
+            run(args.turns, args.concurrency, max(0, args.warmup), args.instances, args.rounds)
+        )
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("interrupted; subprocesses stopped", file=sys.stderr)
         return 130
@@ -478,12 +657,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{stamp}  nproc={len(os.sched_getaffinity(0))}  python {sys.version.split()[0]}  "
         f"turns={args.turns} concurrency={args.concurrency} warmup={args.warmup} "
-        f"instances={args.instances}"
+        f"instances={args.instances} rounds={args.rounds}"
     )
+    rows = list(itertools.chain.from_iterable(rounds))
     for version in sorted({row.redis_version for row in rows if row.redis_version}):
         print(f"redis-server {version} ({PERSISTENCE})")
-    render(rows, sys.stdout)
-    render_mix(rows, sys.stdout)
+    summaries = summarize(rounds)
+    render(summaries, sys.stdout)
+    render_mix(summaries, sys.stdout)
     return 1 if any(row.load.errors for row in rows) else 0
 
 
