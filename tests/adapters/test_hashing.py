@@ -1,10 +1,13 @@
-"""Argon2 work queues on its own pool: a flood of hashes leaves the default executor (the
-SQLite store, the audit trail, the directory's file) free."""
+"""Argon2 work queues on its own pool, behind the event loop: a flood of hashes leaves the
+default executor (the SQLite store, the audit trail, the directory's file) free, and the
+CPU to the turns first."""
 
 import asyncio
+import os
+import threading
 
 from adapters.directory.answers import answer_matches, hash_answer
-from adapters.hashing import hashing
+from adapters.hashing import HASHING_NICENESS, hashing
 
 
 async def test_other_thread_work_does_not_wait_behind_queued_hashes() -> None:
@@ -17,3 +20,26 @@ async def test_other_thread_work_does_not_wait_behind_queued_hashes() -> None:
     done = await asyncio.gather(*hashes)
     assert await hashing(answer_matches, done[0], "answer 0")
     assert not await hashing(answer_matches, done[0], "answer 1")
+
+
+def _nice_here() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+async def test_hashes_run_behind_the_event_loop_and_so_do_argon2s_own_threads() -> None:
+    """The event loop's thread keeps its priority; the hashing worker and any thread it
+    starts (argon2 computes its lanes on threads of its own) are nicer by HASHING_NICENESS."""
+    loop_nice = _nice_here()
+
+    def started_from_a_worker() -> int:
+        seen: list[int] = []
+        thread = threading.Thread(target=lambda: seen.append(_nice_here()))
+        thread.start()
+        thread.join()
+        return seen[0]
+
+    expected = min(19, loop_nice + HASHING_NICENESS)
+    assert await hashing(_nice_here) == expected
+    assert await hashing(started_from_a_worker) == expected
+    assert _nice_here() == loop_nice
+    assert await asyncio.to_thread(_nice_here) == loop_nice
