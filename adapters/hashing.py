@@ -8,12 +8,12 @@ of its own keeps a flood of security answers from stalling other conversations' 
 queue here, and everything else goes on. It leaves one core to the event loop (one worker on
 a two-core machine), so the turns of those who are not hashing keep their latency.
 
-A worker also runs at a lower CPU priority than the event loop (on Linux, where the nice
-value is per thread): the reference argon2 computes its four lanes on threads of their own,
-which inherit it, so one verification keeps more than one core busy (150 ms of CPU in
-94 ms). Without that, two-check turns' p99 on OpenLDAP went from 12 to 37 ms while 4
-answers a second were checked beside them (`python -m bench.resets --hashing-rate 4`);
-with it the kernel serves the turns first and the answers take what is left.
+The reference argon2 computes its four lanes on threads of their own, so one verification
+keeps more than one core busy (150 ms of CPU in 94 ms on two cores) and one worker alone
+would not leave a core free. So a worker (on Linux, where both are per thread and a thread
+started from it inherits them, argon2's lane threads included) runs only on the cores but
+the first the process may use, and at a lower CPU priority than the event loop: the turns
+always have a core argon2 never takes, and win the others when they need them.
 """
 
 import asyncio
@@ -31,18 +31,28 @@ HASHING_NICENESS = 10
 
 
 def _behind_the_turns() -> None:
-    """Lower this worker's priority: Linux's nice value is per thread (a thread id is a
-    `PRIO_PROCESS` target) and threads started from it inherit it. Elsewhere a thread id
-    is no process id, so nothing is changed."""
+    """Keep this worker off the first core and lower its priority. On Linux a thread id is
+    a target for both (`sched_setaffinity`, `PRIO_PROCESS`); elsewhere it is no process id,
+    so nothing is changed."""
+    if sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    cores = sorted(os.sched_getaffinity(thread))
+    if len(cores) > 1:
+        os.sched_setaffinity(thread, cores[1:])
+    os.setpriority(
+        os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + HASHING_NICENESS
+    )
+
+
+def _usable_cores() -> int:
     if sys.platform == "linux":
-        thread = threading.get_native_id()
-        os.setpriority(
-            os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + HASHING_NICENESS
-        )
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 _POOL = ThreadPoolExecutor(
-    max_workers=max(1, (os.cpu_count() or 1) - 1),
+    max_workers=max(1, _usable_cores() - 1),
     thread_name_prefix="argon2",
     initializer=_behind_the_turns,
 )
