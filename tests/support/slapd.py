@@ -8,7 +8,10 @@ foreground with the `stats` log level (every operation, filters included, goes t
 - the `ppolicy` overlay, its default policy `cn=default,ou=policies`: at least 8
   characters, the last 3 passwords refused, quality checked, locked after 3 failed binds
   (until unlocked), cleartext passwords hashed,
-- TLS with a certificate from a throwaway CA: StartTLS on `url`, LDAPS on `ldaps_url`.
+- TLS with a certificate from a throwaway CA: StartTLS on `url`, LDAPS on `ldaps_url`,
+- slapd's default limits: a search, paged or not, sends the bot at most 500 entries
+  (olcSizeLimit's default), as on a stock server. A test changes the bot DN's limits
+  with the `bot_limits` fixture, through cn=config (`config()` binds as its root DN).
 
 Who is who (`seed_entries` creates them once, as the root DN, so the overlays see them):
 
@@ -56,6 +59,8 @@ SCHEMA_PATH = Path("/etc/ldap/schema")
 
 SUFFIX = "dc=example,dc=org"
 ROOT_DN = f"cn=admin,{SUFFIX}"
+CONFIG_ROOT_DN = "cn=config"
+DATABASE_CONFIG_DN = "olcDatabase={1}mdb,cn=config"
 BOT_DN = f"cn=sspr-bot,ou=services,{SUFFIX}"
 PEOPLE = f"ou=people,{SUFFIX}"
 GROUPS = f"ou=groups,{SUFFIX}"
@@ -193,6 +198,17 @@ class SlapdServer:
         """The root DN (every policy bypassed), for seeding and for inspecting entries."""
         return _Bound(self.connect(ROOT_DN, self.root_password))
 
+    def config(self) -> "_Bound":
+        """cn=config's root DN, for changing the running server's configuration."""
+        return _Bound(self.connect(CONFIG_ROOT_DN, self.root_password))
+
+    def limit_bot(self, *limits: str) -> None:
+        """The bot DN's limits on the database (`olcLimits`), e.g. "size.prtotal=5"; none
+        given: slapd's defaults again (500 entries a search, paged or not)."""
+        value = [f'dn.exact="{BOT_DN}" {" ".join(limits)}'] if limits else []
+        with self.config() as connection:
+            connection.modify(DATABASE_CONFIG_DN, {"olcLimits": [(ldap3.MODIFY_REPLACE, value)]})
+
     def can_bind(self, dn: str, password: str) -> bool:
         """Whether `dn` signs in with `password` (a failure counts towards ppolicy's lockout)."""
         try:
@@ -284,6 +300,8 @@ olcDatabase: {{-1}}frontend
 dn: olcDatabase={{0}}config,cn=config
 objectClass: olcDatabaseConfig
 olcDatabase: {{0}}config
+olcRootDN: {CONFIG_ROOT_DN}
+olcRootPW: {self.root_password}
 olcAccess: {{0}}to * by * none
 
 dn: olcDatabase={{1}}mdb,cn=config
@@ -529,6 +547,14 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def bot_limits(slapd: SlapdServer) -> Iterator[Callable[..., None]]:
+    """Sets the bot DN's limits for this test: `bot_limits("size.prtotal=5")` (slapd's
+    olcLimits syntax); slapd's defaults again at its end."""
+    yield slapd.limit_bot
+    slapd.limit_bot()
 
 
 @pytest.fixture

@@ -41,8 +41,11 @@ RETRY_FAILED_AFTER = 30.0
 # Result codes after which the connection is not trusted any more.
 _SERVER_TROUBLE = {51: "busy", 52: "unavailable", 80: "other"}
 SIZE_LIMIT_EXCEEDED = 4
+ADMIN_LIMIT_EXCEEDED = 11
 NO_SUCH_OBJECT = 32
 INVALID_DN_SYNTAX = 34
+# Results of a search the server ended at its limits, with the entries sent so far.
+_LIMITS = {SIZE_LIMIT_EXCEEDED: "sizeLimitExceeded", ADMIN_LIMIT_EXCEEDED: "adminLimitExceeded"}
 PAGED_RESULTS = "1.2.840.113556.1.4.319"  # the Simple Paged Results control (RFC 2696)
 
 Entry = tuple[str, dict[str, list[bytes]]]  # a DN, and its attributes by casefolded name
@@ -105,19 +108,32 @@ class Session:
         size_limit: int = 0,
     ) -> list[Entry]:
         """Entries as (DN, attributes by casefolded name -> raw values). A base that does
-        not exist (or is no DN the server accepts) gives no entries; a size limit reached
-        gives the entries received."""
-        return self._search(base, search_filter, attributes, scope=scope, size_limit=size_limit)
+        not exist (or is no DN the server accepts) gives no entries. `size_limit` entries
+        received are the answer the caller asked for; a search the server cut short at
+        its own limits raises DirectoryUnavailable: taking part of the entries for all of
+        them would, for one, resolve an ambiguous name to one of its accounts."""
+        entries, code = self._search(
+            base, search_filter, attributes, scope=scope, size_limit=size_limit
+        )
+        asked = code == SIZE_LIMIT_EXCEEDED and 0 < size_limit <= len(entries)
+        if code in _LIMITS and not asked:
+            raise DirectoryUnavailable(self._limited(code))
+        return entries
 
     def search_page(
         self, base: str, search_filter: str, attributes: Sequence[str], *, size: int, cookie: bytes
     ) -> tuple[list[Entry], bytes]:
         """One page of a subtree search with the Simple Paged Results control (RFC 2696),
         and the cookie that asks for the next one: empty to start, empty again after the
-        last page. The server keeps the search's place for this connection only."""
-        entries = self._search(
+        last page. The server keeps the search's place for this connection only. A
+        server that ends the search at its limits (slapd: the bind DN's size limit, 500
+        entries by default, paged or not) raises DirectoryUnavailable: the pages so far
+        are not the whole listing."""
+        entries, code = self._search(
             base, search_filter, attributes, paged_size=size, paged_cookie=cookie or None
         )
+        if code in _LIMITS:
+            raise DirectoryUnavailable(self._limited(code, size))
         control = (self.connection.result.get("controls") or {}).get(PAGED_RESULTS, {})
         return entries, bytes(control.get("value", {}).get("cookie") or b"")
 
@@ -129,7 +145,9 @@ class Session:
         *,
         scope: str = ldap3.SUBTREE,
         **options: Any,
-    ) -> list[Entry]:
+    ) -> tuple[list[Entry], int]:
+        """The entries received and the result code: success, one of _LIMITS (for the
+        caller to judge) or a base that is not there; any other refusal raises."""
         connection = self.connection
         self._call(
             lambda: connection.search(
@@ -142,7 +160,7 @@ class Session:
         )
         result = connection.result
         code = result["result"]
-        if code not in (0, SIZE_LIMIT_EXCEEDED, NO_SUCH_OBJECT, INVALID_DN_SYNTAX):
+        if code not in (0, *_LIMITS, NO_SUCH_OBJECT, INVALID_DN_SYNTAX):
             self._check_trouble(code)
             raise DirectoryUnavailable(f"{self.url}: search refused ({result['description']})")
         entries = []
@@ -153,7 +171,28 @@ class Session:
             entries.append(
                 (str(item["dn"]), {name.casefold(): list(values) for name, values in raw.items()})
             )
-        return entries
+        return entries, code
+
+    def _limited(self, code: int, page_size: int | None = None) -> str:
+        """What an LDAP administrator changes: the limits of the bind DN (never the
+        password; no entry's name either). OpenLDAP caps a paged search's total at
+        size.prtotal (by default the DN's hard size limit) and refuses pages larger than
+        size.pr; AD applies its LDAP query policy."""
+        bind_dn = str(self.connection.user)
+        if page_size is None:
+            openldap = f'dn.exact="{bind_dn}" size=unlimited'
+        else:
+            openldap = (
+                f'dn.exact="{bind_dn}" size.prtotal=unlimited (or size=unlimited), with '
+                f"size.pr, if set, no lower than the page size ({page_size})"
+            )
+        return (
+            f"{self.url}: the server cut a {'paged ' if page_size else ''}search short at its "
+            f"limits for the bind DN {bind_dn!r} ({_LIMITS[code]}), so its answer would be "
+            f"incomplete; raise that DN's limits: on OpenLDAP, olcLimits on the database: "
+            f"{openldap}; on Active Directory, the LDAP query policy (MaxPageSize, "
+            f"MaxResultSetSize)"
+        )
 
     def modify(
         self, dn: str, changes: Mapping[str, Any], controls: Sequence[Any] | None = None

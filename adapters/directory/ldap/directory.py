@@ -57,7 +57,9 @@ log = logging.getLogger(__name__)
 MAX_NAME_LENGTH = 256
 NO_SUCH_ATTRIBUTE = 16
 # Entries one request of `accounts` asks for: under the 1000 an AD domain controller
-# answers at most (MaxPageSize) and slapd's default sizelimit of 500.
+# answers at most (MaxPageSize) and slapd's default sizelimit of 500. Paging does not lift
+# slapd's cap on the whole listing, though: that is the bind DN's size.prtotal (olcLimits),
+# by default its hard size limit, 500 too.
 PAGE_SIZE = 500
 
 
@@ -106,7 +108,9 @@ class LdapDirectory:
 
     async def accounts(self) -> AsyncIterator[Account]:
         """The enabled entries the user filter matches under base_dn, one page of
-        `page_size` at a time: a plain search would stop at the server's size limit."""
+        `page_size` at a time: a plain search would stop at the server's size limit. A
+        server that still ends the listing at its limits for the bind DN raises
+        DirectoryUnavailable naming the limit to raise: the accounts so far are not all."""
         pages = self._pool.pages(self._accounts_page)
         async with aclosing(pages):
             async for page in pages:
