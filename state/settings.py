@@ -108,8 +108,9 @@ class StateSettings(BaseModel):
         default=2.0,
         gt=0,
         description=(
-            "Seconds to wait for Redis to connect or answer before the turn is answered "
-            "with 'briefly unavailable' and `/readyz` reports not ready. Used by `redis` only."
+            "Seconds one store call may take (a free connection, connecting, the answer) "
+            "before the turn is answered with 'briefly unavailable' and `/readyz` reports "
+            "not ready. Used by `redis` only."
         ),
     )
 
