@@ -5,7 +5,10 @@ Defaults follow Microsoft Entra SSPR where it states a number (codes live 5 minu
 two methods and never security questions) and NIST SP 800-63B sets the floor.
 """
 
+import os
+from pathlib import Path
 from typing import Any, Literal, Self, get_args
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -19,6 +22,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
+from adapters.pwned import PWNED_RANGE_URL
 from dialogs.catalog import override_problems
 from dialogs.durations import Duration, written
 from dialogs.enrolment_settings import EnrolmentSettings
@@ -27,6 +31,7 @@ from dialogs.proofs import MethodName, shortfall
 CODE_METHODS: tuple[MethodName, ...] = ("email", "sms", "voice")
 DEFAULT_ORDER: tuple[MethodName, ...] = ("authenticator", "sms", "voice", "email", "questions")
 _BUILT_IN_ERRORS = frozenset(get_args(ErrorType))
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class OverrideProblems(ValueError):
@@ -185,13 +190,69 @@ class SessionSettings(_Section):
         return self.timeout + 60
 
 
+class PwnedSettings(_Section):
+    """Have I Been Pwned's range API: only five hex digits of a SHA-1 leave the bot."""
+
+    enabled: bool = Field(
+        False,
+        description=(
+            "Also refuse passwords Have I Been Pwned knows from breaches. When the service "
+            "does not answer in time, the offline checks alone decide and a warning is logged."
+        ),
+    )
+    url: str = Field(
+        PWNED_RANGE_URL,
+        description=(
+            "The range API; the first five hex digits of the password's SHA-1 are appended. "
+            "https, or http to a loopback address (a local mirror)."
+        ),
+    )
+    timeout: float = Field(
+        2.0, gt=0, le=10, description="Seconds to wait for the answer before going on without."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _https_or_loopback(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme == "https" and parts.hostname:
+            return value
+        if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+            return value
+        raise ValueError("must be an https URL, or http to a loopback address")
+
+
 class PasswordSettings(_Section):
-    min_length: int = Field(8, ge=8, le=256, description="Shortest new password (NIST: 8).")
+    """The bot's own check of a new password (`dialogs.password_policy`)."""
+
+    min_length: int = Field(
+        12,
+        ge=8,
+        le=256,
+        description=(
+            "Shortest new password. 12 because the bot's check is often the only one (the "
+            "embedded directory, LDAP servers without a password policy); NIST's floor of 8 "
+            "is enough where the directory refuses weak passwords itself (Entra Password "
+            "Protection)."
+        ),
+    )
     max_length: int = Field(256, ge=64, le=1024, description="Longest new password.")
     banned_words: list[str] = Field(
         default_factory=list,
-        description="Words a new password may not contain (company, product, city names).",
+        description=(
+            "Words a new password may not contain (company, product, city names), also in "
+            "other case, with letters doubled or with look-alike digits and symbols (C0nt0s0)."
+        ),
     )
+    common_lists: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Files of more passwords to refuse, one a line (UTF-8; lines starting with # are "
+            "comments), added to the built-in lists of common and breached passwords. A "
+            "relative path is taken from the folder the bot runs in."
+        ),
+    )
+    pwned: PwnedSettings = Field(default_factory=PwnedSettings)
     entry: Literal["link", "temporary", "chat"] = Field(
         "link",
         description=(
@@ -211,6 +272,15 @@ class PasswordSettings(_Section):
     def _short_lived(cls, value: float) -> float:
         if not 60 <= value <= 3600:
             raise ValueError("must be between 1m and 1h")
+        return value
+
+    @field_validator("common_lists")
+    @classmethod
+    def _readable(cls, value: list[str]) -> list[str]:
+        for name in value:
+            path = Path(name).expanduser()
+            if not path.is_file() or not os.access(path, os.R_OK):
+                raise ValueError(f"{name}: not a readable file")
         return value
 
     @model_validator(mode="after")

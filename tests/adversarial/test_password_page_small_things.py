@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 
 import pytest
 
+from adapters.pwned import NotChecked
 from bot.conversations import MAX_FORMS, read_conversation
 from dialogs.password_policy import PasswordPolicy
 from dialogs.settings import PasswordSettings
@@ -148,9 +149,9 @@ async def test_a_form_in_another_encoding_is_refused(page_bot: HttpBot, content_
     "password",
     [
         " " * 12,
-        "\u3000" * 10,  # ideographic spaces
-        "\u200b" * 10,  # zero-width spaces
-        "\x00" * 10,
+        "\u3000" * 12,  # ideographic spaces
+        "\u200b" * 12,  # zero-width spaces
+        "\x00" * 12,
         "copper lantern\x00orchard",
         "copper\tlantern orchard",
         "copper lantern orchard\x1b[0m",
@@ -185,19 +186,19 @@ async def test_control_characters_are_refused_in_the_chat_too(make_bot: MakeBot)
         assert await bot.password_is("bob", "copper lantern orchard")
 
 
-def test_the_policy_refuses_control_characters_anywhere_and_blank_passwords() -> None:
-    policy = PasswordPolicy(PasswordSettings())
+async def test_the_policy_refuses_control_characters_anywhere_and_blank_passwords() -> None:
+    policy = PasswordPolicy(PasswordSettings(), NotChecked())
     refused = [
-        "\t" * 10,
-        "\u00a0" * 10,  # no-break spaces
-        "\u2028" * 10,  # line separators
-        "\ufeff" * 10,  # byte-order marks
+        "\t" * 12,
+        "\u00a0" * 12,  # no-break spaces
+        "\u2028" * 12,  # line separators
+        "\ufeff" * 12,  # byte-order marks
         "copper lantern \ud800orchard",  # a lone surrogate, as a JSON escape can carry
         "copper lantern\r\norchard",
         "copper lantern\x9borchard",
     ]
     for password in refused:
-        refusal = policy.refusal(password, ["alice"])
+        refusal = await policy.refusal(password, ["alice"])
         assert refusal is not None, repr(password)
         assert refusal.message == "password_characters"
     accepted = [
@@ -206,4 +207,4 @@ def test_the_policy_refuses_control_characters_anywhere_and_blank_passwords() ->
         "family \U0001f468\u200d\U0001f469\u200d\U0001f467 trip",
     ]
     for password in accepted:
-        assert policy.refusal(password, ["alice"]) is None, repr(password)
+        assert await policy.refusal(password, ["alice"]) is None, repr(password)

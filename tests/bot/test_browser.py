@@ -100,8 +100,8 @@ async def test_a_signed_out_person_resets_their_password_end_to_end(
     await phone.goto(link)
     await expect(phone.locator("h1")).to_contain_text("Choose a new password")
 
-    await phone.fill("#new-password", "password1")
-    await phone.fill("#confirm-password", "password1")
+    await phone.fill("#new-password", "Password1Password1")
+    await phone.fill("#confirm-password", "Password1Password1")
     await phone.click("#password-form button[type=submit]")
     await expect(phone.locator("#form-error")).to_contain_text("too common")
     await phone.screenshot(path=screenshot_path("password-page-refused-phone"), full_page=True)
@@ -235,8 +235,8 @@ async def test_the_chat_shows_what_the_password_page_did(site: Site, phone: Page
     await expect(toggle).to_have_attribute("aria-pressed", "false")
     await expect(tab.locator("#new-password")).to_have_attribute("type", "password")
 
-    await tab.fill("#new-password", "password1")
-    await tab.fill("#confirm-password", "password1")
+    await tab.fill("#new-password", "Password1Password1")
+    await tab.fill("#confirm-password", "Password1Password1")
     await tab.click("#password-form button[type=submit]")
     await expect(tab.locator("#form-error")).to_contain_text("too common")
     await tab.locator("#new-password").press_sequentially("x")  # typing again

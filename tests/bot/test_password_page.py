@@ -40,7 +40,7 @@ async def test_a_whole_reset_ends_on_the_page(page_bot: HttpBot) -> None:
     assert 'aria-live="polite"' in html
     assert 'autocomplete="new-password"' in html
     assert "<script src=" in html
-    assert "8 to 256 characters" in html
+    assert "12 to 256 characters" in html
     assert csrf is not None
 
     status, html = await post(bot, token, csrf, NEW)

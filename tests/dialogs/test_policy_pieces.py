@@ -2,6 +2,7 @@
 
 import pytest
 
+from adapters.pwned import NotChecked
 from dialogs.durations import parse_duration
 from dialogs.masking import mask_email, mask_phone
 from dialogs.password_policy import PasswordPolicy
@@ -43,24 +44,24 @@ def test_bad_durations_are_refused(bad: object) -> None:
         ("alice-in-wonderland", "password_personal"),
     ],
 )
-def test_passwords_are_refused_with_a_reason(password: str, reason: str) -> None:
-    policy = PasswordPolicy(PasswordSettings(banned_words=["contoso"]))
-    refusal = policy.refusal(password, ["alice", "Alice", "Wilber"])
+async def test_passwords_are_refused_with_a_reason(password: str, reason: str) -> None:
+    policy = PasswordPolicy(PasswordSettings(min_length=8, banned_words=["contoso"]), NotChecked())
+    refusal = await policy.refusal(password, ["alice", "Alice", "Wilber"])
     assert refusal is not None
     assert refusal.message == reason
 
 
-def test_a_long_passphrase_passes_without_composition_rules() -> None:
-    policy = PasswordPolicy(PasswordSettings())
-    assert policy.refusal("correct horse battery staple", ["alice"]) is None
+async def test_a_long_passphrase_passes_without_composition_rules() -> None:
+    policy = PasswordPolicy(PasswordSettings(), NotChecked())
+    assert await policy.refusal("correct horse battery staple", ["alice"]) is None
 
 
-def test_temporary_passwords_are_long_and_mixed() -> None:
-    policy = PasswordPolicy(PasswordSettings(temporary_length=20))
+async def test_temporary_passwords_are_long_mixed_and_pass_the_policy() -> None:
+    policy = PasswordPolicy(PasswordSettings(temporary_length=20), NotChecked())
     generated = {policy.temporary() for _ in range(50)}
     assert len(generated) == 50
     for password in generated:
         assert len(password) == 20
         assert any(c.isupper() for c in password)
         assert any(c.isdigit() for c in password)
-        assert policy.refusal(password, ["alice"]) is None
+        assert await policy.refusal(password, ["alice"]) is None
