@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.commands.audit import search_audit, tail_audit
 from bot.commands.chat import chat_in_terminal
 from bot.commands.config import check_config, print_schema
 from bot.commands.directory import check_password as check_directory_password
@@ -24,6 +25,7 @@ from bot.commands.errors import operator_problems
 from bot.commands.graph import draw_graph
 from bot.commands.helpdesk import clear_lockout, send_handoff, user_status
 from bot.commands.manifests import write_slack_manifest, write_teams_manifest
+from bot.commands.password import check_new_password
 from bot.commands.serve import serve_bot
 
 
@@ -116,6 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
     _config_option(check_password)
     check_password.set_defaults(run=check_directory_password)
 
+    password = commands.add_parser("password", help="the bot's rules for new passwords")
+    password_commands = password.add_subparsers(required=True, metavar="ACTION", help="what to do")
+    password_check = password_commands.add_parser(
+        "check",
+        help="exit 0 if the bot would accept the password on stdin for USER, else 1 and why",
+    )
+    password_check.add_argument(
+        "--user", required=True, help="the account, for its names: username, email or object id"
+    )
+    _config_option(password_check)
+    password_check.set_defaults(run=check_new_password)
+
     enrolment = commands.add_parser("enrolment", help="the methods people registered in chat")
     enrolment_commands = enrolment.add_subparsers(
         required=True, metavar="ACTION", help="what to do"
@@ -166,6 +180,27 @@ def build_parser() -> argparse.ArgumentParser:
     handoff.add_argument("--locale", help="the language to offer the reset in (e.g. de)")
     _config_option(handoff)
     handoff.set_defaults(run=send_handoff)
+
+    audit = commands.add_parser("audit", help="read the audit trail (Redis stream, else file)")
+    audit_commands = audit.add_subparsers(required=True, metavar="ACTION", help="what to do")
+    tail = audit_commands.add_parser("tail", help="print the newest events; -f: and those to come")
+    tail.add_argument("-n", dest="lines", type=int, default=20, help="how many (default: 20)")
+    tail.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
+    tail.add_argument("--json", action="store_true", help="one JSON object per event")
+    _config_option(tail)
+    tail.set_defaults(run=tail_audit)
+    search = audit_commands.add_parser(
+        "search", help="USER's events (exit 1 when there are none); read-only"
+    )
+    search.add_argument(
+        "--user",
+        required=True,
+        help="an account id, username or email (through the directory), or a requester id",
+    )
+    search.add_argument("--since", help="only this recent: 7d, 12h, 30m, or a date (default: all)")
+    search.add_argument("--json", action="store_true", help="one JSON object per event")
+    _config_option(search)
+    search.set_defaults(run=search_audit)
     return parser
 
 

@@ -75,6 +75,20 @@ def new_webchat_conversation(name: str) -> str:
     return f"{_WEBCHAT}{name}"
 
 
+def requester_of(
+    conversation: str, client: str | None, reference: Mapping[str, Any] | None
+) -> str | None:
+    """Who sent a message, as the audit trail names them: the channel's user id (a Bot
+    Framework channel's, from the conversation's reference; a Slack user's), else the
+    client's address (the bot's own web chat, which knows nobody)."""
+    user = reference.get("user") if reference is not None else None
+    if isinstance(user, Mapping) and isinstance(user.get("id"), str) and user["id"]:
+        return str(user["id"])
+    if (slack := slack_user(conversation)) is not None:
+        return slack[1]
+    return client
+
+
 def is_webchat(conversation: str) -> bool:
     """Whether a conversation is a web chat one (it keeps the password page's result)."""
     return conversation.startswith(_WEBCHAT)

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from aiohttp import TCPConnector, web
 
-from adapters.audit import Audit
-from adapters.audit.jsonl import JsonlAudit
+from adapters.audit import Audit, AuditSink, AuditTrail, JsonlFile, StdoutLines
 from adapters.delivery.outbox import Console
 from adapters.directory import Directory
 from adapters.directory.at_rest import EncryptionKey
@@ -24,6 +23,7 @@ from adapters.directory.cache import CachedDirectory
 from adapters.directory.embedded import EmbeddedDirectory
 from adapters.directory.graph import open_graph_directory
 from adapters.directory.ldap import open_ldap_directory
+from adapters.pwned import breach_check
 from adapters.tickets.opening import open_ticket_system
 from bot.botframework.agent import Identify, ResetAgent, development_identity, entra_identity
 from bot.botframework.auth import (
@@ -57,6 +57,7 @@ from dialogs.registry import MethodRegistry
 from dialogs.reminders import Reminders
 from dialogs.tickets import TicketDesk
 from state import Clock, RedisStore, Store, SystemClock, open_store
+from state.audit_stream import open_audit_stream
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ async def start_runtime(
             graph=settings.directory.graph,
         )
         exits.push_async_callback(sender.close)
-        audit = JsonlAudit(settings.local_path(settings.audit.path))
+        audit = open_audit(settings, secrets)
         exits.push_async_callback(audit.close)
         reach = ChannelReach(store)
         dialog_settings = settings.dialog()
@@ -135,6 +136,8 @@ async def start_runtime(
             lockout=dialog_settings.limits.lockout,
         )
         exits.push_async_callback(tickets.close)
+        breaches = breach_check(**dialog_settings.password.pwned.model_dump())
+        exits.push_async_callback(breaches.close)
         ports = DialogPorts(
             directory=RegisteredDirectory(directory, registry),
             sender=sender,
@@ -146,6 +149,7 @@ async def start_runtime(
             background=background,
             registry=registry,
             tickets=tickets,
+            breaches=breaches,
         )
         catalog = Catalog(dialog_settings.messages)
         dialog = ResetDialog(
@@ -198,6 +202,27 @@ async def open_directory(
     if section.cache_seconds == 0:
         return remote
     return CachedDirectory(remote, ttl=section.cache_seconds)
+
+
+def open_audit(settings: Settings, environ: Mapping[str, str]) -> AuditTrail:
+    """The audit trail on its configured sinks; the Redis stream only when Redis is the
+    store, on the store's server, so every instance writes the one stream."""
+    section = settings.audit
+    sinks: list[AuditSink] = []
+    if "file" in section.sinks:
+        sinks.append(JsonlFile(settings.local_path(section.path)))
+    if "stdout" in section.sinks:
+        sinks.append(StdoutLines())
+    if "stream" in section.sinks and settings.state.backend == "redis":
+        stream = open_audit_stream(
+            settings.state,
+            environ=environ,
+            data_dir=Path(settings.data_dir),
+            key=section.stream,
+            max_length=section.stream_max_length,
+        )
+        sinks.append(stream)
+    return AuditTrail(sinks)
 
 
 def encryption_key(environ: Mapping[str, str]) -> EncryptionKey:

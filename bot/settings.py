@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from adapters.audit.jsonl import AuditSettings
+from adapters.audit import AuditSettings
 from adapters.directory.embedded import EmbeddedDirectorySettings
 from adapters.directory.graph import GraphDirectorySettings
 from adapters.directory.ldap import LdapDirectorySettings

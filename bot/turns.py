@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters.directory import DirectoryUnavailable
-from bot.conversations import Conversations
+from bot.conversations import Conversations, requester_of
 from dialogs import Inbound, Reply, ResetDialog
 from state import EtagMismatch, StoreUnavailable
 
@@ -71,7 +71,8 @@ class TurnRunner:
         if found.handled(activity_id):
             log.info("repeated delivery ignored", extra={"activity": activity_id})
             return []
-        outcome = await self._dialog.turn(found.session, inbound)
+        requester = requester_of(conversation, inbound.client, reference)
+        outcome = await self._dialog.turn(found.session, inbound, requester=requester)
         after = found.after_turn(outcome.session, activity_id, reference)
         write = outcome.changed or activity_id is not None
         settled = await self._conversations.apply(after, outcome, write=write)

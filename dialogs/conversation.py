@@ -43,7 +43,9 @@ class Conversation:
         self._enrolment = enrolment
         self._reconfirmation = Reconfirmation(kit)
 
-    async def turn(self, stored: dict[str, Any] | None, inbound: Inbound) -> Outcome:
+    async def turn(
+        self, stored: dict[str, Any] | None, inbound: Inbound, requester: str | None = None
+    ) -> Outcome:
         """See `ResetDialog.turn`."""
         kit = self._kit
         text = clean(inbound.text)
@@ -63,10 +65,12 @@ class Conversation:
         ):
             return Outcome([self._closing(previous, text)], stored, changed=False)
         if previous is None or previous.state in ENDS:
-            session = ResetSession(locale=inbound.locale or "en")
+            session = ResetSession(locale=inbound.locale or "en", nonce=secrets.token_hex(16))
         else:
             session = previous
         session.client = inbound.client
+        session.requester = requester or ""
+        session.channel = session.channel or inbound.channel
         with kit.machine.attached(session):
             replies = await self._step(session, Said(inbound, text, command(text)))
         return Outcome(
@@ -128,23 +132,26 @@ class Conversation:
         inbound = said.inbound
         now = kit.ports.clock.now()
         session.expires_at = now + kit.settings.session.timeout
-        session.nonce = secrets.token_hex(16)
+        session.nonce = session.nonce or secrets.token_hex(16)
         session.channel = inbound.channel
         if said.command == "register":
             return await self._enrolment.begin(session, inbound)
         if inbound.user is None:
             session.typed = True
             session.ask_account()
-            await kit.record(session, "reset.started", channel=inbound.channel)
+            await kit.record(session, "reset.started")
             return [kit.say(session, "ask_account")]
         account = await kit.ports.directory.find(inbound.user)
         requested = requested_account(said.text)
         if requested and not _names_account(requested, account, inbound.user):
-            await kit.record(session, "reset.refused_other_account", channel=inbound.channel)
+            await kit.record(session, "reset.refused_other_account")
             return [kit.say(session, "own_account_only", username=inbound.user)]
         session.subject = account.id if account else f"user:{inbound.user.casefold()}"
-        await kit.record(session, "reset.started", channel=inbound.channel)
-        if account is None or not await kit.policy.eligible(account):
+        session.audited_account = account.id if account else None
+        await kit.record(session, "reset.started")
+        eligible = account is not None and await kit.policy.eligible(account)
+        await kit.record(session, "reset.identified", outcome=_identified(account, eligible))
+        if account is None or not eligible:
             return await kit.escalate(session, "not_eligible", reason="not_eligible")
         if await kit.limits.is_locked(session.subject):
             return await kit.lock(session, already=True)
@@ -166,9 +173,12 @@ class Conversation:
         name = text if 0 < len(text) <= MAX_ACCOUNT_NAME else ""
         account = await kit.ports.directory.find(name) if name else None
         session.subject = f"name:{name.casefold()}"
+        session.audited_account = account.id if account else None
+        eligible = account is not None and await kit.policy.eligible(account)
+        await kit.record(session, "reset.identified", outcome=_identified(account, eligible))
         if await kit.limits.is_locked(session.subject):
             return await kit.lock(session, already=True)
-        if account is not None and await kit.policy.eligible(account):
+        if account is not None and eligible:
             session.account_id = account.id
             session.required = kit.policy.required(account)
         first = kit.policy.blind_order()[0]
@@ -214,6 +224,7 @@ class Conversation:
                 session, account, kit.methods_kit, blind=blind
             )
             session.issue_challenge()
+            await kit.record(session, "challenge.resent", blind=blind)
             return [reply]
         if said.command == "other":
             return await self._other(session, account, blind)
@@ -248,8 +259,12 @@ class Conversation:
                 session, account, kit.methods_kit, blind=True
             )
             session.issue_challenge()
+            await kit.record(
+                session, "challenge.switched", method=following, previous=challenge.method
+            )
             return [reply]
         assert account is not None
+        await kit.record(session, "challenge.switched", method=None, previous=challenge.method)
         session.offer_methods()
         return [kit.menu(session, account, "choose_method")]
 
@@ -289,6 +304,14 @@ class Conversation:
 
     async def _enrolling_questions(self, session: ResetSession, said: Said) -> list[Reply]:
         return await self._enrolment.take_question(session, said.text)
+
+
+def _identified(account: Account | None, eligible: bool) -> str:
+    """`reset.identified`'s outcome: what the name came to, for the helpdesk's eyes only
+    (the person hears the same either way on a channel where names are typed)."""
+    if account is None:
+        return "not_found"
+    return "identified" if eligible else "not_eligible"
 
 
 def _names_account(name: str, account: Account | None, user: str) -> bool:

@@ -44,9 +44,13 @@ class ResetDialog:
         account = await self._kit.account(ResetSession.from_dict(stored))
         return account.username if account else ""
 
-    async def turn(self, stored: dict[str, Any] | None, inbound: Inbound) -> Outcome:
-        """One message: the replies, and the session to store before `settle`."""
-        return await self._conversation.turn(stored, inbound)
+    async def turn(
+        self, stored: dict[str, Any] | None, inbound: Inbound, *, requester: str | None = None
+    ) -> Outcome:
+        """One message: the replies, and the session to store before `settle`. `requester`:
+        who sent it as the channel knows them (its user id, or the client's address), for
+        the audit trail; never a name the person typed."""
+        return await self._conversation.turn(stored, inbound, requester)
 
     async def settle(self, outcome: Outcome) -> Outcome:
         """Do what a stored turn decided: deliver its codes, change the password or unlock
@@ -64,6 +68,10 @@ class ResetDialog:
         `nonce`, good until `expires_at`) belongs to, while the link may still be used."""
         return self._password.usable_link(stored, key=key, nonce=nonce, expires_at=expires_at)
 
-    async def page_password(self, stored: dict[str, Any], password: str, confirm: str) -> Outcome:
-        """A password posted on the page for a usable link: see `PasswordStep`."""
-        return await self._password.page_password(stored, password, confirm)
+    async def page_password(
+        self, stored: dict[str, Any], password: str, confirm: str, *, requester: str | None = None
+    ) -> Outcome:
+        """A password posted on the page for a usable link: see `PasswordStep`. `requester`:
+        the client address the post came from, for the audit trail."""
+        posted_by = {**stored, "requester": requester or ""}
+        return await self._password.page_password(posted_by, password, confirm)

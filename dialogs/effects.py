@@ -75,14 +75,14 @@ class Effects:
         kit = self._kit
         message = delivery.message
         session = ResetSession.from_dict(stored or {})
-        context = {"session": session.nonce[:12], "account": session.account_id}
+        context = {**session.audit_context(), "method": message.medium}
         try:
             receipt: Receipt = await kit.ports.sender.send(message)
         except DeliveryFailed as failure:
             await kit.ports.audit.record(
                 "code.send_failed",
                 **context,
-                method=message.medium,
+                outcome="maybe_sent" if failure.maybe_sent else "not_sent",
                 reason=failure.reason,
                 maybe_sent=failure.maybe_sent,
             )
@@ -103,7 +103,7 @@ class Effects:
         await kit.ports.audit.record(
             "code.sent",
             **context,
-            method=message.medium,
+            outcome="sent",
             provider=receipt.provider,
             message_id=receipt.id,
         )
@@ -243,14 +243,14 @@ class Effects:
         kit = self._kit
         settings = kit.settings.notifications
         happened = Happened(account.username, at, session.channel, session.locale)
-        context = {"session": session.nonce[:12], "account": account.id, "notice": notice}
+        context = {**session.audit_context(), "account": account.id, "notice": notice}
         if settings.users:
             if account.email:
                 message = kit.compose.notice(notice, account.email, happened)
                 await self._send_notice(message, context)
             text = kit.compose.notice_text(notice, happened)
             if await kit.ports.reach.tell(account, text, besides=session.channel):
-                await kit.ports.audit.record("notice.sent", **context, to="chat")
+                await kit.ports.audit.record("notice.sent", **context, outcome="sent", to="chat")
         if settings.admins and account.is_admin and notice == "reset":
             for address in await self._admin_addresses(account):
                 message = kit.compose.notice("admin_reset", address, happened)
@@ -276,12 +276,15 @@ class Effects:
         try:
             receipt = await ports.sender.send(message)
         except DeliveryFailed as failure:
-            await ports.audit.record("notice.send_failed", **context, reason=failure.reason)
+            await ports.audit.record(
+                "notice.send_failed", **context, outcome="not_sent", reason=failure.reason
+            )
             log.warning("notice not sent", extra={"reason": failure.reason})
             return
         await ports.audit.record(
             "notice.sent",
             **context,
+            outcome="sent",
             to="email",
             provider=receipt.provider,
             message_id=receipt.id,

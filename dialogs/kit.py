@@ -32,7 +32,7 @@ class DialogKit:
         self.catalog = catalog
         self.compose = Composer(self.catalog, settings.helpdesk.contact)
         self.limits = Limits(ports.store, settings.limits, ports.clock)
-        self.passwords = PasswordPolicy(settings.password)
+        self.passwords = PasswordPolicy(settings.password, ports.breaches)
         self.machine = ResetMachine()
         self.methods_kit = MethodKit(
             settings=settings,
@@ -58,8 +58,7 @@ class DialogKit:
 
     async def record(self, session: ResetSession, event: str, **fields: Any) -> None:
         """Note an audit event; it is written when the turn is stored (see `settle`)."""
-        context = {"session": session.nonce[:12], "account": session.account_id}
-        session.events.append(AuditEvent(event, {**context, "state": session.state, **fields}))
+        session.note(event, **fields)
 
     async def write_audit(self, events: list[AuditEvent]) -> None:
         for event in events:
@@ -111,6 +110,7 @@ class DialogKit:
         under `say` (the words of a menu shown again: "Please pick one")."""
         if intro is not None:
             session.offered = list(self.policy.choices(session, account))
+            session.note("methods.offered", offered=",".join(session.offered))
         choices = tuple(
             Choice(name, self.methods[name].label(account, self.methods_kit, session))
             for name in session.offered

@@ -13,9 +13,10 @@ from typing import Any
 from adapters.directory import Account
 from dialogs.kit import DialogKit
 from dialogs.password_link import link_key, new_token
+from dialogs.password_policy import context_words
 from dialogs.picking import pick
 from dialogs.replies import Choice, LinkButton, Outcome, Reply
-from dialogs.session import AccountChange, AuditEvent, IssuedLink, ResetSession
+from dialogs.session import AccountChange, IssuedLink, ResetSession
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class PasswordStep:
             return self._new_password(session)
         account = await self._kit.account(session)
         assert account is not None
-        refusal = self._kit.passwords.refusal(password, _context_words(account))
+        refusal = await self._kit.passwords.refusal(password, context_words(account))
         if refusal is not None:
             return [self._kit.say(session, refusal.message, **refusal.values)]
         return self._begin_change(session, session.start_reset, AccountChange(password=password))
@@ -100,7 +101,7 @@ class PasswordStep:
         if await kit.locked(session):
             helpdesk = kit.settings.helpdesk.contact
             return Outcome([kit.say(session, "locked", helpdesk=helpdesk)], stored, changed=False)
-        refusal = self._kit.passwords.refusal(password, _context_words(account))
+        refusal = await self._kit.passwords.refusal(password, context_words(account))
         if refusal is not None:
             reply = kit.say(session, refusal.message, **refusal.values)
             return Outcome([reply], stored, changed=False)
@@ -151,12 +152,7 @@ class PasswordStep:
         session.link_key = link_key(token)
         session.link_expires_at = expires_at
         session.issued_link = IssuedLink(token, session.link_key, expires_at)
-        session.events.append(
-            AuditEvent(
-                "password.link_sent",
-                {"session": session.nonce[:12], "account": session.account_id},
-            )
-        )
+        session.note("password.link_sent")
         minutes = max(1, round((expires_at - self._kit.ports.clock.now()) / 60))
         url = f"{self._password_page}{token}"
         text = catalog.text("password_link", session.locale, url=url, minutes=minutes)
@@ -169,11 +165,3 @@ class PasswordStep:
             Choice(name, catalog.text(f"label_{name}", session.locale)) for name in session.offered
         )
         return Reply(catalog.text(say, session.locale), choices)
-
-
-def _context_words(account: Account) -> list[str]:
-    """Words a password must not be built from: the account's own names."""
-    context = [account.username, *account.display_name.split()]
-    if account.email:
-        context.append(account.email.partition("@")[0])
-    return context

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from adapters.audit import Audit
 from adapters.delivery import CodeSender
 from adapters.directory import Directory
+from adapters.pwned import BreachCheck
 from dialogs.background import Background
 from dialogs.reach import ChatReach
 from dialogs.registry import MethodRegistry
@@ -24,7 +25,8 @@ class DialogPorts:
     `code_key` keys the hashes of codes kept in sessions; `reach` tells people in their
     other chats after a reset; `background` runs what must not delay a reply (deliveries
     for blind challenges, notices), and shutdown waits for it there; `tickets` moves the
-    helpdesk's ticket about an account on when a conversation ends."""
+    helpdesk's ticket about an account on when a conversation ends; `breaches` says whether
+    a new password is known from breaches (Have I Been Pwned, or nothing when that is off)."""
 
     directory: Directory
     sender: CodeSender
@@ -36,3 +38,4 @@ class DialogPorts:
     background: Background
     registry: MethodRegistry
     tickets: TicketDesk
+    breaches: BreachCheck

@@ -66,6 +66,30 @@ class AuditEvent:
     fields: dict[str, Any]
 
 
+# What each step of a conversation came to, for the trail's `outcome` (a step may name its
+# own, as a delivery does). A name not here is its own outcome's only description.
+OUTCOMES = {
+    "reset.started": "requested",
+    "reset.identified": "identified",
+    "reset.refused_other_account": "refused",
+    "methods.offered": "offered",
+    "challenge.issued": "issued",
+    "challenge.resent": "resent",
+    "challenge.switched": "switched",
+    "challenge.passed": "passed",
+    "challenge.failed": "failed",
+    "reset.locked": "locked",
+    "reset.escalated": "handed_off",
+    "reset.cancelled": "cancelled",
+    "reset.expired": "expired",
+    "password.link_sent": "link_sent",
+    "password.link_used": "link_used",
+    "password.refused_by_directory": "refused",
+    "password.reset": "reset",
+    "account.unlocked": "unlocked",
+}
+
+
 TRANSIENT = frozenset({"deliveries", "account_change", "events", "issued_link", "client"})
 
 
@@ -103,6 +127,10 @@ class ResetSession:
     events: list[AuditEvent] = field(default_factory=list, repr=False)
     issued_link: IssuedLink | None = field(default=None, repr=False)
     client: str | None = field(default=None, repr=False)  # this turn's client address
+    requester: str = ""  # who sent the latest message: a chat user id, a client address
+    # The account a name resolved to, for the audit trail alone: set even where the
+    # conversation may not act for it (out of scope, locked, typed and not yet proven).
+    audited_account: str | None = None
 
     if TYPE_CHECKING:  # triggers of dialogs.machine, there while a session is attached
 
@@ -179,6 +207,24 @@ class ResetSession:
         if self.account_id is None or self.account_id == self.subject:
             return None
         return self.account_id
+
+    def audit_context(self) -> dict[str, Any]:
+        """What every event of this conversation carries: which conversation (a prefix of
+        the nonce, stable across turns and instances), who asked, where, about which
+        account (once the bot knows it: never a name as typed), and the method at hand."""
+        return {
+            "correlation_id": self.nonce[:12],
+            "requester": self.requester or None,
+            "channel": self.channel or None,
+            "account": self.account_id or self.audited_account,
+            "method": self.challenge.method if self.challenge else None,
+            "state": self.state,
+        }
+
+    def note(self, event: str, **fields: Any) -> None:
+        """Note an audit event for this turn; it is written once the turn is stored."""
+        outcome = {"outcome": OUTCOMES.get(event, event.rpartition(".")[2])}
+        self.events.append(AuditEvent(event, {**self.audit_context(), **outcome, **fields}))
 
     def has_link(self) -> bool:
         """The machine's guard: the new password comes from the password page."""

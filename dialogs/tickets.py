@@ -172,9 +172,10 @@ class TicketDesk:
             return None
         if account is None:
             return None
+        context = _context(session)
         if ending.resolved:
             if record is not None:
-                await self._close(account.id, record.value, record.etag, ending)
+                await self._close(account.id, record.value, record.etag, ending, context)
             return None
         summary = _summary(session)
         if record is not None:
@@ -183,9 +184,11 @@ class TicketDesk:
                 record.value.get("event") == ending.event
             )
             if not said:
-                await self._hand_back(account.id, record.value, record.etag, ending, summary)
+                await self._hand_back(
+                    account.id, record.value, record.etag, ending, summary, context
+                )
             return Told("ticket_with_helpdesk", ticket) if self._system else None
-        number = await self._open(account, ending, summary)
+        number = await self._open(account, ending, summary, context)
         return None if number is None else Told("ticket_opened", number)
 
     async def sweep(self) -> int:
@@ -210,7 +213,9 @@ class TicketDesk:
                     "proven": ticket.value.get("proven", []),
                     "tried": ticket.value.get("tried", []),
                 }
-                if await self._hand_back(account_id, ticket.value, ticket.etag, ending, summary):
+                if await self._hand_back(
+                    account_id, ticket.value, ticket.etag, ending, summary, {"channel": "sweep"}
+                ):
                     returned += 1
             await self._stop_waiting(account_id)
         return returned
@@ -275,7 +280,9 @@ class TicketDesk:
                     return Ending("escalated", note, resolved=False)
         return None
 
-    async def _open(self, account: Account, ending: Ending, summary: dict[str, Any]) -> str | None:
+    async def _open(
+        self, account: Account, ending: Ending, summary: dict[str, Any], context: dict[str, Any]
+    ) -> str | None:
         if self._system is None:
             return None
         new = NewTicket(
@@ -288,7 +295,12 @@ class TicketDesk:
             number = await self._system.create(new)
         except TicketUnavailable as failure:
             await self._audit.record(
-                "ticket.failed", account=account.id, ending=ending.event, reason=failure.reason
+                "ticket.failed",
+                **context,
+                account=account.id,
+                outcome="failed",
+                ending=ending.event,
+                reason=failure.reason,
             )
             log.warning("ticket not opened", extra={"reason": failure.reason})
             return None
@@ -304,12 +316,22 @@ class TicketDesk:
         with contextlib.suppress(StoreUnavailable):
             await self._store.put(ticket_key(account.id), value, ttl=self._with_helpdesk_for)
         await self._audit.record(
-            "ticket.opened", account=account.id, ticket=number, ending=ending.event
+            "ticket.opened",
+            **context,
+            account=account.id,
+            outcome="opened",
+            ticket=number,
+            ending=ending.event,
         )
         return number
 
     async def _close(
-        self, account_id: str, value: dict[str, Any], etag: str, ending: Ending
+        self,
+        account_id: str,
+        value: dict[str, Any],
+        etag: str,
+        ending: Ending,
+        context: dict[str, Any],
     ) -> None:
         try:
             await self._store.delete(ticket_key(account_id), if_match=etag)
@@ -317,7 +339,7 @@ class TicketDesk:
             return  # moved on by another turn or the sweep
         if value.get("state") == "waiting":
             await self._stop_waiting(account_id)
-        self._update(account_id, value, ending)
+        self._update(account_id, value, ending, context)
 
     async def _hand_back(
         self,
@@ -326,6 +348,7 @@ class TicketDesk:
         etag: str,
         ending: Ending,
         summary: dict[str, Any],
+        context: dict[str, Any],
     ) -> bool:
         changed = {**value, "state": "with_helpdesk", "event": ending.event, **summary}
         try:
@@ -337,10 +360,12 @@ class TicketDesk:
         if value.get("state") == "waiting":
             await self._stop_waiting(account_id)
         note = ending.note + _proof_lines(summary)
-        self._update(account_id, value, Ending(ending.event, note, ending.resolved))
+        self._update(account_id, value, Ending(ending.event, note, ending.resolved), context)
         return True
 
-    def _update(self, account_id: str, value: dict[str, Any], ending: Ending) -> None:
+    def _update(
+        self, account_id: str, value: dict[str, Any], ending: Ending, context: dict[str, Any]
+    ) -> None:
         update = TicketUpdate(
             ticket=str(value["ticket"]),
             resolved=ending.resolved,
@@ -348,20 +373,33 @@ class TicketDesk:
             note=ending.note,
             callback=value.get("callback"),
         )
-        self._background.start(self._send(account_id, update), failed="ticket update failed")
+        work = self._send(account_id, update, context)
+        self._background.start(work, failed="ticket update failed")
 
-    async def _send(self, account_id: str, update: TicketUpdate) -> None:
-        fields = {"account": account_id, "ticket": update.ticket, "ending": update.event}
+    async def _send(self, account_id: str, update: TicketUpdate, context: dict[str, Any]) -> None:
+        fields = {
+            **context,
+            "account": account_id,
+            "ticket": update.ticket,
+            "ending": update.event,
+        }
         if self._system is None:
-            await self._audit.record("ticket.not_updated", **fields, reason="no ticket system")
+            await self._audit.record(
+                "ticket.not_updated", **fields, outcome="skipped", reason="no ticket system"
+            )
             return
         try:
             await self._system.update(update)
         except TicketUnavailable as failure:
-            await self._audit.record("ticket.update_failed", **fields, reason=failure.reason)
+            await self._audit.record(
+                "ticket.update_failed", **fields, outcome="failed", reason=failure.reason
+            )
             log.warning("ticket not updated", extra={"reason": failure.reason})
             return
-        await self._audit.record("ticket.updated", **fields, resolved=update.resolved)
+        outcome = "resolved" if update.resolved else "handed_back"
+        await self._audit.record(
+            "ticket.updated", **fields, outcome=outcome, resolved=update.resolved
+        )
 
     async def _wait_for(self, account_id: str, deadline: float) -> None:
         await self._change_waiting(lambda waiting: {**waiting, account_id: deadline})
@@ -406,6 +444,12 @@ def _summary(session: ResetSession) -> dict[str, Any]:
         "proven": sorted(set(session.proven)),
         "tried": [f"{method}: {outcome}" for method, outcome in tried.items()],
     }
+
+
+def _context(session: ResetSession) -> dict[str, Any]:
+    """What a ticket's events share with the conversation that moved the ticket on."""
+    context = session.audit_context()
+    return {name: context[name] for name in ("correlation_id", "requester", "channel")}
 
 
 def _proof_lines(summary: dict[str, Any]) -> str:

@@ -51,6 +51,8 @@ SERVER_MODULES = frozenset(
         "tests/bot/test_enrolment_remove.py",
         "tests/bot/test_first_hour_cli.py",
         "tests/bot/test_helpdesk_cli.py",
+        "tests/bot/test_audit_cli.py",
+        "tests/bot/test_password_cli.py",
         "tests/conversations/test_instances.py",
     }
 )

@@ -67,7 +67,10 @@ async def _remove(settings: "Settings", user: str, method: str | None, by: str) 
         after = (await runtime.registry.read(account.id)).names()
         await runtime.audit.record(
             "enrolment.removed",
+            requester=by,
+            channel="cli",
             account=account.id,
+            outcome="removed" if set(before) - set(after) else "nothing_to_remove",
             method=method or "all",
             by=by,
             host=socket.gethostname(),

@@ -52,7 +52,10 @@ async def _clear(settings: "Settings", user: str, by: str) -> None:
         await limits.clear(account.id)
         await runtime.audit.record(
             "lockout.cleared",
+            requester=by,
+            channel="cli",
             account=account.id,
+            outcome="cleared" if unlocked or failures else "nothing_to_clear",
             was_locked=unlocked,
             failures=failures,
             by=by,

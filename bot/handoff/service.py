@@ -126,9 +126,12 @@ class HandOff:
                 await self._tickets.handed_off(account, handoff.ticket, handoff.callback)
         await self._audit.record(
             "handoff.received",
+            requester=f"ticket:{handoff.ticket}",
+            channel="handoff",
+            account=None if account is None else account.id,
+            outcome="offered" if reached else "not_reached",
             ticket=handoff.ticket,
             reached=reached,
-            account=None if account is None else account.id,
         )
         return {"reached": True} if reached else dict(NOT_REACHED)
 

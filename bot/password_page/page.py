@@ -106,7 +106,9 @@ class PasswordPage:
     async def _take(
         self, request: HttpRequest, found: PasswordLink, password: str, confirm: str
     ) -> HttpAnswer:
-        outcome = await self._dialog.page_password(found.session, password, confirm)
+        outcome = await self._dialog.page_password(
+            found.session, password, confirm, requester=request.peer
+        )
         if outcome.account_change is None:
             error = outcome.replies[0].text if outcome.replies else None
             return await self._form(request, found, error=error, status=400)
