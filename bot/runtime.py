@@ -51,6 +51,7 @@ from bot.teams import TenantGate, allowed_tenants
 from bot.teams.agent import TeamsResetAgent
 from bot.turns import TurnRunner
 from bot.webchat import WebChat, add_webchat_routes
+from bot.webchat.client_address import ClientAddresses
 from dialogs import Background, Catalog, DialogPorts, ResetDialog
 from dialogs.registered_directory import RegisteredDirectory
 from dialogs.registry import MethodRegistry
@@ -349,6 +350,7 @@ def password_page(
         catalog=runtime.catalog,
         password=runtime.settings.password,
         webchat_served=webchat_served,
+        addresses=ClientAddresses(runtime.settings.webchat),
     )
 
 

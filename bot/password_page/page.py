@@ -29,6 +29,7 @@ from bot.password_page.form import form_fields
 from bot.password_page.notify import ChatNotifier
 from bot.password_page.render import Text, WayBack, form_page, message_page
 from bot.webchat.channel import CHANNEL as WEBCHAT_CHANNEL
+from bot.webchat.client_address import ClientAddresses
 from bot.webchat.routes import PAGE_PATH as WEBCHAT_PAGE
 from dialogs import Catalog, ResetDialog
 from dialogs.settings import PasswordSettings
@@ -61,14 +62,17 @@ class PasswordPage:
         catalog: Catalog,
         password: PasswordSettings,
         webchat_served: bool = False,
+        addresses: ClientAddresses | None = None,
     ) -> None:
         """`password`: the rules the form states (and the dialog enforces).
         `webchat_served` when the web chat is served beside the page: a result then links
-        back to it."""
+        back to it. `addresses` reads the client's address for the audit trail (behind the
+        web chat's trusted proxy, the address the proxy names); without it, the peer's."""
         self._dialog = dialog
         self._conversations = conversations
         self._catalog = catalog
         self._password = password
+        self._addresses = addresses
         self._notifier = notifier
         self._webchat_served = webchat_served
 
@@ -103,11 +107,14 @@ class PasswordPage:
         except (StoreUnavailable, DirectoryUnavailable) as error:
             return self._unavailable(error)
 
+    def _requester(self, request: HttpRequest) -> str | None:
+        return request.peer if self._addresses is None else self._addresses.of(request)
+
     async def _take(
         self, request: HttpRequest, found: PasswordLink, password: str, confirm: str
     ) -> HttpAnswer:
         outcome = await self._dialog.page_password(
-            found.session, password, confirm, requester=request.peer
+            found.session, password, confirm, requester=self._requester(request)
         )
         if outcome.account_change is None:
             error = outcome.replies[0].text if outcome.replies else None

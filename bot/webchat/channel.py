@@ -62,7 +62,7 @@ from bot.conversations import Conversation
 from bot.http import Cookie, HttpAnswer, HttpRequest
 from bot.turns import TurnRunner
 from bot.webchat.captcha import MAX_TOKEN, CaptchaUnavailable, CaptchaVerifier
-from bot.webchat.client_address import client_address, rate_key
+from bot.webchat.client_address import ClientAddresses, rate_key
 from bot.webchat.conversations import Claim, ConversationBusy, ConversationIds, session_in
 from bot.webchat.locale import best_locale
 from bot.webchat.page import API_CSP, COMMON_HEADERS, page_headers, render_page
@@ -141,7 +141,7 @@ class WebChat:
             window=OUTCOME_WINDOW,
             counter="webchat-outcome-rate",
         )
-        self._proxies = settings.proxy_networks()
+        self._addresses = ClientAddresses(settings)
         self._captcha: CaptchaVerifier | None = None
         if settings.captcha.enabled:
             secret = settings.captcha.secret(secrets)
@@ -268,9 +268,7 @@ class WebChat:
         return parts.scheme == "https" or not self._secure_cookies
 
     def _client(self, request: HttpRequest) -> str:
-        header = self.settings.trusted_proxy_header
-        forwarded = request.headers.every(header) if header is not None else ()
-        return client_address(request.peer, forwarded, self._proxies)
+        return self._addresses.of(request)
 
     async def _check_captcha(
         self, claim: Claim, token: str | None, address: str, locale: str

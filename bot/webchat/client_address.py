@@ -4,9 +4,25 @@ proxy the right-most address in its header that is not one of the proxies."""
 import ipaddress
 from collections.abc import Iterable
 
-from bot.webchat.settings import Network
+from bot.http import HttpRequest
+from bot.webchat.settings import Network, WebChatSettings
 
 UNKNOWN = "unknown"
+
+
+class ClientAddresses:
+    """A request's client address as `webchat.trusted_proxy_header` and
+    `webchat.trusted_proxies` say to read it: the web chat's rate limit and the audit
+    trail's requester for the web chat and the password page, which one reverse proxy
+    fronts."""
+
+    def __init__(self, settings: WebChatSettings) -> None:
+        self._header = settings.trusted_proxy_header
+        self._proxies = settings.proxy_networks()
+
+    def of(self, request: HttpRequest) -> str:
+        forwarded = request.headers.every(self._header) if self._header is not None else ()
+        return client_address(request.peer, forwarded, self._proxies)
 
 
 def client_address(

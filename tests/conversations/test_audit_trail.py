@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from tests.support.harness import ANSWERS, Bot
-from tests.support.http_fixtures import HttpBot
+from tests.support.http_fixtures import HttpBot, MakeHttpBot
 from tests.support.password_page import NEW, form_token, page, post, verified
 
 MakeBot = Callable[..., AbstractAsyncContextManager[Bot]]
@@ -174,3 +174,41 @@ async def test_the_password_page_is_audited_by_its_client_address_without_the_to
     assert sent["requester"] != "127.0.0.1"
     for secret in (token, code, NEW):
         assert secret not in trail
+
+
+def page_requesters(bot: HttpBot) -> set[str]:
+    path = bot.runtime.settings.local_path(bot.runtime.settings.audit.path)
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    wanted = {"password.link_used", "password.reset"}
+    return {event["requester"] for event in events if event["event"] in wanted}
+
+
+async def post_forwarded(bot: HttpBot, token: str, csrf: str, forwarded_for: str) -> int:
+    form = {"password": NEW, "confirm": NEW, "csrf": csrf}
+    headers = {"X-Forwarded-For": forwarded_for}
+    async with bot.session.post(
+        f"{bot.url}/password/{token}", data=form, headers=headers
+    ) as response:
+        return response.status
+
+
+async def test_behind_the_trusted_proxy_the_page_names_the_address_it_forwarded(
+    make_http_bot: MakeHttpBot,
+) -> None:
+    webchat = {"trusted_proxy_header": "X-Forwarded-For", "trusted_proxies": ["127.0.0.1/32"]}
+    async with make_http_bot(password={"entry": "link"}, webchat=webchat) as bot:
+        token = await verified(bot)
+        _, html, _ = await page(bot, token)
+        assert await post_forwarded(bot, token, form_token(html), "203.0.113.9") == 200
+        await bot.runtime.background.drain()
+        assert page_requesters(bot) == {"203.0.113.9"}
+
+
+async def test_a_forwarded_address_from_an_untrusted_client_is_not_believed(
+    page_bot: HttpBot,
+) -> None:
+    token = await verified(page_bot)
+    _, html, _ = await page(page_bot, token)
+    assert await post_forwarded(page_bot, token, form_token(html), "203.0.113.9") == 200
+    await page_bot.runtime.background.drain()
+    assert page_requesters(page_bot) == {"127.0.0.1"}
