@@ -22,12 +22,7 @@ from typing import Any
 
 from state.lua import LuaScript
 from state.redis_clients import ERRORS, RedisClient, connect, describe_error
-from state.settings import (
-    REDIS_PASSWORD_VARIABLE,
-    REDIS_URL_VARIABLE,
-    REDIS_USERNAME_VARIABLE,
-    StateSettings,
-)
+from state.settings import StateSettings, redis_connection
 
 log = logging.getLogger(__name__)
 
@@ -156,18 +151,9 @@ def open_audit_stream(
 ) -> AuditStream:
     """The stream on the Redis the store uses (the same URL, credentials and TLS), on a
     client of its own; connects when first used. ValueError on settings that cannot work."""
-    ca_file = None if settings.tls_ca_file is None else str(data_dir / settings.tls_ca_file)
-    client = connect(
-        environ.get(REDIS_URL_VARIABLE) or settings.url,
-        mode=settings.redis_mode,
-        sentinels=settings.sentinels,
-        sentinel_master=settings.sentinel_master,
-        username=environ.get(REDIS_USERNAME_VARIABLE) or None,
-        password=environ.get(REDIS_PASSWORD_VARIABLE) or None,
-        tls_ca_file=ca_file,
-        timeout=settings.timeout,
-        max_connections=CONNECTIONS,
-    )
+    url, options = redis_connection(settings, environ=environ, data_dir=data_dir)
+    options["max_connections"] = CONNECTIONS
+    client = connect(url, **options)
     return AuditStream(client, key, max_length=max_length)
 
 

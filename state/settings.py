@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from state.base import Store, StoreMisconfigured
 from state.clock import Clock
 from state.memory import MemoryStore
+from state.redis_clients import ConnectionOptions
 from state.redis_store import RedisStore
 from state.sqlite import SqliteStore
 
@@ -136,25 +137,33 @@ async def open_store(
     if settings.backend == "memory":
         return MemoryStore(clock)
     if settings.backend == "redis":
-        ca_file = None if settings.tls_ca_file is None else data_dir / settings.tls_ca_file
-        if ca_file is not None:
-            _check_ca_file(ca_file)
+        if settings.tls_ca_file is not None:
+            _check_ca_file(data_dir / settings.tls_ca_file)
+        url, options = redis_connection(settings, environ=environ, data_dir=data_dir)
         try:
-            return await RedisStore.open(
-                environ.get(REDIS_URL_VARIABLE) or settings.url,
-                clock,
-                key_prefix=settings.key_prefix,
-                mode=settings.redis_mode,
-                sentinels=settings.sentinels,
-                sentinel_master=settings.sentinel_master,
-                username=environ.get(REDIS_USERNAME_VARIABLE) or None,
-                password=environ.get(REDIS_PASSWORD_VARIABLE) or None,
-                tls_ca_file=None if ca_file is None else str(ca_file),
-                timeout=settings.timeout,
-            )
+            return await RedisStore.open(url, clock, key_prefix=settings.key_prefix, **options)
         except ValueError as error:
             raise StoreMisconfigured(f"state: {error}") from None
     return await SqliteStore.open(data_dir / settings.path, clock)
+
+
+def redis_connection(
+    settings: StateSettings, *, environ: Mapping[str, str], data_dir: Path
+) -> tuple[str, ConnectionOptions]:
+    """The URL and connection options of the configured Redis, the environment's URL and
+    credentials winning over the file's: for the store and for anything else that reaches
+    the same Redis (the audit trail's stream)."""
+    ca_file = None if settings.tls_ca_file is None else str(data_dir / settings.tls_ca_file)
+    options: ConnectionOptions = {
+        "mode": settings.redis_mode,
+        "sentinels": settings.sentinels,
+        "sentinel_master": settings.sentinel_master,
+        "username": environ.get(REDIS_USERNAME_VARIABLE) or None,
+        "password": environ.get(REDIS_PASSWORD_VARIABLE) or None,
+        "tls_ca_file": ca_file,
+        "timeout": settings.timeout,
+    }
+    return environ.get(REDIS_URL_VARIABLE) or settings.url, options
 
 
 def _check_ca_file(path: Path) -> None:
