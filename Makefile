@@ -22,8 +22,9 @@ CONFIG ?=
 # Debian packages the test suite needs (real servers the fixtures start). Installed with
 # apt-get when missing and running as root; otherwise `make test` names them and stops.
 # graphviz: `sspr-bot config graph --output x.svg` draws with its `dot`.
+# systemd: tests/deploy checks the unit with `systemd-analyze` and `systemd-sysusers`.
 APT_PACKAGES := redis-server redis-tools slapd ldap-utils samba samba-ad-dc winbind krb5-user chromium \
-	graphviz
+	graphviz systemd
 
 .PHONY: help run test chat clean system-packages
 
