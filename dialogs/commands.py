@@ -6,24 +6,48 @@ import unicodedata
 
 MAX_MESSAGE = 1000
 MAX_ACCOUNT_NAME = 256
+# The words of each command, per language; the catalog's messages tell people these (Type
+# 'abbrechen' to stop). All are accepted in every locale, since a channel's locale is not
+# always the language a person writes in; no word means two commands (a test checks).
+COMMAND_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "cancel": ("cancel", "stop", "quit", "exit"),
+        "help": ("help", "?"),
+        "agent": ("agent", "human", "helpdesk", "person"),
+        "other": ("other",),
+        "resend": ("resend",),
+        "register": ("register", "set up", "setup", "enrol", "enroll"),
+    },
+    "de": {
+        "cancel": ("abbrechen", "abbruch", "stopp", "beenden"),
+        "help": ("hilfe",),
+        "agent": ("helpdesk", "mensch", "mitarbeiter"),
+        "other": ("anders", "andere", "andere methode"),
+        "resend": ("neu", "nochmal", "noch mal", "erneut senden", "neu senden", "neuer code"),
+        "register": ("registrieren", "einrichten"),
+    },
+    "fr": {
+        "cancel": ("annuler", "arrêter", "arreter"),
+        "help": ("aide",),
+        "agent": ("agent", "conseiller", "humain"),
+        "other": ("autre", "autre méthode", "autre methode"),
+        "resend": ("renvoyer", "nouveau code", "renvoyer le code"),
+        "register": ("enregistrer", "configurer"),
+    },
+    "es": {
+        "cancel": ("cancelar", "parar", "salir"),
+        "help": ("ayuda",),
+        "agent": ("agente", "persona", "humano"),
+        "other": ("otro", "otra", "otro método", "otro metodo"),
+        "resend": ("reenviar", "nuevo código", "nuevo codigo", "otro código", "otro codigo"),
+        "register": ("registrar", "configurar"),
+    },
+}
 _COMMANDS = {
-    "cancel": "cancel",
-    "stop": "cancel",
-    "quit": "cancel",
-    "exit": "cancel",
-    "help": "help",
-    "?": "help",
-    "agent": "agent",
-    "human": "agent",
-    "helpdesk": "agent",
-    "person": "agent",
-    "other": "other",
-    "resend": "resend",
-    "register": "register",
-    "set up": "register",
-    "setup": "register",
-    "enrol": "register",
-    "enroll": "register",
+    word: name
+    for commands in COMMAND_WORDS.values()
+    for name, spoken in commands.items()
+    for word in spoken
 }
 _OWN = {"my", "me", "mine", "password", "pw", "pwd"}
 _RESET_TARGET = re.compile(
@@ -38,8 +62,9 @@ def clean(text: str) -> str:
 
 
 def command(text: str) -> str | None:
-    """The command a whole message is ("stop" and "quit" are both "cancel"), if any."""
-    return _COMMANDS.get(text.casefold())
+    """The command a whole message is ("stop", "quit" and "Abbrechen." are all "cancel"),
+    if any; a full stop or an exclamation mark after the word is left out."""
+    return _COMMANDS.get(text.casefold().rstrip(" .!"))
 
 
 def requested_account(text: str) -> str | None:

@@ -294,7 +294,9 @@ class WebChat:
     # -- answers ------------------------------------------------------------------------
 
     def _locale(self, request: HttpRequest) -> str:
-        return best_locale(request.headers.get("accept-language"), self._catalog.locales)
+        catalog = self._catalog
+        wanted = request.headers.get("accept-language")
+        return best_locale(wanted, catalog.locales, catalog.default_locale)
 
     def _answer(
         self,

@@ -10,17 +10,20 @@ _TAG = re.compile(r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$")
 MAX_LANGUAGES = 20
 
 
-def best_locale(accept_language: str | None, available: Collection[str]) -> str:
+def best_locale(
+    accept_language: str | None, available: Collection[str], default: str = DEFAULT_LOCALE
+) -> str:
     """The browser's most preferred locale that the catalog speaks (`available`: its
     packaged and overridden locales, `Catalog.locales`). The full tag is kept when it is
-    known (`de-at`), else its language (`de`); English when none fits."""
+    known (`de-at`), else its language (`de`); `default` (the config's `default_locale`)
+    when none fits."""
     known = {DEFAULT_LOCALE, *(locale.casefold() for locale in available)}
     for tag in _preferences(accept_language or ""):
         if tag in known:
             return tag
         if tag.split("-")[0] in known:
             return tag.split("-")[0]
-    return DEFAULT_LOCALE
+    return default
 
 
 def _preferences(header: str) -> list[str]:
