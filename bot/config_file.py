@@ -46,9 +46,19 @@ def load_settings(path: Path | None) -> Settings:
     if path is None:
         return Settings()
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        content = path.read_bytes()
     except OSError as error:
         raise ConfigError([f"{path}: cannot read ({error.strerror})"]) from None
+    return settings_from(content, path)
+
+
+def settings_from(content: bytes, path: Path) -> Settings:
+    """The settings in `content`, the file at `path` as read once: whoever also keeps a
+    digest of the file (a reload) validates exactly the bytes it digested."""
+    try:
+        document = yaml.safe_load(content.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {error.start})"]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -28,7 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dialogs import Outcome, ResetDialog
+from bot.dialog_versions import DialogVersions
+from dialogs import Outcome
 from dialogs.machine import ENDS
 from dialogs.password_link import digest, link_key, new_token, plausible_token, same_secret
 from dialogs.session import IssuedLink
@@ -201,13 +202,13 @@ def _link_value(conversation: str, nonce: str, expires_at: float) -> dict[str, A
 class Conversations:
     """Reads and writes conversation records for the dialog that decides on them."""
 
-    def __init__(self, store: Store, dialog: ResetDialog, clock: Clock, *, keep_for: float) -> None:
-        """`keep_for`: how long a record is worth keeping (a little past the session's own
+    def __init__(self, store: Store, versions: DialogVersions, clock: Clock) -> None:
+        """`versions`: the dialog by the rules each conversation began under. A record is
+        kept as long as its rules' `session.kept_for` (a little past the session's own
         timeout, so an expired session still answers as expired)."""
         self._store = store
-        self._dialog = dialog
+        self._versions = versions
         self._clock = clock
-        self._keep_for = keep_for
 
     async def read(self, conversation: str) -> Conversation:
         return await read_conversation(self._store, conversation)
@@ -230,7 +231,7 @@ class Conversations:
         conversation = await self.read(named.removeprefix(_PREFIX))
         if conversation.etag is None:
             return None
-        usable = self._dialog.usable_link(
+        usable = self._versions.of(conversation.session).dialog.usable_link(
             conversation.session, key=key, nonce=nonce, expires_at=float(expires_at)
         )
         if usable is None:
@@ -266,7 +267,7 @@ class Conversations:
         etag = await self._store.put(
             record_key(record.id),
             _value(record),
-            ttl=self._keep_for,
+            ttl=self._versions.of(record.session).settings.session.kept_for,
             if_match=record.etag,
             if_none_match=record.etag is None,
         )
@@ -293,7 +294,7 @@ class Conversations:
             after = await self.write(after)
         if outcome.issued_link is not None and outcome.session is not None:
             await self._record_link(after.id, outcome.session, outcome.issued_link)
-        settled = await self._dialog.settle(outcome)
+        settled = await self._versions.of(outcome.session).dialog.settle(outcome)
         if settled.changed:
             session = settled.session or {}
             ended = keep_result and session.get("state") in ENDS and is_webchat(after.id)

@@ -131,6 +131,9 @@ class ResetSession:
     # The account a name resolved to, for the audit trail alone: set even where the
     # conversation may not act for it (out of scope, locked, typed and not yet proven).
     audited_account: str | None = None
+    # The fingerprint of the rules the conversation began under: every later turn runs
+    # under those rules, whatever a reload of the config changed meanwhile.
+    rules: str = ""
 
     if TYPE_CHECKING:  # triggers of dialogs.machine, there while a session is attached
 

@@ -19,6 +19,8 @@ from bot.commands.configured import configured_settings
 from bot.commands.errors import CannotStart
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from adapters.delivery.outbox import Console
     from bot.botframework.credentials import BotFrameworkAuth
     from bot.runtime import Runtime
@@ -86,7 +88,8 @@ def serve_bot(args: argparse.Namespace) -> int:
             )
         if notice := _public_url_notice(server):
             log.warning(notice, extra={"public_url": server.public_url, "port": bound})
-        run_loop(settings.server.event_loop, _run_server(served, reservation, secrets, auth))
+        serving = _run_server(served, reservation, secrets, auth, config=(args.config, settings))
+        run_loop(settings.server.event_loop, serving)
     return 0
 
 
@@ -158,8 +161,16 @@ def _public_url_notice(server: "ServerSettings") -> str | None:
 
 
 async def _run_server(
-    settings: "Settings", reservation: socket.socket, secrets: "Secrets", auth: "BotFrameworkAuth"
+    settings: "Settings",
+    reservation: socket.socket,
+    secrets: "Secrets",
+    auth: "BotFrameworkAuth",
+    *,
+    config: "tuple[Path | None, Settings]",
 ) -> None:
+    """`config`: the file the settings came from (None: the embedded defaults) and what it
+    said before any command-line option, for reloading it (`bot.reload`)."""
+    from bot.reload import reloading
     from bot.runtime import http_application
     from bot.server_limits import connection_limits, serving_with_limits
 
@@ -175,6 +186,12 @@ async def _run_server(
                 raise CannotStart(_listen_problem(error, host, port)) from None
             reservation.close()
             shown = f"[{host}]" if ":" in host else host
+            path, started_with = config
+            if path is not None:
+                watched = reloading(
+                    path, started=started_with, versions=runtime.versions, audit=runtime.audit
+                )
+                await serving.enter_async_context(watched)
             log.info("listening", extra={"url": f"http://{shown}:{port}/api/messages"})
             await asyncio.Event().wait()
     finally:
