@@ -24,8 +24,10 @@ from bot.commands.enrolment import enrolment_status, remove_enrolment
 from bot.commands.errors import operator_problems
 from bot.commands.graph import draw_graph
 from bot.commands.helpdesk import clear_lockout, send_handoff, user_status
+from bot.commands.impact import config_impact
 from bot.commands.manifests import write_slack_manifest, write_teams_manifest
 from bot.commands.password import check_new_password
+from bot.commands.report import print_report
 from bot.commands.serve import serve_bot
 
 
@@ -75,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=check_config)
     schema = config_commands.add_parser("schema", help="print the JSON Schema of the file")
     schema.set_defaults(run=print_schema)
+    impact = config_commands.add_parser(
+        "impact", help="who would gain or lose the reset under NEW, by group; read-only"
+    )
+    impact.add_argument("file", type=Path, metavar="NEW", help="the proposed YAML config file")
+    impact.add_argument("--json", action="store_true", help="print one JSON object")
+    _config_option(impact)
+    impact.set_defaults(run=config_impact)
     graph = config_commands.add_parser("graph", help="draw the conversation state machine")
     graph.add_argument(
         "--output",
@@ -201,6 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="one JSON object per event")
     _config_option(search)
     search.set_defaults(run=search_audit)
+
+    report = commands.add_parser(
+        "report", help="usage and insights from the audit trail: resets, drop-outs, savings"
+    )
+    report.add_argument(
+        "--since", default="30d", help="the period: 30d, 12h, 90m, or a date (default: 30d)"
+    )
+    report.add_argument("--json", action="store_true", help="print one JSON document")
+    report.add_argument(
+        "--html", type=Path, metavar="FILE", help="also write the report page (SVG charts) to FILE"
+    )
+    _config_option(report)
+    report.set_defaults(run=print_report)
     return parser
 
 

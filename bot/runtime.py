@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -38,11 +39,15 @@ from bot.botframework.outbound import Outbound
 from bot.botframework.proactive import BotFrameworkNotifier
 from bot.conversations import Conversations
 from bot.delivery import open_senders
+from bot.dialog_versions import DialogVersions
 from bot.handoff import HandOff, add_handoff_routes, handoff_secret
 from bot.http_app import create_app
 from bot.keys import code_key
+from bot.metrics import Metrics, add_metrics_route
 from bot.password_page import ChatNotifier, PasswordPage, add_password_page_routes
 from bot.reach import ChannelNotifier, ChannelReach, teams_new_chats
+from bot.report.admin import admin_report
+from bot.report.routes import add_report_routes
 from bot.settings import Settings
 from bot.slack.channel import SlackChannel
 from bot.slack.routes import add_slack_routes
@@ -73,7 +78,8 @@ class Runtime:
     registry: MethodRegistry  # the methods people registered in chat
     audit: Audit  # the audit trail, for commands that change things outside a conversation
     catalog: Catalog  # the dialog's words, and the channels' and pages' own
-    dialog: ResetDialog
+    dialog: ResetDialog  # the one the rules at start run; see `versions` for the running ones
+    versions: DialogVersions  # the dialog by the rules each conversation began under
     conversations: Conversations
     runner: TurnRunner
     connector: TCPConnector  # every outbound HTTP call of the channels shares this pool
@@ -81,6 +87,7 @@ class Runtime:
     reach: ChannelReach  # people's own chats, for notices; channels join it as they are built
     background: Background  # the one pool of work that outlives its message
     tickets: TicketDesk  # the helpdesk's tickets about accounts
+    metrics: Metrics  # this runtime's own Prometheus registry
 
     async def close(self) -> None:
         await self.background.close()
@@ -120,7 +127,8 @@ async def start_runtime(
             graph=settings.directory.graph,
         )
         exits.push_async_callback(sender.close)
-        audit = open_audit(settings, secrets)
+        metrics = Metrics()
+        audit = open_audit(settings, secrets, counters=metrics.audit)
         exits.push_async_callback(audit.close)
         reach = ChannelReach(store)
         dialog_settings = settings.dialog()
@@ -152,13 +160,13 @@ async def start_runtime(
             tickets=tickets,
             breaches=breaches,
         )
-        catalog = Catalog(dialog_settings.messages)
-        dialog = ResetDialog(
-            dialog_settings, ports, catalog=catalog, password_page=settings.server.password_page
+        catalog = Catalog(dialog_settings.messages, settings.default_locale)
+        build = partial(
+            ResetDialog, ports=ports, catalog=catalog, password_page=settings.server.password_page
         )
-        conversations = Conversations(
-            store, dialog, clock, keep_for=dialog_settings.session.kept_for
-        )
+        versions = DialogVersions(dialog_settings, build, clock)
+        dialog = versions.current.dialog
+        conversations = Conversations(store, versions, clock)
     except BaseException:
         await exits.aclose()
         raise
@@ -174,13 +182,15 @@ async def start_runtime(
         audit,
         catalog,
         dialog,
+        versions,
         conversations,
-        TurnRunner(dialog, conversations, catalog.reply),
+        TurnRunner(versions, conversations, catalog.reply, metrics=metrics),
         connector,
         exits,
         reach,
         background,
         tickets,
+        metrics,
     )
 
 
@@ -205,11 +215,14 @@ async def open_directory(
     return CachedDirectory(remote, ttl=section.cache_seconds)
 
 
-def open_audit(settings: Settings, environ: Mapping[str, str]) -> AuditTrail:
+def open_audit(
+    settings: Settings, environ: Mapping[str, str], *, counters: AuditSink | None = None
+) -> AuditTrail:
     """The audit trail on its configured sinks; the Redis stream only when Redis is the
-    store, on the store's server, so every instance writes the one stream."""
+    store, on the store's server, so every instance writes the one stream. `counters`: the
+    metrics that count each event, beside the configured sinks."""
     section = settings.audit
-    sinks: list[AuditSink] = []
+    sinks: list[AuditSink] = [] if counters is None else [counters]
     if "file" in section.sinks:
         sinks.append(JsonlFile(settings.local_path(section.path)))
     if "stdout" in section.sinks:
@@ -309,6 +322,10 @@ def http_application(runtime: Runtime, auth: BotFrameworkAuth) -> web.Applicatio
     notifier = ChannelNotifier(bot_framework, slack)
     page = password_page(runtime, notifier, webchat_served=runtime.settings.webchat.enabled)
     add_password_page_routes(app, page)
+    if (report := admin_report(runtime.settings, runtime.secrets)) is not None:
+        add_report_routes(app, report)
+    if runtime.settings.metrics.enabled:
+        add_metrics_route(app, runtime.metrics, runtime.secrets)
     dialog_settings = runtime.settings.dialog()
     if dialog_settings.enrolment.reminders.enabled:
         reminders = Reminders(

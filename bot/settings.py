@@ -19,9 +19,12 @@ from adapters.directory.graph import GraphDirectorySettings
 from adapters.directory.ldap import LdapDirectorySettings
 from adapters.tickets.settings import TicketSettings
 from bot.delivery import DeliverySection
+from bot.metrics import MetricsSettings
+from bot.report.settings import ReportSettings
 from bot.slack.settings import SlackSettings
 from bot.teams.settings import TeamsSettings
 from bot.webchat.settings import WebChatSettings
+from dialogs.catalog import Catalog
 from dialogs.durations import Duration
 from dialogs.settings import DialogSettings
 from state.settings import StateSettings
@@ -184,12 +187,21 @@ class Settings(DialogSettings):
         description="Folder for local files (state, embedded directory, outbox, audit); "
         "relative paths elsewhere in this file are resolved against it.",
     )
+    default_locale: str = Field(
+        "en",
+        pattern=r"^[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*$",
+        description="The language the bot speaks when the channel names none it has messages "
+        "in (a browser or Teams client set to Swedish, say): en, de, fr, es, or a locale of "
+        "`messages`.",
+    )
     server: ServerSettings = Field(default_factory=ServerSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     directory: DirectorySection = Field(default_factory=DirectorySection)
     delivery: DeliverySection = Field(default_factory=DeliverySection)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
     webchat: WebChatSettings = Field(default_factory=WebChatSettings)
@@ -201,6 +213,15 @@ class Settings(DialogSettings):
             "are given helpdesk.contact."
         ),
     )
+
+    @model_validator(mode="after")
+    def _default_locale_is_spoken(self) -> Self:
+        if not Catalog(self.messages).speaks(self.default_locale):
+            raise ValueError(
+                f"default_locale {self.default_locale!r} has no messages: use en, de, fr, es "
+                "or a locale given under `messages`"
+            )
+        return self
 
     @model_validator(mode="after")
     def _graph_mail_has_an_app(self) -> Self:

@@ -19,7 +19,12 @@ from typing import Any
 
 from adapters.directory import DirectoryUnavailable
 from bot.conversations import Conversations, requester_of
-from dialogs import Inbound, Reply, ResetDialog
+from bot.dialog_versions import DialogVersions, stamped
+from bot.logs import correlate, correlated
+from bot.metrics import Metrics
+from dialogs import Inbound, Reply
+from dialogs.machine import ENDS
+from dialogs.session import ResetSession
 from state import EtagMismatch, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -30,14 +35,18 @@ ATTEMPTS = 3
 class TurnRunner:
     def __init__(
         self,
-        dialog: ResetDialog,
+        versions: DialogVersions,
         conversations: Conversations,
         message: Callable[[str, str], Reply],
+        *,
+        metrics: Metrics,
     ) -> None:
-        """`message` is the catalog's, for what is answered without running a turn."""
-        self._dialog = dialog
+        """`versions`: the dialog by the rules each conversation began under. `message` is
+        the catalog's, for what is answered without running a turn."""
+        self._versions = versions
         self._conversations = conversations
         self.message = message
+        self._metrics = metrics
 
     async def run(
         self,
@@ -48,6 +57,16 @@ class TurnRunner:
     ) -> list[Reply]:
         """The replies to one message; none for a delivery already handled. `reference`
         (how to reach the conversation again) is kept with the session, at no extra cost."""
+        with correlated(), self._metrics.turn(inbound.channel):
+            return await self._attempts(conversation, inbound, activity_id, reference)
+
+    async def _attempts(
+        self,
+        conversation: str,
+        inbound: Inbound,
+        activity_id: str | None,
+        reference: dict[str, Any] | None,
+    ) -> list[Reply]:
         for _ in range(ATTEMPTS):
             try:
                 return await self._once(conversation, inbound, activity_id, reference)
@@ -57,6 +76,7 @@ class TurnRunner:
                 )
             except (StoreUnavailable, DirectoryUnavailable) as error:
                 log.error("dependency unavailable", extra={"error": type(error).__name__})
+                self._metrics.unavailable(error, where="turn")
                 return [self.message("unavailable", inbound.locale)]
         return [self.message("try_again", inbound.locale)]
 
@@ -69,13 +89,26 @@ class TurnRunner:
     ) -> list[Reply]:
         found = await self._conversations.read(conversation)
         if found.handled(activity_id):
+            correlate(correlation_id(found.session))
             log.info("repeated delivery ignored", extra={"activity": activity_id})
             return []
+        correlate(correlation_id(found.session, ongoing=True))
         requester = requester_of(conversation, inbound.client, reference)
-        outcome = await self._dialog.turn(found.session, inbound, requester=requester)
+        version = self._versions.for_turn(found.session)
+        turned = await version.dialog.turn(found.session, inbound, requester=requester)
+        outcome = stamped(turned, version)
+        correlate(correlation_id(outcome.session))
         after = found.after_turn(outcome.session, activity_id, reference)
         write = outcome.changed or activity_id is not None
         settled = await self._conversations.apply(after, outcome, write=write)
         if settled.supersedes:
             return settled.replies
         return outcome.replies + settled.replies
+
+
+def correlation_id(session: dict[str, Any] | None, *, ongoing: bool = False) -> str | None:
+    """The id the audit trail gives a stored conversation; with `ongoing`, only while it is
+    under way: a message after it ended may start another conversation, with its own id."""
+    if not session or (ongoing and session.get("state") in ENDS):
+        return None
+    return str(ResetSession.from_dict(session).audit_context()["correlation_id"]) or None

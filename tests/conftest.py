@@ -52,8 +52,12 @@ SERVER_MODULES = frozenset(
         "tests/bot/test_first_hour_cli.py",
         "tests/bot/test_helpdesk_cli.py",
         "tests/bot/test_audit_cli.py",
+        "tests/bot/test_log_correlation.py",
+        "tests/bot/test_report.py",
         "tests/bot/test_password_cli.py",
+        "tests/bot/test_reload_serve.py",
         "tests/conversations/test_instances.py",
+        "tests/deploy/test_read_only_root.py",
     }
 )
 
