@@ -176,7 +176,7 @@ async def _status(settings: "Settings") -> EnrolmentStatus:
         async for account, registered in directory.registered_accounts():
             if not await policy.eligible(account):
                 continue
-            proofs, offered = _offered(policy, account)
+            proofs, offered = offered_methods(policy, account)
             status.count(
                 len(proofs),
                 offered,
@@ -188,7 +188,7 @@ async def _status(settings: "Settings") -> EnrolmentStatus:
     return status
 
 
-def _offered(policy: "ResetPolicy", account: "Account") -> tuple[set[str], set[str]]:
+def offered_methods(policy: "ResetPolicy", account: "Account") -> tuple[set[str], set[str]]:
     """The different things the account could prove in one reset, and the methods that
     would be offered for them: the dialog's own menu, walked to its end with each pick
     proving something new (so questions come only after a first proof, never for an

@@ -159,11 +159,11 @@ async def can_reset(policy: "ResetPolicy", account: "Account") -> bool:
 
 
 async def _lost(policy: "ResetPolicy", account: "Account") -> Lost:
-    from bot.commands.enrolment import _offered
+    from bot.commands.enrolment import offered_methods
 
     groups = groups_of(account)
     if not await policy.eligible(account):
         return Lost(account.username, groups, "scope", "outside who may reset (access)")
-    proofs, _ = _offered(policy, account)
+    proofs, _ = offered_methods(policy, account)
     detail = f"can prove {len(proofs)} of the {policy.required(account)} different checks required"
     return Lost(account.username, groups, "methods", detail)

@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import errno
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Callable, Coroutine, Iterator
@@ -179,6 +180,7 @@ async def _run_server(
     runtime = await started(settings, secrets)
     try:
         async with AsyncExitStack() as serving:
+            terminated = serving.enter_context(_on_sigterm())
             app = http_application(runtime, auth)
             try:
                 await serving.enter_async_context(serving_with_limits(app, host, port, limits))
@@ -193,9 +195,25 @@ async def _run_server(
                 )
                 await serving.enter_async_context(watched)
             log.info("listening", extra={"url": f"http://{shown}:{port}/api/messages"})
-            await asyncio.Event().wait()
+            await terminated.wait()
+            log.info("stopping: SIGTERM")
     finally:
         await runtime.close()
+
+
+@contextmanager
+def _on_sigterm() -> Iterator[asyncio.Event]:
+    """An event set at SIGTERM, so that a service manager's or Kubernetes' stop closes the
+    bot as Ctrl-C (SIGINT) does: connections drained, the runtime closed in order. Taken
+    before the server listens, so a stop sent as soon as it answers is not the default
+    kill."""
+    terminated = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, terminated.set)
+    try:
+        yield terminated
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 async def started(

@@ -71,3 +71,14 @@ async def test_serve_reloads_on_sighup_and_on_a_change_and_refuses_an_invalid_fi
         ("file_changed", "refused"),
         ("file_changed", "unchanged"),
     ]
+
+
+async def test_serve_stops_in_order_at_sigterm(tmp_path: Path) -> None:
+    """A service manager's or Kubernetes' stop: the bot closes as at Ctrl-C and exits 0."""
+    config = tmp_path / "sspr.yaml"
+    write_config(config)
+
+    async with serving(tmp_path, free_port(), "--config", str(config)) as served:
+        served.process.send_signal(signal.SIGTERM)
+        assert (await logged(served, "stopping"))["message"] == "stopping: SIGTERM"
+        assert await asyncio.wait_for(served.process.wait(), WAIT) == 0
