@@ -65,7 +65,9 @@ class Conversation:
         ):
             return Outcome([self._closing(previous, text)], stored, changed=False)
         if previous is None or previous.state in ENDS:
-            session = ResetSession(locale=inbound.locale or "en", nonce=secrets.token_hex(16))
+            session = ResetSession(
+                locale=inbound.locale or kit.catalog.default_locale, nonce=secrets.token_hex(16)
+            )
         else:
             session = previous
         session.client = inbound.client

@@ -62,12 +62,13 @@ class Inbound:
     development user); None means the channel does not identify people and the account
     name is typed. `client` is the network address the message came from, where the
     channel knows it (the web chat): what typed names may spend is also capped per client.
+    `locale` is the channel's, empty when it names none: the catalog's default then.
     """
 
     text: str
     channel: str
     user: str | None = None
-    locale: str = "en"
+    locale: str = ""
     client: str | None = None
 
 

@@ -59,7 +59,7 @@ class ResetAgent(ActivityHandler):
             text=activity.text or "",
             channel=str(activity.channel_id or ""),
             user=self._identify(activity),
-            locale=activity.locale or "en",
+            locale=activity.locale or "",
         )
         replies = await self._runner.run(
             conversation_of(activity), inbound, activity.id, reference_of(activity)

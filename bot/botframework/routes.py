@@ -54,7 +54,7 @@ def add_bot_framework_routes(
         """A failed turn: logged by the error's type only (its text may carry what the
         user typed), and the user told the service is briefly unavailable."""
         log.error("turn failed", extra={"error": type(error).__name__})
-        locale = turn.activity.locale or "en"
+        locale = turn.activity.locale or ""
         await turn.send_activity(to_activity(catalog.reply("unavailable", locale)))
 
     async def on_turn_error(context: TurnContext, error: Exception) -> None:

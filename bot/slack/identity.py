@@ -118,7 +118,7 @@ class SlackIdentities:
             raise IdentityUnavailable(type(error).__name__) from error
         found: dict[str, Any] = response.get("user") or {}
         email = _email(found, {team} | self._home_teams)
-        return SlackPerson(email, str(found.get("locale") or "en"))
+        return SlackPerson(email, str(found.get("locale") or ""))
 
 
 def _email(found: dict[str, Any], teams: set[str] | frozenset[str]) -> str | None:

@@ -29,7 +29,7 @@ class TeamsResetAgent(ResetAgent):
         if verdict is Admission.REFUSE:
             return
         if verdict is Admission.DECLINE_GROUP:
-            locale = activity.locale or "en"
+            locale = activity.locale or ""
             reply = self._runner.message("private_chat_only", locale)
             await turn.send_activity(to_activity(reply))
             return
@@ -41,7 +41,7 @@ class TeamsResetAgent(ResetAgent):
             text=inbound_text(activity),
             channel=TEAMS_CHANNEL,
             user=self._identify(activity),
-            locale=activity.locale or "en",
+            locale=activity.locale or "",
         )
         reference = reference_of(activity)
         replies = await self._runner.run(conversation_of(activity), inbound, activity.id, reference)

@@ -24,9 +24,10 @@ _conversations = count(1)
 
 
 class LocalChat:
-    """A signed-in user's chat whose client sends `locale` on every message, as Teams does."""
+    """A signed-in user's chat whose client sends `locale` on every message, as Teams does
+    (None: a client that names no locale)."""
 
-    def __init__(self, bot: Bot, user: str, locale: str) -> None:
+    def __init__(self, bot: Bot, user: str, locale: str | None) -> None:
         _, self._agent = bot_framework_adapter(
             bot.runtime, from_environment({}), development_identity
         )
@@ -38,11 +39,12 @@ class LocalChat:
 
     async def text(self, text: str) -> str:
         before = len(self._adapter.activity_queue)
+        named = {} if self._locale is None else {"locale": self._locale}
         activity = Activity(
             type=ActivityTypes.message,
             text=text,
-            locale=self._locale,
             from_property=ChannelAccount(id=self._user),
+            **named,
         )
         await self._adapter.process_activity(ClaimsIdentity({}), activity, self._agent.on_turn)
         return "\n---\n".join(reply.text or "" for reply in self._adapter.activity_queue[before:])
@@ -99,6 +101,15 @@ async def test_a_client_in_a_language_without_messages_hears_the_default_locale(
         assert SPANISH["greeting"].format(name="Alice Wilber") in menu
         english = LocalChat(bot, "adele", "en-GB")
         assert "Hi Adele" in await english.text("reset")
+
+
+async def test_a_client_that_names_no_locale_hears_the_default_locale(
+    make_bot: MakeBot,
+) -> None:
+    async with make_bot(default_locale="es") as bot:
+        chat = LocalChat(bot, "alice", None)
+        assert SPANISH["greeting"].format(name="Alice Wilber") in await chat.text("reset")
+        assert SPANISH["cancelled"] == await chat.text("cancelar")
 
 
 async def test_the_web_chat_speaks_spanish_to_a_spanish_browser(
