@@ -26,6 +26,7 @@ from adapters.directory.graph import open_graph_directory
 from adapters.directory.ldap import open_ldap_directory
 from adapters.pwned import breach_check
 from adapters.tickets.opening import open_ticket_system
+from bot.audit_streams import configured_stream
 from bot.botframework.agent import Identify, ResetAgent, development_identity, entra_identity
 from bot.botframework.auth import (
     ChannelCloudAdapter,
@@ -63,7 +64,6 @@ from dialogs.registry import MethodRegistry
 from dialogs.reminders import Reminders
 from dialogs.tickets import TicketDesk
 from state import Clock, RedisStore, Store, SystemClock, open_store
-from state.audit_stream import open_audit_stream
 
 log = logging.getLogger(__name__)
 
@@ -228,14 +228,7 @@ def open_audit(
     if "stdout" in section.sinks:
         sinks.append(StdoutLines())
     if "stream" in section.sinks and settings.state.backend == "redis":
-        stream = open_audit_stream(
-            settings.state,
-            environ=environ,
-            data_dir=Path(settings.data_dir),
-            key=section.stream,
-            max_length=section.stream_max_length,
-        )
-        sinks.append(stream)
+        sinks.append(configured_stream(settings, environ))
     return AuditTrail(sinks)
 
 

@@ -16,7 +16,6 @@ import sys
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.commands.configured import configured_settings
@@ -108,8 +107,8 @@ async def _reading(settings: "Settings") -> AsyncIterator[TrailReader]:
     """The configured trail's reader, open for the block; a Redis failure while reading
     is an operator's problem, said in one line."""
     from adapters.audit import JsonlReader
+    from bot.audit_streams import configured_stream
     from bot.secrets import Secrets
-    from state.audit_stream import open_audit_stream
     from state.redis_clients import ERRORS
 
     section = settings.audit
@@ -121,13 +120,7 @@ async def _reading(settings: "Settings") -> AsyncIterator[TrailReader]:
             )
         yield JsonlReader(settings.local_path(section.path))
         return
-    stream = open_audit_stream(
-        settings.state,
-        environ=Secrets.from_environment(),
-        data_dir=Path(settings.data_dir),
-        key=section.stream,
-        max_length=section.stream_max_length,
-    )
+    stream = configured_stream(settings, Secrets.from_environment())
     try:
         yield stream
     except ERRORS as error:

@@ -4,7 +4,6 @@ else the JSON-lines file. Reading changes nothing and is not itself audited."""
 
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.report.usage import Usage, count_usage
@@ -36,7 +35,7 @@ async def _lines_since(
     settings: "Settings", environ: Mapping[str, str], since: datetime
 ) -> list[str]:
     from adapters.audit import JsonlReader
-    from state.audit_stream import open_audit_stream
+    from bot.audit_streams import configured_stream
     from state.redis_clients import ERRORS
 
     section = settings.audit
@@ -48,13 +47,7 @@ async def _lines_since(
                 "collector keeps it"
             )
         return [line async for line in JsonlReader(settings.local_path(section.path)).since(at)]
-    stream = open_audit_stream(
-        settings.state,
-        environ=environ,
-        data_dir=Path(settings.data_dir),
-        key=section.stream,
-        max_length=section.stream_max_length,
-    )
+    stream = configured_stream(settings, environ)
     try:
         return [line async for line in stream.since(at)]
     except ERRORS as error:
