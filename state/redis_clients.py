@@ -353,7 +353,7 @@ def _sentinel(
         reach_sentinels["ssl"] = True
         if "ssl_ca_certs" in options:
             reach_sentinels["ssl_ca_certs"] = options["ssl_ca_certs"]
-    sentinel = Sentinel(addresses, sentinel_kwargs=reach_sentinels)  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(addresses, sentinel_kwargs=reach_sentinels)
     primary = sentinel.master_for(
         name,
         ssl=tls,
