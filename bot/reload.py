@@ -39,7 +39,6 @@ POLL_SECONDS = 2.0
 # need a restart like the service's wiring (every section besides the dialog's).
 DIALOG_RESTART_ONLY = {
     "messages": "the channels and pages answer from the catalog read at start",
-    "password": "the password page states and checks the rules it was started with",
     "limits.lockout": "the helpdesk's tickets state the lock's length read at start",
     "helpdesk.handoff_timeout": "the hand-off sweep runs on the timeout read at start",
     "enrolment.reminders": "the reminder loop runs on the settings read at start",

@@ -354,11 +354,10 @@ def password_page(
 ) -> PasswordPage:
     """The password page, telling the chat a reset ran in through `notifier`."""
     return PasswordPage(
-        runtime.dialog,
+        runtime.versions,
         runtime.conversations,
         notifier,
         catalog=runtime.catalog,
-        password=runtime.settings.password,
         webchat_served=webchat_served,
         addresses=ClientAddresses(runtime.settings.webchat),
     )

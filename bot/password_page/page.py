@@ -24,6 +24,7 @@ from typing import Any
 
 from adapters.directory import DirectoryUnavailable
 from bot.conversations import Conversations, PasswordLink
+from bot.dialog_versions import DialogVersions
 from bot.http import TOO_LARGE, HttpAnswer, HttpRequest
 from bot.password_page.form import form_fields
 from bot.password_page.notify import ChatNotifier
@@ -31,8 +32,7 @@ from bot.password_page.render import Text, WayBack, form_page, message_page
 from bot.webchat.channel import CHANNEL as WEBCHAT_CHANNEL
 from bot.webchat.client_address import ClientAddresses
 from bot.webchat.routes import PAGE_PATH as WEBCHAT_PAGE
-from dialogs import Catalog, ResetDialog
-from dialogs.settings import PasswordSettings
+from dialogs import Catalog
 from state import EtagMismatch, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -55,23 +55,23 @@ _NAMED_CHANNELS = frozenset({"msteams", "slack", "console", "emulator"})
 class PasswordPage:
     def __init__(
         self,
-        dialog: ResetDialog,
+        versions: DialogVersions,
         conversations: Conversations,
         notifier: ChatNotifier,
         *,
         catalog: Catalog,
-        password: PasswordSettings,
         webchat_served: bool = False,
         addresses: ClientAddresses | None = None,
     ) -> None:
-        """`password`: the rules the form states (and the dialog enforces).
-        `webchat_served` when the web chat is served beside the page: a result then links
-        back to it. `addresses` reads the client's address for the audit trail (behind the
-        web chat's trusted proxy, the address the proxy names); without it, the peer's."""
-        self._dialog = dialog
+        """`versions`: the rules each conversation began under; a link's page states and
+        checks its conversation's password rules, so a reload changes them for
+        conversations that begin after it. `webchat_served` when the web chat is served
+        beside the page: a result then links back to it. `addresses` reads the client's
+        address for the audit trail (behind the web chat's trusted proxy, the address the
+        proxy names); without it, the peer's."""
+        self._versions = versions
         self._conversations = conversations
         self._catalog = catalog
-        self._password = password
         self._addresses = addresses
         self._notifier = notifier
         self._webchat_served = webchat_served
@@ -113,7 +113,8 @@ class PasswordPage:
     async def _take(
         self, request: HttpRequest, found: PasswordLink, password: str, confirm: str
     ) -> HttpAnswer:
-        outcome = await self._dialog.page_password(
+        dialog = self._versions.of(found.session).dialog
+        outcome = await dialog.page_password(
             found.session, password, confirm, requester=self._requester(request)
         )
         if outcome.account_change is None:
@@ -161,11 +162,12 @@ class PasswordPage:
         csrf = await self._conversations.issue_form_token(found)
         if csrf is None:
             return self._refused()
-        account = await self._dialog.account_name(found.session)
+        version = self._versions.of(found.session)
+        account = await version.dialog.account_name(found.session)
         html = form_page(
             self._catalog.text,
             self._locale(found),
-            self._password,
+            version.settings.password,
             action=request.path,
             csrf=csrf,
             username=account,
