@@ -31,6 +31,7 @@ from bot.password_page.notify import ChatNotifier
 from bot.password_page.render import Text, WayBack, form_page, message_page
 from bot.webchat.channel import CHANNEL as WEBCHAT_CHANNEL
 from bot.webchat.client_address import ClientAddresses
+from bot.webchat.locale import best_locale
 from bot.webchat.routes import PAGE_PATH as WEBCHAT_PAGE
 from dialogs import Catalog
 from state import EtagMismatch, StoreUnavailable
@@ -80,10 +81,10 @@ class PasswordPage:
         try:
             found = await self._conversations.linked(token)
             if found is None:
-                return self._refused()
+                return self._refused(request)
             return await self._form(request, found)
         except (StoreUnavailable, DirectoryUnavailable) as error:
-            return self._unavailable(error)
+            return self._unavailable(error, request)
 
     async def submit(self, request: HttpRequest, token: str) -> HttpAnswer:
         if request.body is None:
@@ -92,7 +93,7 @@ class PasswordPage:
         try:
             found = await self._conversations.linked(token)
             if found is None:
-                return self._refused()
+                return self._refused(request)
             if form is None:
                 log.info("password page post that is not a UTF-8 form")
                 error = self._catalog.text("password_characters", self._locale(found))
@@ -105,7 +106,7 @@ class PasswordPage:
                 return self._forbidden(found)
             return await self._take(request, found, password, confirm)
         except (StoreUnavailable, DirectoryUnavailable) as error:
-            return self._unavailable(error)
+            return self._unavailable(error, request)
 
     def _requester(self, request: HttpRequest) -> str | None:
         return request.peer if self._addresses is None else self._addresses.of(request)
@@ -125,7 +126,7 @@ class PasswordPage:
             settled = await self._conversations.apply(after, outcome, keep_result=True)
         except EtagMismatch:
             log.info("password page post lost to another one", extra={"session": found.key[:19]})
-            return self._refused()
+            return self._refused(request)
         session = settled.session or outcome.session or {}
         conversation = found.conversation.id
         text = "\n".join(reply.text for reply in settled.replies)
@@ -161,7 +162,7 @@ class PasswordPage:
         """The form with a fresh form token (`Conversations.issue_form_token`)."""
         csrf = await self._conversations.issue_form_token(found)
         if csrf is None:
-            return self._refused()
+            return self._refused(request)
         version = self._versions.of(found.session)
         account = await version.dialog.account_name(found.session)
         html = form_page(
@@ -186,21 +187,26 @@ class PasswordPage:
         title, message = text("page_refused_title", locale), text("page_forbidden", locale)
         return _result(text, 403, locale, title, message, back=back)
 
-    def _refused(self) -> HttpAnswer:
+    def _refused(self, request: HttpRequest) -> HttpAnswer:
         """The same answer for a link never issued, used, expired or of an ended session."""
-        return self._unknown_link(410, "password_link_used")
+        return self._unknown_link(410, "password_link_used", request)
 
-    def _unavailable(self, error: Exception) -> HttpAnswer:
+    def _unavailable(self, error: Exception, request: HttpRequest) -> HttpAnswer:
         log.error("password page dependency unavailable", extra={"error": type(error).__name__})
-        return self._unknown_link(503, "unavailable")
+        return self._unknown_link(503, "unavailable", request)
 
-    def _unknown_link(self, status: int, key: str) -> HttpAnswer:
-        """A refusal that cannot know whose link it was: in English, and the way back to
-        the web chat when it is served, else to Teams or Slack."""
-        text = self._catalog.text
-        back = self._way_back(None, "en")
-        title, message = text("page_refused_title", "en"), text(key, "en")
-        return _result(text, status, "en", title, message, back=back)
+    def _unknown_link(self, status: int, key: str, request: HttpRequest) -> HttpAnswer:
+        """A refusal that cannot know whose link it was: in the browser's language (its
+        Accept-Language, as the web chat reads it), and the way back to the web chat when
+        it is served, else to Teams or Slack."""
+        catalog = self._catalog
+        locale = best_locale(
+            request.headers.get("accept-language"), catalog.locales, catalog.default_locale
+        )
+        text = catalog.text
+        back = self._way_back(None, locale)
+        title, message = text("page_refused_title", locale), text(key, locale)
+        return _result(text, status, locale, title, message, back=back)
 
     def _way_back(self, channel: str | None, locale: str) -> WayBack:
         """Back to the chat a reset began in (`channel`; None when it is not known)."""

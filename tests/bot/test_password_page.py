@@ -147,6 +147,17 @@ async def test_unknown_tokens_get_the_same_refusal(page_bot: HttpBot, token: str
     assert "be used any more" in html
 
 
+async def test_an_unknown_link_is_refused_in_the_browsers_language(page_bot: HttpBot) -> None:
+    catalog = page_bot.runtime.catalog
+    spanish = {"Accept-Language": "es-ES,es;q=0.9,en;q=0.5"}
+    async with page_bot.session.get(f"{page_bot.url}/password/{'x' * 43}", headers=spanish) as got:
+        html = await got.text()
+    assert got.status == 410
+    assert catalog.text("page_refused_title", "es") in html
+    assert catalog.text("password_link_used", "es") in html
+    assert 'lang="es"' in html
+
+
 async def test_forged_host_headers_do_not_change_the_link(make_http_bot: MakeHttpBot) -> None:
     public = "https://sspr.contoso.test/reset"
     config = {"password": {"entry": "link"}, "server": {"public_url": public + "/"}}
