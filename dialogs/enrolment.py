@@ -293,6 +293,26 @@ def qr_png(uri: str) -> bytes:
     return buffer.getvalue()
 
 
+_DONE = (
+    ["done"],
+    ["finished"],
+    ["nothing"],
+    ["no"],
+    ["that", "s", "all"],
+    ["fertig"],
+    ["nichts"],
+    ["nein"],
+    ["terminé"],
+    ["fini"],
+    ["rien"],
+    ["non"],
+    ["listo"],
+    ["terminado"],
+    ["nada"],
+)
+
+
 def said_done(text: str) -> bool:
-    """Whether a message at the menu says the person has finished."""
-    return words(text) in (["done"], ["finished"], ["nothing"], ["no"], ["that", "s", "all"])
+    """Whether a message at the menu says the person has finished, in any of the
+    catalog's languages."""
+    return words(text) in _DONE

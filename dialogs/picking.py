@@ -2,8 +2,10 @@
 
 A menu takes a choice's number, its name, its label as shown, or the words people use for
 it ("text me", "phone call", "e-mail", "code from my app"), whatever the case and the
-punctuation. A word that names one way only ("text", "call", "app") decides; "phone" alone
-means a call, but only when nothing else in the message names a way.
+punctuation, in any of the catalog's languages ("Anruf", "appel", "llamada", "correo"),
+since a client's locale is not always the language a person types in. A word that names
+one way only ("text", "call", "app") decides; "phone" alone means a call, but only when
+nothing else in the message names a way.
 """
 
 import re
@@ -33,8 +35,45 @@ _WORDS: dict[str, str] = {
     "keep": "unlock",
     "reset": "reset",
     "new": "reset",
+    # German
+    "anruf": "voice",
+    "anrufen": "voice",
+    "frage": "questions",
+    "fragen": "questions",
+    "sicherheitsfrage": "questions",
+    "sicherheitsfragen": "questions",
+    "entsperren": "unlock",
+    "zurücksetzen": "reset",
+    # French
+    "texto": "sms",
+    "appel": "voice",
+    "appeler": "voice",
+    "courriel": "email",
+    "application": "authenticator",
+    "sécurité": "questions",
+    "déverrouiller": "unlock",
+    "débloquer": "unlock",
+    "réinitialiser": "reset",
+    # Spanish
+    "llamada": "voice",
+    "llamar": "voice",
+    "correo": "email",
+    "aplicación": "authenticator",
+    "pregunta": "questions",
+    "preguntas": "questions",
+    "seguridad": "questions",
+    "desbloquear": "unlock",
+    "restablecer": "reset",
 }
-_WEAK: dict[str, str] = {"phone": "voice", "message": "sms"}
+_WEAK: dict[str, str] = {
+    "phone": "voice",
+    "message": "sms",
+    "telefon": "voice",
+    "nachricht": "sms",
+    "téléphone": "voice",
+    "teléfono": "voice",
+    "mensaje": "sms",
+}
 _NUMBERED = re.compile(r"^(?:(?:option|number|no|nr|choice)\s*)?(\d{1,2})(?:st|nd|rd|th)?$")
 
 
@@ -48,11 +87,19 @@ def words(text: str) -> list[str]:
 _COURTESY = frozenset(
     words(
         "please pls hi hello hey ok okay so and then just also now again still "
-        "i m ve d need want would like to can could you u help me have am"
+        "i m ve d need want would like to can could you u help me have am "
+        "bitte hallo ich habe hab mein meine möchte kann passwort kennwort "
+        "bonjour salut je j ai mon ma s il vous plaît veux "
+        "hola por favor quiero mi he puedes contraseña"
     )
 )
 _STARTERS = frozenset(
-    words("reset restart start begin unlock locked forgot forgotten forget lost change")
+    words(
+        "reset restart start begin unlock locked forgot forgotten forget lost change "
+        "zurücksetzen vergessen entsperren gesperrt "
+        "réinitialiser oublié débloquer bloqué "
+        "restablecer olvidé olvide olvidado desbloquear bloqueado"
+    )
 )
 
 

@@ -27,7 +27,20 @@ from dialogs.replies import Reply
 from dialogs.session import ResetSession
 
 _DAY = 86400
-_PUT_OFF = (["skip"], ["later"], ["not", "now"], ["skip", "it"], ["maybe", "later"])
+# Putting it off, in any of the catalog's languages.
+_PUT_OFF = (
+    ["skip"],
+    ["later"],
+    ["not", "now"],
+    ["skip", "it"],
+    ["maybe", "later"],
+    ["später"],
+    ["überspringen"],
+    ["plus", "tard"],
+    ["passer"],
+    ["más", "tarde"],
+    ["omitir"],
+)
 # A reset that starts while the methods are stale, or after the re-confirmation was put off:
 # its check confirms them.
 _CONFIRMED_BY_RESET = frozenset({"due", "deferred"})

@@ -7,6 +7,8 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from state import FrozenClock
 from tests.support.activities import visible
 from tests.support.directory import demo_with
@@ -97,6 +99,15 @@ async def test_skip_puts_it_off_for_this_conversation_and_the_reset_goes_on(
         assert "temporary password" in done
         assert "That check also confirmed your sign-in methods" in done
         assert "email" in (await registered(bot, "bob")).contacts_confirmed
+
+
+@pytest.mark.parametrize("later", ["später", "plus tard", "Más tarde.", "maybe later"])
+async def test_later_in_any_language_puts_it_off(make_bot: MakeBot, later: str) -> None:
+    async with make_bot(enrolment=EVERY_30_DAYS) as bot:
+        bob = Person(bot, "bob")
+        assert "with me yet" in await bob.text("hello")
+        skipped = await bob.text(later)
+        assert "won't ask about your sign-in methods again in this conversation" in skipped
 
 
 async def test_a_reset_request_or_cancel_at_the_question(make_bot: MakeBot) -> None:
