@@ -194,11 +194,28 @@ async def _run_server(
                     path, started=started_with, versions=runtime.versions, audit=runtime.audit
                 )
                 await serving.enter_async_context(watched)
+            else:
+                serving.enter_context(_no_file_to_reload())
             log.info("listening", extra={"url": f"http://{shown}:{port}/api/messages"})
             await terminated.wait()
             log.info("stopping: SIGTERM")
     finally:
         await runtime.close()
+
+
+@contextmanager
+def _no_file_to_reload() -> Iterator[None]:
+    """On the embedded defaults there is no file to re-read: SIGHUP (`systemctl reload`)
+    says so instead of ending the bot, its default."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(
+        signal.SIGHUP,
+        lambda: log.warning("SIGHUP: no config file to reload (started on the embedded defaults)"),
+    )
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
 
 
 @contextmanager

@@ -82,3 +82,11 @@ async def test_serve_stops_in_order_at_sigterm(tmp_path: Path) -> None:
         served.process.send_signal(signal.SIGTERM)
         assert (await logged(served, "stopping"))["message"] == "stopping: SIGTERM"
         assert await asyncio.wait_for(served.process.wait(), WAIT) == 0
+
+
+async def test_sighup_on_the_embedded_defaults_is_no_stop(tmp_path: Path) -> None:
+    async with serving(tmp_path, free_port()) as served:
+        served.process.send_signal(signal.SIGHUP)
+        warned = await logged(served, "SIGHUP")
+        assert warned["message"].startswith("SIGHUP: no config file to reload")
+        assert served.process.returncode is None
