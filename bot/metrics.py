@@ -12,8 +12,6 @@ request bearing that token (Prometheus's `authorization` setting), and without i
 not be reachable from outside (keep the path off the reverse proxy).
 """
 
-import hashlib
-import hmac
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -26,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.audit.metrics import AuditCounters
 from adapters.directory import DirectoryUnavailable
+from bot.http.bearer import BearerToken, presented_token
 from state import StoreUnavailable
 
 TOKEN_VARIABLE: Final = "SSPR_METRICS_TOKEN"  # noqa: S105 - the variable's name
@@ -108,19 +107,20 @@ class Metrics:
 
 
 METRICS_KEY = web.AppKey("metrics", Metrics)
-TOKEN_KEY = web.AppKey("metrics_token", str)
+TOKEN_KEY = web.AppKey("metrics_token", BearerToken)
 
 
 def add_metrics_route(app: web.Application, metrics: Metrics, secrets: Mapping[str, str]) -> None:
     """`/metrics`, answering only a request bearing SSPR_METRICS_TOKEN when it is set."""
     app[METRICS_KEY] = metrics
-    app[TOKEN_KEY] = secrets.get(TOKEN_VARIABLE, "").strip()
+    if token := secrets.get(TOKEN_VARIABLE, "").strip():
+        app[TOKEN_KEY] = BearerToken(token)
     app.router.add_get("/metrics", metrics_page)
 
 
 async def metrics_page(request: web.Request) -> web.Response:
-    token = request.app[TOKEN_KEY]
-    if token and not _bears(request, token):
+    token = request.app.get(TOKEN_KEY)
+    if token is not None and not _bears(request, token):
         return web.Response(
             status=401, text="unauthorized\n", headers={"WWW-Authenticate": "Bearer"}
         )
@@ -128,13 +128,6 @@ async def metrics_page(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def _bears(request: web.Request, token: str) -> bool:
-    """Compared over digests, so the time taken says nothing of the token, its length even."""
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        _digest(given.strip()), _digest(token)
-    )
-
-
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
+def _bears(request: web.Request, token: BearerToken) -> bool:
+    presented = presented_token(request.headers.get("Authorization", ""))
+    return presented is not None and token.matches(presented)

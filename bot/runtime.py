@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import TCPConnector, web
 
-from adapters.audit import Audit, AuditSink, AuditTrail, JsonlFile, StdoutLines
+from adapters.audit import Audit, AuditObserver, AuditSink, AuditTrail, JsonlFile, StdoutLines
 from adapters.delivery.outbox import Console
 from adapters.directory import Directory
 from adapters.directory.at_rest import EncryptionKey
@@ -216,20 +216,20 @@ async def open_directory(
 
 
 def open_audit(
-    settings: Settings, environ: Mapping[str, str], *, counters: AuditSink | None = None
+    settings: Settings, environ: Mapping[str, str], *, counters: AuditObserver | None = None
 ) -> AuditTrail:
     """The audit trail on its configured sinks; the Redis stream only when Redis is the
     store, on the store's server, so every instance writes the one stream. `counters`: the
-    metrics that count each event, beside the configured sinks."""
+    metrics that count each event as it is written."""
     section = settings.audit
-    sinks: list[AuditSink] = [] if counters is None else [counters]
+    sinks: list[AuditSink] = []
     if "file" in section.sinks:
         sinks.append(JsonlFile(settings.local_path(section.path)))
     if "stdout" in section.sinks:
         sinks.append(StdoutLines())
     if "stream" in section.sinks and settings.state.backend == "redis":
         sinks.append(configured_stream(settings, environ))
-    return AuditTrail(sinks)
+    return AuditTrail(sinks, () if counters is None else (counters,))
 
 
 def encryption_key(environ: Mapping[str, str]) -> EncryptionKey:

@@ -24,7 +24,7 @@ from bot.logs import correlate, correlated
 from bot.metrics import Metrics
 from dialogs import Inbound, Reply
 from dialogs.machine import ENDS
-from dialogs.session import ResetSession
+from dialogs.session import correlation_of
 from state import EtagMismatch, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -111,4 +111,4 @@ def correlation_id(session: dict[str, Any] | None, *, ongoing: bool = False) -> 
     under way: a message after it ended may start another conversation, with its own id."""
     if not session or (ongoing and session.get("state") in ENDS):
         return None
-    return str(ResetSession.from_dict(session).audit_context()["correlation_id"]) or None
+    return correlation_of(str(session.get("nonce") or "")) or None

@@ -93,6 +93,12 @@ OUTCOMES = {
 TRANSIENT = frozenset({"deliveries", "account_change", "events", "issued_link", "client"})
 
 
+def correlation_of(nonce: str) -> str:
+    """The audit trail's id of a conversation: a prefix of its session's nonce, the same on
+    every turn and every instance."""
+    return nonce[:12]
+
+
 @dataclass(eq=False)
 class ResetSession:
     """Compared by identity: the shared machine tells attached sessions apart by it, and two
@@ -216,7 +222,7 @@ class ResetSession:
         the nonce, stable across turns and instances), who asked, where, about which
         account (once the bot knows it: never a name as typed), and the method at hand."""
         return {
-            "correlation_id": self.nonce[:12],
+            "correlation_id": correlation_of(self.nonce),
             "requester": self.requester or None,
             "channel": self.channel or None,
             "account": self.account_id or self.audited_account,

@@ -1,6 +1,7 @@
-"""The audit port, and the sinks a trail writes its lines to."""
+"""The audit port, the sinks a trail writes its lines to, and what observes its events."""
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 
 class Audit(Protocol):
@@ -24,3 +25,10 @@ class AuditSink(Protocol):
     def write(self, line: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class AuditObserver(Protocol):
+    """What reads each event as the trail writes it (the metrics' counters): given the
+    event itself, so nothing parses the line back. Runs on the event loop within the turn."""
+
+    def observe(self, event: Mapping[str, Any]) -> None: ...

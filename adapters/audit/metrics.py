@@ -1,4 +1,4 @@
-"""The audit trail counted for Prometheus: a sink that reads each event as it is written.
+"""The audit trail counted for Prometheus: an observer of each event as it is written.
 
 Every step the bot takes is already an audit event with its outcome, written in one place
 (`AuditTrail`), so counting there needs nothing of the dialogs and counts only what was
@@ -7,7 +7,6 @@ the events' own fields, which the bot's code names (events, outcomes, methods, p
 never from what a person typed, so the series stay few.
 """
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -22,9 +21,7 @@ def _label(value: Any) -> str:
 
 
 class AuditCounters:
-    """An AuditSink whose lines become counters on `registry` (the runtime's own)."""
-
-    name = "metrics"
+    """An AuditObserver whose events become counters on `registry` (the runtime's own)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.events = Counter(
@@ -64,7 +61,7 @@ class AuditCounters:
             ["kind", "medium", "provider", "result"],
             registry=registry,
         )
-        self._counted: Mapping[str, Callable[[dict[str, Any]], None]] = {
+        self._counted: Mapping[str, Callable[[Mapping[str, Any]], None]] = {
             "password.reset": lambda _: self.resets.labels("done").inc(),
             "password.refused_by_directory": lambda _: self.resets.labels("refused").inc(),
             "account.unlocked": lambda _: self.unlocks.labels("done").inc(),
@@ -77,23 +74,19 @@ class AuditCounters:
             "notice.send_failed": lambda event: self._send(event, "notice"),
         }
 
-    def write(self, line: str) -> None:
-        event = json.loads(line)
+    def observe(self, event: Mapping[str, Any]) -> None:
         name = str(event.get("event"))
         self.events.labels(name, _label(event.get("outcome"))).inc()
         if (count := self._counted.get(name)) is not None:
             count(event)
 
-    async def close(self) -> None:
-        return None
-
-    def _verification(self, event: dict[str, Any], outcome: str) -> None:
+    def _verification(self, event: Mapping[str, Any], outcome: str) -> None:
         self.verifications.labels(_label(event.get("method")), outcome).inc()
 
-    def _lockout(self, event: dict[str, Any]) -> None:
+    def _lockout(self, event: Mapping[str, Any]) -> None:
         self.lockouts.labels("already_locked" if event.get("already") else "locked").inc()
 
-    def _send(self, event: dict[str, Any], kind: str) -> None:
+    def _send(self, event: Mapping[str, Any], kind: str) -> None:
         """A notice told in a person's chat has no medium of its own: the channel carried it."""
         chat = event.get("to") == "chat"
         medium = "chat" if chat else _label(event.get("method") if kind == "code" else "email")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final
 
-from adapters.audit.base import AuditSink
+from adapters.audit.base import AuditObserver, AuditSink
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,12 @@ def looks_like_a_secret(field: str) -> bool:
 
 
 class AuditTrail:
-    """An Audit that writes `{"at", "event", ...fields}` to each of `sinks`."""
+    """An Audit that writes `{"at", "event", ...fields}` to each of `sinks`, and shows the
+    event to each of `observers`."""
 
-    def __init__(self, sinks: Sequence[AuditSink]) -> None:
+    def __init__(self, sinks: Sequence[AuditSink], observers: Sequence[AuditObserver] = ()) -> None:
         self._sinks = tuple(sinks)
+        self._observers = tuple(observers)
         self._failing: set[str] = set()
 
     async def record(self, event: str, **fields: str | int | bool | None) -> None:
@@ -45,10 +47,16 @@ class AuditTrail:
         refused = sorted(name for name in fields if name == "at" or looks_like_a_secret(name))
         if refused:
             raise ValueError(f"audit event {event!r}: field names refused: {', '.join(refused)}")
-        entry = {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
-        line = json.dumps(entry | fields, ensure_ascii=False)
+        entry: dict[str, str | int | bool | None] = {
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "event": event,
+            **fields,
+        }
+        line = json.dumps(entry, ensure_ascii=False)
         for sink in self._sinks:
             self._write(sink, line)
+        for observer in self._observers:
+            observer.observe(entry)
 
     async def close(self) -> None:
         for sink in self._sinks:

@@ -11,14 +11,13 @@ The page is read fresh from the audit trail at each request and sent with the pa
 page's security headers, its strict Content-Security-Policy among them.
 """
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.http import HttpAnswer, HttpRequest
+from bot.http.bearer import BearerToken, presented_token
 from bot.password_page.page import SECURITY_HEADERS
 from bot.report.page_html import usage_page
 from bot.report.trail import TrailUnreadable, usage_from_trail
@@ -40,7 +39,7 @@ class AdminReport:
         """`secrets`: the environment the bot started with, for the Redis stream's URL."""
         self._settings = settings
         self._secrets = secrets
-        self._token_digest = _digest(token)
+        self._token = BearerToken(token)
 
     async def show(self, request: HttpRequest) -> HttpAnswer:
         refusal = self._refusal(request)
@@ -60,10 +59,10 @@ class AdminReport:
 
     def _refusal(self, request: HttpRequest) -> HttpAnswer | None:
         """None for a request that carries the token; else the 401 to answer it with."""
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
+        presented = presented_token(request.headers.get("authorization", ""))
+        if presented is None:
             return _plain(401, "Admin sign-in needed.", challenge=_REALM)
-        if hmac.compare_digest(_digest(given.strip()), self._token_digest):
+        if self._token.matches(presented):
             return None
         log.warning("admin report refused: wrong token", extra={"client": request.peer})
         return _plain(401, "Admin sign-in needed.", challenge=f'{_REALM}, error="invalid_token"')
@@ -73,10 +72,6 @@ def admin_report(settings: "Settings", secrets: Mapping[str, str]) -> AdminRepor
     """The admin report page when `SSPR_ADMIN_TOKEN` is set (and not empty), else None."""
     token = secrets.get(TOKEN_VARIABLE, "").strip()
     return AdminReport(settings, secrets, token) if token else None
-
-
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
 
 
 def _plain(status: int, text: str, *, challenge: str | None = None) -> HttpAnswer:
